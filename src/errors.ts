@@ -1,0 +1,112 @@
+import type { z } from 'zod';
+
+const PREFIX = '[@platform-agent/store]';
+
+/** Every error code the store throws. Match on `code`, not on the message text. */
+export type StoreErrorCode =
+  | 'CLOSED'
+  | 'NOT_FOUND'
+  | 'VALIDATION'
+  | 'SCHEMA_VERSION'
+  | 'CORRUPT'
+  | 'UNSUPPORTED'
+  | 'TRANSACTION'
+  | 'SQL'
+  | 'CLOCK';
+
+/** Options accepted by every {@link StoreError} constructor. */
+export interface StoreErrorOptions {
+  /** The underlying error, chained as the standard `cause`. */
+  cause?: unknown;
+}
+
+/**
+ * The base of every error this package throws. `code` is stable; the message names the thing.
+ * @example
+ * try { await store.updateTaskStatus('t1', 'running'); }
+ * catch (e) { if (e instanceof StoreError && e.code === 'NOT_FOUND') ... }
+ */
+export class StoreError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options: StoreErrorOptions = {}) {
+    super(message.startsWith(PREFIX) ? message : `${PREFIX} ${message}`, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The store (or a transaction handle) was used after `close()` (or after the transaction ended). */
+export class ClosedError extends StoreError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed`);
+  }
+}
+
+/** An update addressed a row that does not exist. */
+export class NotFoundError extends StoreError {
+  /** The table the row was looked up in, e.g. `tasks`. */
+  readonly entity: string;
+  /** The key that was looked up. */
+  readonly key: string;
+
+  constructor(entity: string, key: string) {
+    super('NOT_FOUND', `${entity} ${JSON.stringify(key)} not found`);
+    this.entity = entity;
+    this.key = key;
+  }
+}
+
+/** A record or argument failed validation; nothing was written. `issues` are zod's, with field paths. */
+export class ValidationError extends StoreError {
+  /** zod's issues: each has a `path` into the input and a `message`. */
+  readonly issues: z.core.$ZodIssue[];
+
+  constructor(what: string, issues: z.core.$ZodIssue[]) {
+    const detail = issues
+      .slice(0, 5)
+      .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+      .join('; ');
+    super('VALIDATION', `invalid ${what}: ${detail}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ''}`);
+    this.issues = issues;
+  }
+}
+
+/** The database's `meta.schema_version` is newer than this code knows (or unreadable); it was left untouched. */
+export class SchemaVersionError extends StoreError {
+  /** The version found in the file, as stored. */
+  readonly found: string;
+  /** The newest version this code can open. */
+  readonly supported: number;
+
+  constructor(found: string, supported: number) {
+    super(
+      'SCHEMA_VERSION',
+      `database schema_version ${JSON.stringify(found)} is not one this code can open (it knows up to ${supported}); upgrade @platform-agent/store`,
+    );
+    this.found = found;
+    this.supported = supported;
+  }
+}
+
+/** The bytes are not a SQLite database, or the database is damaged. Nothing was written. */
+export class CorruptDatabaseError extends StoreError {
+  constructor(message: string, options: StoreErrorOptions = {}) {
+    super('CORRUPT', message, options);
+  }
+}
+
+/** The engine cannot do what was asked (for example, an interactive transaction on an engine with only batches). */
+export class UnsupportedError extends StoreError {
+  constructor(message: string) {
+    super('UNSUPPORTED', message);
+  }
+}
+
+/** SQLite reported an error that is none of the above (a constraint, a full heap). */
+export class SqlError extends StoreError {
+  constructor(message: string, options: StoreErrorOptions = {}) {
+    super('SQL', message, options);
+  }
+}

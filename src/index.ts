@@ -1,0 +1,10 @@
+export * from './errors.js';
+export * from './json.js';
+export * from './records.js';
+export { MIGRATIONS, SCHEMA_VERSION, migrate, readSchemaVersion, type Migration } from './migrations.js';
+export { SCHEMA_V1 } from './schema-v1.js';
+export { DEFAULT_RETENTION } from './retention.js';
+export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
+export type { LoadedState, PersistenceAdapter } from './persistence.js';
+export { createSqlJsEngine, loadSqlJs, type Engine, type SqlJsEngineOptions, type WasmSource } from './sqljs-engine.js';
+export { openStore, Store, StoreOperations, type StoreOptions, type TransactionHandle } from './store.js';

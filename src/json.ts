@@ -1,0 +1,69 @@
+/** A JSON value as the API carries it: what `JSON.parse` can return. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Finds why `value` is not a JSON value that survives `JSON.stringify` → `JSON.parse` unchanged.
+ * Returns one problem per bad place, with its path, or an empty list.
+ */
+export function jsonProblems(value: unknown): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const onPath = new Set<object>();
+  const walk = (v: unknown, path: (string | number)[]): void => {
+    if (problems.length >= 20) return;
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        return;
+      case 'number':
+        // NaN and ±Infinity become null in JSON, and -0 becomes 0: neither would read back as written.
+        if (!Number.isFinite(v)) problems.push({ path, message: `${v} is not representable in JSON` });
+        else if (Object.is(v, -0)) problems.push({ path, message: '-0 is not representable in JSON (it reads back as 0)' });
+        return;
+      case 'object': {
+        if (v === null) return;
+        if (onPath.has(v)) {
+          problems.push({ path, message: 'circular reference' });
+          return;
+        }
+        if (Array.isArray(v)) {
+          onPath.add(v);
+          for (let i = 0; i < v.length; i++) {
+            if (!(i in v)) problems.push({ path: [...path, i], message: 'sparse array hole (reads back as null)' });
+            else walk(v[i], [...path, i]);
+          }
+          onPath.delete(v);
+          return;
+        }
+        const proto = Object.getPrototypeOf(v) as unknown;
+        if (proto !== Object.prototype && proto !== null) {
+          const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+          problems.push({ path, message: `a ${name} is not a plain JSON object` });
+          return;
+        }
+        onPath.add(v);
+        for (const key of Object.keys(v)) walk((v as Record<string, unknown>)[key], [...path, key]);
+        if (Object.getOwnPropertySymbols(v).length > 0) problems.push({ path, message: 'symbol keys are not JSON' });
+        onPath.delete(v);
+        return;
+      }
+      default:
+        problems.push({ path, message: `a ${typeof v} is not a JSON value` });
+    }
+  };
+  walk(value, []);
+  return problems;
+}
+
+/** JSON text for a column. Callers pass values already checked by {@link jsonProblems}. */
+export function encodeJson(value: JsonValue): string {
+  return JSON.stringify(value);
+}
+
+/** Reads a JSON column: its value, or the raw text when the stored text is not valid JSON. */
+export function decodeJson(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return text;
+  }
+}

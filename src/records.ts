@@ -1,0 +1,272 @@
+import { z } from 'zod';
+import { ValidationError } from './errors.js';
+import { jsonProblems, type JsonValue } from './json.js';
+
+/**
+ * Text as SQLite stores it and every reader reads it back: well-formed Unicode (no lone surrogates)
+ * and no NUL character (C readers such as the `sqlite3` shell stop at the first NUL).
+ */
+export const TextSchema = z
+  .string()
+  .refine((s) => !s.includes('\0'), 'must not contain a NUL character')
+  .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
+
+/** A key: non-empty {@link TextSchema}. */
+export const IdSchema = TextSchema.pipe(z.string().min(1, 'must not be empty'));
+
+/** Unix milliseconds, a non-negative safe integer. */
+export const TimestampSchema = z.int().nonnegative();
+
+/** A JSON value that reads back exactly as written (no NaN, -0, cycles, class instances, functions). */
+export const JsonValueSchema = z.custom<JsonValue>(() => true).superRefine((value, ctx) => {
+  for (const p of jsonProblems(value)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path });
+});
+
+/** A row limit: a positive integer. Leave it out for no limit. */
+export const LimitSchema = z.int().positive('must be a positive integer (leave it out for no limit)');
+
+/** Task statuses, as stored in `tasks.status`. */
+export const TaskStatusSchema = z.enum(['pending', 'running', 'awaiting_approval', 'completed', 'failed', 'cancelled']);
+/** A task status. */
+export type TaskStatus = z.infer<typeof TaskStatusSchema>;
+
+/** A row of `tasks`. `params`/`result` are JSON values (JSON text in the file). */
+export const TaskSchema = z.strictObject({
+  id: IdSchema,
+  status: TaskStatusSchema,
+  command: TextSchema,
+  params: JsonValueSchema,
+  callerId: TextSchema,
+  responseChannel: TextSchema.optional(),
+  responseThread: TextSchema.optional(),
+  result: JsonValueSchema.optional(),
+  error: TextSchema.optional(),
+  createdAt: TimestampSchema,
+  updatedAt: TimestampSchema,
+  completedAt: TimestampSchema.optional(),
+});
+/** A task as stored. */
+export type Task = z.infer<typeof TaskSchema>;
+
+/** What `saveTask` accepts: `status` defaults to `pending`, `callerId` to `''`, timestamps to now. */
+export const TaskInputSchema = TaskSchema.extend({
+  status: TaskStatusSchema.optional(),
+  callerId: TextSchema.optional(),
+  createdAt: TimestampSchema.optional(),
+  updatedAt: TimestampSchema.optional(),
+});
+/** Input of `saveTask`. */
+export type TaskInput = z.input<typeof TaskInputSchema>;
+
+/** Filter of `listTasks`. */
+export const TaskFilterSchema = z.strictObject({
+  status: TaskStatusSchema.optional(),
+  callerId: TextSchema.optional(),
+  limit: LimitSchema.optional(),
+});
+/** Filter of `listTasks`. */
+export type TaskFilter = z.infer<typeof TaskFilterSchema>;
+
+/** What `completeTask` records: a `result`, an `error`, both or neither. */
+export const TaskOutcomeSchema = z.strictObject({
+  result: JsonValueSchema.optional(),
+  error: TextSchema.optional(),
+});
+/** Outcome passed to `completeTask`. */
+export type TaskOutcome = z.infer<typeof TaskOutcomeSchema>;
+
+/** A row of `pending_approvals`. */
+export const PendingApprovalSchema = z.strictObject({
+  requestId: IdSchema,
+  taskId: TextSchema,
+  callerId: TextSchema,
+  permission: TextSchema,
+  action: TextSchema,
+  resource: TextSchema,
+  channelId: TextSchema.optional(),
+  threadTs: TextSchema.optional(),
+  createdAt: TimestampSchema,
+});
+/** A pending approval as stored. */
+export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
+/** What `saveApproval` accepts: `createdAt` defaults to now. */
+export const PendingApprovalInputSchema = PendingApprovalSchema.extend({ createdAt: TimestampSchema.optional() });
+/** Input of `saveApproval`. */
+export type PendingApprovalInput = z.input<typeof PendingApprovalInputSchema>;
+
+/** Filter of `listApprovals`. */
+export const ApprovalFilterSchema = z.strictObject({
+  taskId: TextSchema.optional(),
+  callerId: TextSchema.optional(),
+  limit: LimitSchema.optional(),
+});
+/** Filter of `listApprovals`. */
+export type ApprovalFilter = z.infer<typeof ApprovalFilterSchema>;
+
+/** A row of `session_contexts`. */
+export const SessionContextSchema = z.strictObject({
+  sessionId: IdSchema,
+  channel: TextSchema,
+  threadTs: TextSchema,
+  userId: TextSchema.optional(),
+  createdAt: TimestampSchema,
+  lastUsed: TimestampSchema,
+});
+/** A session context as stored. */
+export type SessionContext = z.infer<typeof SessionContextSchema>;
+/** What `saveSessionContext` accepts: both timestamps default to now. */
+export const SessionContextInputSchema = SessionContextSchema.extend({
+  createdAt: TimestampSchema.optional(),
+  lastUsed: TimestampSchema.optional(),
+});
+/** Input of `saveSessionContext`. */
+export type SessionContextInput = z.input<typeof SessionContextInputSchema>;
+
+/** Filter of `listSessionContexts`. */
+export const SessionContextFilterSchema = z.strictObject({
+  channel: TextSchema.optional(),
+  userId: TextSchema.optional(),
+  limit: LimitSchema.optional(),
+});
+/** Filter of `listSessionContexts`. */
+export type SessionContextFilter = z.infer<typeof SessionContextFilterSchema>;
+
+/** A row of `thread_sessions`, keyed by `(channel, threadTs)`. */
+export const ThreadSessionSchema = z.strictObject({
+  channel: TextSchema,
+  threadTs: TextSchema,
+  sessionKey: TextSchema,
+  createdAt: TimestampSchema,
+  lastMessageAt: TimestampSchema,
+});
+/** A thread session as stored. */
+export type ThreadSession = z.infer<typeof ThreadSessionSchema>;
+/**
+ * What `saveThreadSession` accepts: timestamps default to now, and `sessionKey` to the agent's own
+ * form, `agent:main:slack-<channel>-<threadTs>`.
+ */
+export const ThreadSessionInputSchema = ThreadSessionSchema.extend({
+  sessionKey: TextSchema.optional(),
+  createdAt: TimestampSchema.optional(),
+  lastMessageAt: TimestampSchema.optional(),
+});
+/** Input of `saveThreadSession`. */
+export type ThreadSessionInput = z.input<typeof ThreadSessionInputSchema>;
+
+/** Filter of `listThreadSessions`. */
+export const ThreadSessionFilterSchema = z.strictObject({
+  channel: TextSchema.optional(),
+  limit: LimitSchema.optional(),
+});
+/** Filter of `listThreadSessions`. */
+export type ThreadSessionFilter = z.infer<typeof ThreadSessionFilterSchema>;
+
+/** A row of `dead_letters`: a failed outgoing message. No `nextRetryAt` = given up; `resolvedAt` = resolved. */
+export const DeadLetterSchema = z.strictObject({
+  id: IdSchema,
+  targetChannel: TextSchema,
+  targetThread: TextSchema.optional(),
+  message: TextSchema,
+  error: TextSchema,
+  createdAt: TimestampSchema,
+  retryCount: z.int().nonnegative(),
+  nextRetryAt: TimestampSchema.optional(),
+  resolvedAt: TimestampSchema.optional(),
+});
+/** A dead letter as stored. */
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+/** What `saveDeadLetter` accepts: `createdAt` defaults to now, `retryCount` to 0. */
+export const DeadLetterInputSchema = DeadLetterSchema.extend({
+  createdAt: TimestampSchema.optional(),
+  retryCount: z.int().nonnegative().optional(),
+});
+/** Input of `saveDeadLetter`. */
+export type DeadLetterInput = z.input<typeof DeadLetterInputSchema>;
+
+/** The states `listDeadLetters` can filter on. */
+export const DeadLetterStateSchema = z.enum(['due', 'waiting', 'given_up', 'resolved']);
+/** A dead letter's state: due (retry time reached), waiting, given_up (no retry time), resolved. */
+export type DeadLetterState = z.infer<typeof DeadLetterStateSchema>;
+/** Filter of `listDeadLetters`. */
+export const DeadLetterFilterSchema = z.strictObject({
+  state: DeadLetterStateSchema.optional(),
+  limit: LimitSchema.optional(),
+});
+/** Filter of `listDeadLetters`. */
+export type DeadLetterFilter = z.infer<typeof DeadLetterFilterSchema>;
+
+/** A row of `audit_log`. `details` is a JSON value. */
+export const AuditEntrySchema = z.strictObject({
+  id: z.int().positive(),
+  userId: TextSchema,
+  action: TextSchema,
+  resource: TextSchema.optional(),
+  result: TextSchema,
+  details: JsonValueSchema.optional(),
+  createdAt: TimestampSchema,
+});
+/** An audit entry as stored. */
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+/** What `appendAudit` accepts: no `id` (SQLite assigns it), `createdAt` defaults to now. */
+export const AuditEntryInputSchema = AuditEntrySchema.omit({ id: true }).extend({
+  createdAt: TimestampSchema.optional(),
+});
+/** Input of `appendAudit`. */
+export type AuditEntryInput = z.input<typeof AuditEntryInputSchema>;
+
+/** Filter of `listAudit`: `since` is inclusive, `until` exclusive (Unix ms). */
+export const AuditFilterSchema = z.strictObject({
+  userId: TextSchema.optional(),
+  action: TextSchema.optional(),
+  since: TimestampSchema.optional(),
+  until: TimestampSchema.optional(),
+  limit: LimitSchema.optional(),
+});
+/** Filter of `listAudit`. */
+export type AuditFilter = z.infer<typeof AuditFilterSchema>;
+
+const MaxAgeSchema = z.union([z.int().nonnegative(), z.literal(false)]);
+/**
+ * Retention: the maximum age in ms per table (`false` keeps that table's rows forever).
+ * Defaults are the Go agent's: tasks 7 days after completion, approvals 1 hour, session contexts
+ * 24 hours unused, thread sessions 7 days without a message, resolved dead letters 24 hours after
+ * resolution, audit entries 30 days.
+ */
+export const RetentionPolicySchema = z.strictObject({
+  tasks: MaxAgeSchema.optional(),
+  pendingApprovals: MaxAgeSchema.optional(),
+  sessionContexts: MaxAgeSchema.optional(),
+  threadSessions: MaxAgeSchema.optional(),
+  deadLetters: MaxAgeSchema.optional(),
+  auditLog: MaxAgeSchema.optional(),
+});
+/** Retention policy; see {@link RetentionPolicySchema}. */
+export type RetentionPolicy = z.infer<typeof RetentionPolicySchema>;
+/** Rows deleted per table by one `runRetention`. */
+export interface RetentionResult {
+  tasks: number;
+  pendingApprovals: number;
+  sessionContexts: number;
+  threadSessions: number;
+  deadLetters: number;
+  auditLog: number;
+}
+
+/** Parses `value` with `schema` or throws a {@link ValidationError} naming `what`. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(what, parsed.error.issues);
+  return parsed.data;
+}
+
+/** Validates one key argument (an id) without building a schema per call. */
+export function validateId(value: unknown, what: string): string {
+  if (typeof value === 'string' && value.length > 0 && !value.includes('\0') && value.isWellFormed()) return value;
+  return validate(IdSchema, value, what);
+}
+
+/** Validates one text argument (may be empty) without building a schema per call. */
+export function validateText(value: unknown, what: string): string {
+  if (typeof value === 'string' && !value.includes('\0') && value.isWellFormed()) return value;
+  return validate(TextSchema, value, what);
+}

@@ -1,0 +1,312 @@
+import initSqlJs from 'sql.js';
+import { CorruptDatabaseError, SqlError, StoreError } from './errors.js';
+import type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
+
+/**
+ * Where the SQLite WebAssembly binary comes from.
+ * - omitted: in Node, the `sql-wasm.wasm` of the installed sql.js package;
+ * - a `string` or `URL`: fetched from there (browsers, bundlers: use your bundler's asset URL);
+ * - bytes (`Uint8Array` / `ArrayBuffer`): compiled from memory;
+ * - a compiled `WebAssembly.Module`: instantiated directly (edge runtimes that import `.wasm`).
+ */
+export type WasmSource = string | URL | Uint8Array | ArrayBuffer | WebAssembly.Module;
+
+/** The subset of sql.js this engine uses (declared here so the rest of the core never sees sql.js). */
+interface SqlJsStatement {
+  bind(values: SqlValue[]): boolean;
+  step(): boolean;
+  get(): SqlValue[];
+  getColumnNames(): string[];
+  reset(): boolean;
+  free(): boolean;
+}
+interface SqlJsDatabase {
+  exec(sql: string): { columns: string[]; values: SqlValue[][] }[];
+  prepare(sql: string): SqlJsStatement;
+  getRowsModified(): number;
+  export(): Uint8Array;
+  close(): void;
+}
+interface SqlJsStatic {
+  Database: new (data?: Uint8Array) => SqlJsDatabase;
+}
+interface SqlJsConfig {
+  locateFile?: (file: string) => string;
+  wasmBinary?: ArrayBuffer | Uint8Array;
+  instantiateWasm?: (
+    imports: WebAssembly.Imports,
+    success: (instance: WebAssembly.Instance, module?: WebAssembly.Module) => void,
+  ) => object;
+}
+const init = initSqlJs as unknown as (config?: SqlJsConfig) => Promise<SqlJsStatic>;
+
+// Compiling the WASM costs tens of milliseconds, so each source is compiled once per process.
+const loaded = new Map<unknown, Promise<SqlJsStatic>>();
+
+function sqlJsConfig(wasm: WasmSource | undefined): SqlJsConfig {
+  if (wasm === undefined) return {};
+  if (typeof wasm === 'string' || (typeof URL !== 'undefined' && wasm instanceof URL)) {
+    const href = String(wasm);
+    return { locateFile: () => href };
+  }
+  if (wasm instanceof Uint8Array || wasm instanceof ArrayBuffer) return { wasmBinary: wasm };
+  if (typeof WebAssembly !== 'undefined' && wasm instanceof WebAssembly.Module) {
+    const module = wasm;
+    return {
+      instantiateWasm(imports, success) {
+        void WebAssembly.instantiate(module, imports).then((instance) => success(instance, module));
+        return {};
+      },
+    };
+  }
+  throw new StoreError('VALIDATION', 'the wasm option must be a URL, the bytes of sql-wasm.wasm, or a compiled WebAssembly.Module');
+}
+
+/** Loads (once per source) the sql.js module. */
+export function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
+  const key = wasm instanceof URL ? wasm.href : wasm;
+  let promise = loaded.get(key);
+  if (!promise) {
+    promise = init(sqlJsConfig(wasm)).catch((cause: unknown) => {
+      loaded.delete(key);
+      throw new StoreError('UNSUPPORTED', `cannot load the SQLite WebAssembly binary: ${errorText(cause)}`, { cause });
+    });
+    loaded.set(key, promise);
+  }
+  return promise;
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+// Statements are cached by SQL text; the domain builds a bounded set, so this cap is only a guard.
+const STATEMENT_CACHE_LIMIT = 256;
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Wraps a sql.js error (sql.js throws plain Errors carrying SQLite's message) in a typed one. */
+function translate(e: unknown, sql: string): StoreError {
+  if (e instanceof StoreError) return e;
+  const message = errorText(e);
+  if (/file is not a database|database disk image is malformed|malformed database schema/i.test(message)) {
+    return new CorruptDatabaseError(`the database is damaged or not a SQLite file: ${message}`, { cause: e });
+  }
+  return new SqlError(`${message} (in: ${sql.slice(0, 120)})`, { cause: e });
+}
+
+/** Checks that non-empty bytes start like a SQLite file, and returns bytes sql.js can open in memory. */
+export function checkImage(image: Uint8Array): Uint8Array {
+  if (image.byteLength === 0) return image;
+  let magic = '';
+  for (let i = 0; i < 16 && i < image.byteLength; i++) magic += String.fromCharCode(image[i] ?? 0);
+  if (image.byteLength < 100 || magic !== SQLITE_MAGIC) {
+    throw new CorruptDatabaseError(`the image (${image.byteLength} bytes) is not a SQLite database: its header is not "SQLite format 3"`);
+  }
+  // Bytes 18-19 = 2 mark a WAL database. The image is complete on its own (a WAL file is never part
+  // of it), so open a copy in rollback mode; the caller's bytes stay untouched.
+  if (image[18] === 2 || image[19] === 2) {
+    const copy = image.slice();
+    copy[18] = 1;
+    copy[19] = 1;
+    return copy;
+  }
+  return image;
+}
+
+/** Options for {@link createSqlJsEngine}. */
+export interface SqlJsEngineOptions {
+  /** Where the WASM comes from. @default the installed sql.js package's binary (Node) */
+  wasm?: WasmSource;
+  /** A complete SQLite database file to start from. @default an empty database */
+  image?: Uint8Array;
+}
+
+/** An engine: the SQL port plus what only an embedded engine can do. */
+export interface Engine extends SqlPort {
+  /** A short name for messages, e.g. `sql.js`. */
+  readonly name: string;
+  /** A complete SQLite file of the current state (not available inside an open transaction). */
+  exportImage?(): Promise<Uint8Array>;
+  /** Frees everything the engine holds; later calls fail. */
+  close(): Promise<void>;
+}
+
+/** The sql.js engine: an in-memory SQLite database in WebAssembly with a warm statement cache. */
+export class SqlJsEngine implements Engine {
+  readonly name = 'sql.js';
+  #db: SqlJsDatabase | undefined;
+  readonly #statements = new Map<string, { stmt: SqlJsStatement; columns: string[] | undefined }>();
+  #inTransaction = false;
+
+  constructor(db: SqlJsDatabase) {
+    this.#db = db;
+  }
+
+  #open(): SqlJsDatabase {
+    if (!this.#db) throw new StoreError('CLOSED', 'the sql.js engine is closed');
+    return this.#db;
+  }
+
+  #prepared(sql: string): { stmt: SqlJsStatement; columns: string[] | undefined } {
+    let entry = this.#statements.get(sql);
+    if (entry) return entry;
+    if (this.#statements.size >= STATEMENT_CACHE_LIMIT) {
+      const [oldest, old] = this.#statements.entries().next().value as [string, { stmt: SqlJsStatement }];
+      old.stmt.free();
+      this.#statements.delete(oldest);
+    }
+    entry = { stmt: this.#open().prepare(sql), columns: undefined };
+    this.#statements.set(sql, entry);
+    return entry;
+  }
+
+  /** Runs synchronously; the async port methods wrap these. */
+  runSync(sql: string, params: readonly SqlValue[] = []): SqlRunResult {
+    const db = this.#open();
+    try {
+      const { stmt } = this.#prepared(sql);
+      try {
+        stmt.bind(params as SqlValue[]);
+        while (stmt.step()) {
+          /* drain (RETURNING rows of a write are read with all()) */
+        }
+      } finally {
+        stmt.reset();
+      }
+      return { changes: db.getRowsModified() };
+    } catch (e) {
+      throw translate(e, sql);
+    }
+  }
+
+  allSync(sql: string, params: readonly SqlValue[] = []): SqlRow[] {
+    this.#open();
+    try {
+      const entry = this.#prepared(sql);
+      const { stmt } = entry;
+      const rows: SqlRow[] = [];
+      try {
+        stmt.bind(params as SqlValue[]);
+        while (stmt.step()) {
+          const columns = (entry.columns ??= stmt.getColumnNames());
+          const values = stmt.get();
+          const row: SqlRow = {};
+          for (let i = 0; i < columns.length; i++) row[columns[i] as string] = values[i] ?? null;
+          rows.push(row);
+        }
+      } finally {
+        stmt.reset();
+      }
+      return rows;
+    } catch (e) {
+      throw translate(e, sql);
+    }
+  }
+
+  batchSync(statements: readonly SqlStatement[]): SqlRunResult[] {
+    this.runSync('SAVEPOINT pa_batch');
+    try {
+      const results = statements.map((s) => this.runSync(s.sql, s.params));
+      this.runSync('RELEASE pa_batch');
+      return results;
+    } catch (e) {
+      this.#open().exec('ROLLBACK TO pa_batch; RELEASE pa_batch');
+      throw e;
+    }
+  }
+
+  /** Runs a multi-statement script (DDL, pragmas) without parameters. */
+  execSync(sql: string): void {
+    try {
+      this.#open().exec(sql);
+    } catch (e) {
+      throw translate(e, sql);
+    }
+  }
+
+  async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
+    return this.runSync(sql, params);
+  }
+
+  async all(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
+    return this.allSync(sql, params);
+  }
+
+  async batch(statements: readonly SqlStatement[]): Promise<SqlRunResult[]> {
+    return this.batchSync(statements);
+  }
+
+  async transaction<T>(fn: (port: SqlPort) => Promise<T>): Promise<T> {
+    if (this.#inTransaction) throw new StoreError('TRANSACTION', 'transactions do not nest');
+    this.runSync('BEGIN IMMEDIATE');
+    this.#inTransaction = true;
+    let active = true;
+    const guard = (): void => {
+      if (!active) throw new StoreError('CLOSED', 'this transaction has ended; use the store itself');
+    };
+    const port: SqlPort = {
+      run: async (sql, params) => (guard(), this.runSync(sql, params)),
+      all: async (sql, params) => (guard(), this.allSync(sql, params)),
+      batch: async (statements) => (guard(), this.batchSync(statements)),
+    };
+    try {
+      const result = await fn(port);
+      active = false;
+      this.runSync('COMMIT');
+      return result;
+    } catch (e) {
+      active = false;
+      if (this.#db) this.#db.exec('ROLLBACK');
+      throw e;
+    } finally {
+      this.#inTransaction = false;
+    }
+  }
+
+  async exportImage(): Promise<Uint8Array> {
+    const db = this.#open();
+    if (this.#inTransaction) throw new StoreError('TRANSACTION', 'cannot export the image while a transaction is open');
+    try {
+      return db.export();
+    } catch (e) {
+      throw translate(e, 'export');
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db;
+    if (!db) return;
+    for (const { stmt } of this.#statements.values()) stmt.free();
+    this.#statements.clear();
+    this.#db = undefined;
+    db.close();
+  }
+}
+
+/**
+ * Opens a sql.js engine, from an image or empty, with the pragmas this store relies on:
+ * one connection owns the database (`locking_mode=EXCLUSIVE`), the rollback journal lives in memory
+ * and SQLite does not sync (durability is the persistence adapter's job, not the WASM file system's).
+ */
+export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promise<SqlJsEngine> {
+  const SQL = await loadSqlJs(options.wasm);
+  const image = options.image ? checkImage(options.image) : undefined;
+  let db: SqlJsDatabase;
+  try {
+    db = new SQL.Database(image && image.byteLength > 0 ? image : undefined);
+  } catch (e) {
+    throw translate(e, 'open');
+  }
+  const engine = new SqlJsEngine(db);
+  try {
+    // Reading the schema first makes a damaged file fail here, before anything is written.
+    engine.allSync('PRAGMA schema_version');
+    engine.execSync(
+      'PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON;',
+    );
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  return engine;
+}

@@ -1,0 +1,130 @@
+import { NotFoundError } from './errors.js';
+import { decodeJson, encodeJson } from './json.js';
+import { compact, int, limitParam, optionalInt, optionalText, orNull, text, where, type Context } from './context.js';
+import {
+  TaskFilterSchema,
+  TaskInputSchema,
+  TaskOutcomeSchema,
+  TaskStatusSchema,
+  validate,
+  validateId,
+  type Task,
+  type TaskFilter,
+  type TaskInput,
+  type TaskOutcome,
+  type TaskStatus,
+} from './records.js';
+import type { SqlRow } from './sql-port.js';
+
+const COLUMNS =
+  'id, status, command, params, caller_id, response_channel, response_thread, result, error, created_at, updated_at, completed_at';
+
+/** Maps a `tasks` row to a {@link Task}. */
+export function rowToTask(row: SqlRow): Task {
+  const result = optionalText(row, 'result');
+  const task: Task = {
+    id: text(row, 'id'),
+    status: text(row, 'status') as TaskStatus,
+    command: text(row, 'command'),
+    params: decodeJson(text(row, 'params')),
+    callerId: text(row, 'caller_id'),
+    createdAt: int(row, 'created_at'),
+    updatedAt: int(row, 'updated_at'),
+  };
+  const responseChannel = optionalText(row, 'response_channel');
+  if (responseChannel !== undefined) task.responseChannel = responseChannel;
+  const responseThread = optionalText(row, 'response_thread');
+  if (responseThread !== undefined) task.responseThread = responseThread;
+  if (result !== undefined) task.result = decodeJson(result);
+  const error = optionalText(row, 'error');
+  if (error !== undefined) task.error = error;
+  const completedAt = optionalInt(row, 'completed_at');
+  if (completedAt !== undefined) task.completedAt = completedAt;
+  return task;
+}
+
+/** INSERT OR REPLACE of every column; `createdAt`/`updatedAt` default to now. Returns the stored task. */
+export async function saveTask(ctx: Context, input: TaskInput): Promise<Task> {
+  const t = validate(TaskInputSchema, input, 'task');
+  const now = t.createdAt === undefined || t.updatedAt === undefined ? ctx.now() : 0;
+  const task: Task = { ...t, status: t.status ?? 'pending', callerId: t.callerId ?? '', createdAt: t.createdAt ?? now, updatedAt: t.updatedAt ?? now };
+  await ctx.port.run(`INSERT OR REPLACE INTO tasks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    task.id,
+    task.status,
+    task.command,
+    encodeJson(task.params),
+    task.callerId,
+    orNull(task.responseChannel),
+    orNull(task.responseThread),
+    task.result === undefined ? null : encodeJson(task.result),
+    orNull(task.error),
+    task.createdAt,
+    task.updatedAt,
+    orNull(task.completedAt),
+  ]);
+  return compact(task);
+}
+
+/** The task, or `undefined` when there is none. */
+export async function getTask(ctx: Context, id: string): Promise<Task | undefined> {
+  const key = validateId(id, 'task id');
+  const rows = await ctx.port.all(`SELECT ${COLUMNS} FROM tasks WHERE id = ?`, [key]);
+  return rows[0] ? rowToTask(rows[0]) : undefined;
+}
+
+/** Sets the status and `updatedAt = now`; {@link NotFoundError} when there is no such task. */
+export async function updateTaskStatus(ctx: Context, id: string, status: TaskStatus): Promise<void> {
+  const key = validateId(id, 'task id');
+  const s = validate(TaskStatusSchema, status, 'task status');
+  const { changes } = await ctx.port.run('UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?', [s, ctx.now(), key]);
+  if (changes === 0) throw new NotFoundError('task', key);
+}
+
+/**
+ * Ends a task: status `failed` when `error` is a non-empty string, otherwise `completed` (the Go
+ * store set `completed` in both cases); `result`/`error` are stored (NULL when absent),
+ * `completedAt = updatedAt = now`. {@link NotFoundError} when there is no such task.
+ */
+export async function completeTask(ctx: Context, id: string, outcome: TaskOutcome = {}): Promise<void> {
+  const key = validateId(id, 'task id');
+  const o = validate(TaskOutcomeSchema, outcome, 'task outcome');
+  const error = o.error === undefined || o.error === '' ? null : o.error;
+  const now = ctx.now();
+  const { changes } = await ctx.port.run(
+    'UPDATE tasks SET status = ?, result = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ?',
+    [error === null ? 'completed' : 'failed', o.result === undefined ? null : encodeJson(o.result), error, now, now, key],
+  );
+  if (changes === 0) throw new NotFoundError('task', key);
+}
+
+/** Tasks, newest first (`createdAt` descending), optionally by status and caller, at most `limit`. */
+export async function listTasks(ctx: Context, filter: TaskFilter = {}): Promise<Task[]> {
+  const f = validate(TaskFilterSchema, filter, 'task filter');
+  const w = where([
+    f.status === undefined ? undefined : ['status = ?', f.status],
+    f.callerId === undefined ? undefined : ['caller_id = ?', f.callerId],
+  ]);
+  const rows = await ctx.port.all(`SELECT ${COLUMNS} FROM tasks${w.sql} ORDER BY created_at DESC, rowid DESC LIMIT ?`, [
+    ...w.params,
+    limitParam(f.limit),
+  ]);
+  return rows.map(rowToTask);
+}
+
+/** Marks every `running` task `failed` with error `stuck_on_startup`; returns how many. Run once at start-up. */
+export async function failStuckTasks(ctx: Context): Promise<number> {
+  const now = ctx.now();
+  const { changes } = await ctx.port.run(
+    "UPDATE tasks SET status = 'failed', error = 'stuck_on_startup', completed_at = ?, updated_at = ? WHERE status = 'running'",
+    [now, now],
+  );
+  return changes;
+}
+
+/** The pending tasks, oldest first, to enqueue again at start-up. Changes nothing. */
+export async function requeuePendingTasks(ctx: Context): Promise<Task[]> {
+  const rows = await ctx.port.all(
+    `SELECT ${COLUMNS} FROM tasks WHERE status = 'pending' ORDER BY created_at ASC, rowid ASC`,
+  );
+  return rows.map(rowToTask);
+}

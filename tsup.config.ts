@@ -1,0 +1,16 @@
+import { defineConfig } from 'tsup';
+
+// One entry per package subpath, mirrored 1:1 by the `exports` map in package.json.
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    'adapters/memory': 'adapters/memory.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  clean: true,
+  sourcemap: true,
+  target: 'es2022',
+  splitting: false,
+  treeshake: true,
+});
