@@ -40,40 +40,90 @@ interface SqlJsConfig {
 }
 const init = initSqlJs as unknown as (config?: SqlJsConfig) => Promise<SqlJsStatic>;
 
-// Compiling the WASM costs tens of milliseconds, so each source is compiled once per process.
-const loaded = new Map<unknown, Promise<SqlJsStatic>>();
+// sql.js keeps one SQLite instance per JavaScript realm: its loader caches the first initialisation,
+// failures included, and ignores the options of every later call. So this module loads it once,
+// prepares the binary itself where it can (a failed fetch or compile can then be retried), and
+// remembers a failure of sql.js's own loading instead of waiting on it forever.
+let sqlJs: Promise<SqlJsStatic> | undefined;
+let poisoned: StoreError | undefined;
+let wasmMemory: WebAssembly.Memory | undefined;
 
-function sqlJsConfig(wasm: WasmSource | undefined): SqlJsConfig {
-  if (wasm === undefined) return {};
+function runningInNode(): boolean {
+  const g = globalThis as { process?: { versions?: { node?: string } } };
+  return typeof g.process?.versions?.node === 'string';
+}
+
+function nodeReadFile(): ((path: string | URL) => Promise<Uint8Array>) | undefined {
+  const g = globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } };
+  const fs = g.process?.getBuiltinModule?.('node:fs/promises') as { readFile(path: string | URL): Promise<Uint8Array> } | undefined;
+  return fs ? (path) => fs.readFile(path) : undefined;
+}
+
+async function compiledModule(wasm: WasmSource): Promise<WebAssembly.Module | string> {
+  if (typeof WebAssembly !== 'undefined' && wasm instanceof WebAssembly.Module) return wasm;
+  if (wasm instanceof Uint8Array || wasm instanceof ArrayBuffer) return WebAssembly.compile(wasm as BufferSource);
   if (typeof wasm === 'string' || (typeof URL !== 'undefined' && wasm instanceof URL)) {
     const href = String(wasm);
-    return { locateFile: () => href };
-  }
-  if (wasm instanceof Uint8Array || wasm instanceof ArrayBuffer) return { wasmBinary: wasm };
-  if (typeof WebAssembly !== 'undefined' && wasm instanceof WebAssembly.Module) {
-    const module = wasm;
-    return {
-      instantiateWasm(imports, success) {
-        void WebAssembly.instantiate(module, imports).then((instance) => success(instance, module));
-        return {};
-      },
-    };
+    if (runningInNode() && (href.startsWith('file:') || !/^[a-z][a-z0-9+.-]*:/i.test(href))) {
+      // A file path or file: URL in Node. The core imports no Node module; Node (>= 20.16) hands
+      // out its built-ins at run time, which bundlers never see.
+      const readFile = nodeReadFile();
+      if (!readFile) return href; // older Node: sql.js's own loader reads it (it cannot retry a failure)
+      return WebAssembly.compile((await readFile(href.startsWith('file:') ? new URL(href) : href)) as BufferSource);
+    }
+    const response = await fetch(href);
+    if (!response.ok) throw new Error(`fetching ${href} answered ${response.status} ${response.statusText}`);
+    return WebAssembly.compile(await response.arrayBuffer());
   }
   throw new StoreError('VALIDATION', 'the wasm option must be a URL, the bytes of sql-wasm.wasm, or a compiled WebAssembly.Module');
 }
 
-/** Loads (once per source) the sql.js module. */
-export function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
-  const key = wasm instanceof URL ? wasm.href : wasm;
-  let promise = loaded.get(key);
-  if (!promise) {
-    promise = init(sqlJsConfig(wasm)).catch((cause: unknown) => {
-      loaded.delete(key);
-      throw new StoreError('UNSUPPORTED', `cannot load the SQLite WebAssembly binary: ${errorText(cause)}`, { cause });
-    });
-    loaded.set(key, promise);
+/**
+ * Loads sql.js, once per realm. The first call's `wasm` decides where the binary comes from; later
+ * calls share that instance (every store in a realm runs on one SQLite build anyway).
+ */
+export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
+  if (poisoned) throw poisoned;
+  if (sqlJs) return sqlJs;
+  let source: WebAssembly.Module | string | undefined;
+  try {
+    source = wasm === undefined ? undefined : await compiledModule(wasm);
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError('UNSUPPORTED', `cannot load the SQLite WebAssembly binary: ${errorText(cause)}`, { cause });
   }
-  return promise;
+  if (sqlJs) return sqlJs;
+  let failInstantiate: (e: unknown) => void = () => {};
+  const instantiateFailed = new Promise<never>((_, reject) => (failInstantiate = reject));
+  const config: SqlJsConfig = {};
+  if (typeof source === 'string') config.locateFile = () => source;
+  else if (source) {
+    const module = source;
+    config.instantiateWasm = (imports, success) => {
+      WebAssembly.instantiate(module, imports).then((instance) => {
+        wasmMemory = Object.values(instance.exports).find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
+        success(instance, module);
+      }, failInstantiate);
+      return {};
+    };
+  }
+  sqlJs = Promise.race([init(config), instantiateFailed]).catch((cause: unknown) => {
+    poisoned = new StoreError(
+      'UNSUPPORTED',
+      `cannot load the SQLite WebAssembly binary (sql.js cannot retry in this realm): ${errorText(cause)}`,
+      { cause },
+    );
+    throw poisoned;
+  });
+  return sqlJs;
+}
+
+/**
+ * Bytes of the WASM heap (all stores of this realm share it), when this module instantiated the
+ * binary itself (a `wasm` option was given); `undefined` when sql.js's own loader did.
+ */
+export function wasmHeapBytes(): number | undefined {
+  return wasmMemory?.buffer.byteLength;
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -140,6 +190,11 @@ export class SqlJsEngine implements Engine {
 
   constructor(db: SqlJsDatabase) {
     this.#db = db;
+  }
+
+  /** How many prepared statements are cached (bounded; all freed on close). */
+  get cachedStatements(): number {
+    return this.#statements.size;
   }
 
   #open(): SqlJsDatabase {

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryAdapter } from '../adapters/memory.js';
+import {
+  createSqlJsEngine,
+  migrate,
+  MIGRATIONS,
+  openStore,
+  readSchemaVersion,
+  SchemaVersionError,
+  type Migration,
+} from '../src/index.js';
+
+describe('the sql.js engine', () => {
+  it('exportImage is a complete database: a new store opened on it reads everything back', async () => {
+    const store = await openStore({ clock: () => 1_000 });
+    await store.saveTask({ id: 't', command: 'c', params: { a: 1 }, result: 'r' });
+    await store.saveThreadSession({ channel: 'C', threadTs: '1' });
+    const id = await store.appendAudit({ userId: 'U', action: 'a', result: 'ok' });
+    const image = await store.exportImage();
+    expect(new TextDecoder().decode(image.subarray(0, 15))).toBe('SQLite format 3');
+    const copy = await openStore({ adapter: createMemoryAdapter({ image }), clock: () => 2_000 });
+    expect(await copy.getTask('t')).toEqual(await store.getTask('t'));
+    expect(await copy.getThreadSession('C', '1')).toEqual(await store.getThreadSession('C', '1'));
+    // AUTOINCREMENT state travels with the file: new ids never reuse old ones
+    expect(await copy.appendAudit({ userId: 'U', action: 'b', result: 'ok' })).toBe(id + 1);
+    await copy.close();
+    await store.close();
+  });
+
+  it('exportImage waits for an open transaction and contains only committed data', async () => {
+    const store = await openStore();
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const tx = store.transaction(async (t) => {
+      await t.saveTask({ id: 'in-tx', command: 'c', params: 1 });
+      await gate;
+      throw new Error('abort');
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const exported = store.exportImage();
+    release();
+    await expect(tx).rejects.toThrow('abort');
+    const copy = await openStore({ adapter: createMemoryAdapter({ image: await exported }) });
+    expect(await copy.listTasks()).toEqual([]);
+    await copy.close();
+    await store.close();
+  });
+
+  it('keeps prepared statements warm and bounded, and frees them on close', async () => {
+    const engine = await createSqlJsEngine();
+    await migrate(engine);
+    engine.runSync('CREATE TABLE t (x)');
+    for (let i = 0; i < 1000; i++) engine.runSync('INSERT INTO t VALUES (?)', [i]);
+    const warm = engine.cachedStatements;
+    for (let i = 0; i < 1000; i++) engine.allSync('SELECT x FROM t WHERE x = ?', [i]);
+    expect(engine.cachedStatements).toBe(warm + 1);
+    for (let i = 0; i < 600; i++) engine.allSync(`SELECT ${i} AS n`);
+    expect(engine.cachedStatements).toBeLessThanOrEqual(256);
+    expect(engine.allSync('SELECT count(*) AS n FROM t')[0]?.n).toBe(1000);
+    await engine.close();
+    expect(engine.cachedStatements).toBe(0);
+    expect(() => engine.allSync('SELECT 1')).toThrow(/closed/);
+    await engine.close();
+  });
+
+  it('maps SQLite errors to typed errors', async () => {
+    const engine = await createSqlJsEngine();
+    await expect(engine.run('INSERT INTO nowhere VALUES (1)')).rejects.toMatchObject({ code: 'SQL', name: 'SqlError' });
+    await expect(engine.transaction(async (tx) => engine.transaction(async () => tx))).rejects.toMatchObject({ code: 'TRANSACTION' });
+    await engine.close();
+  });
+});
+
+describe('migrations', () => {
+  const v2: Migration = {
+    version: 2,
+    description: 'test: a column and an index',
+    statements: ['ALTER TABLE tasks ADD COLUMN priority INTEGER', 'CREATE INDEX idx_tasks_priority ON tasks(priority)'],
+  };
+
+  it('runs each migration once, in order, gated on meta.schema_version', async () => {
+    const engine = await createSqlJsEngine();
+    expect(await migrate(engine, [...MIGRATIONS, v2])).toEqual({ from: 0, to: 2 });
+    expect(await readSchemaVersion(engine)).toBe(2);
+    expect(await migrate(engine, [...MIGRATIONS, v2])).toEqual({ from: 2, to: 2 });
+    const cols = await engine.all("SELECT name FROM pragma_table_info('tasks') WHERE name = 'priority'");
+    expect(cols).toHaveLength(1);
+    await engine.close();
+  });
+
+  it('a failing migration leaves the database at the previous version, with nothing of it applied', async () => {
+    const engine = await createSqlJsEngine();
+    await migrate(engine);
+    const broken: Migration = { version: 2, description: 'broken', statements: ['ALTER TABLE tasks ADD COLUMN priority INTEGER', 'CREATE TABLE'] };
+    await expect(migrate(engine, [...MIGRATIONS, broken])).rejects.toMatchObject({ code: 'SQL' });
+    expect(await readSchemaVersion(engine)).toBe(1);
+    expect(await engine.all("SELECT name FROM pragma_table_info('tasks') WHERE name = 'priority'")).toEqual([]);
+    await engine.close();
+  });
+
+  it('refuses a database newer than the code, and a version that is not a number', async () => {
+    for (const version of ['2', 'v1', '']) {
+      const engine = await createSqlJsEngine();
+      await migrate(engine);
+      await engine.run("UPDATE meta SET value = ? WHERE key = 'schema_version'", [version]);
+      const image = await engine.exportImage();
+      await engine.close();
+      const before = image.slice();
+      const error = await openStore({ adapter: createMemoryAdapter({ image }) }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SchemaVersionError);
+      expect((error as SchemaVersionError).found).toBe(version);
+      expect(image).toEqual(before);
+    }
+  });
+});

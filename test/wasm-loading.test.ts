@@ -1,0 +1,47 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const fixture = fileURLToPath(new URL('./fixtures/open-with-wasm.ts', import.meta.url));
+
+// sql.js loads once per realm, so every case runs in a process of its own.
+function run(kind: string): { results: string[]; heapBytes: number | null } {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', fixture, kind], { encoding: 'utf8', timeout: 60_000 });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { results: string[]; heapBytes: number | null };
+}
+
+describe('the wasm option, each in a fresh process', () => {
+  it('no option: the installed sql.js binary (Node)', () => {
+    expect(run('default')).toEqual({ results: ['ok {"ok":true}'], heapBytes: null });
+  });
+
+  it.each(['arraybuffer', 'module'])('%s: instantiated by the store, which then knows the heap size', (kind) => {
+    const { results, heapBytes } = run(kind);
+    expect(results).toEqual(['ok {"ok":true}']);
+    expect(heapBytes).toBeGreaterThan(1024 * 1024);
+  });
+
+  it.each(['path', 'file-url'])('a %s in Node is read from that place and instantiated by the store', (kind) => {
+    const { results, heapBytes } = run(kind);
+    expect(results).toEqual(['ok {"ok":true}']);
+    expect(heapBytes).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('bytes that are no WASM fail with a typed error, and a later good load still works', () => {
+    const { results } = run('bytes-retry');
+    expect(results[0]).toMatch(/^error UNSUPPORTED \[@platform-agent\/store\] cannot load the SQLite WebAssembly binary/);
+    expect(results[1]).toBe('ok {"ok":true}');
+  });
+
+  it('an http URL is fetched by the store; a 404 is a typed error and can be retried', () => {
+    const { results } = run('http-retry');
+    expect(results[0]).toMatch(/^error UNSUPPORTED .*answered 404/);
+    expect(results[1]).toBe('ok {"ok":true}');
+  });
+
+  it('a missing file is a typed error naming it, and a later good path still works', () => {
+    const { results } = run('bad-path-retry');
+    expect(results[0]).toMatch(/^error UNSUPPORTED .*cannot load the SQLite WebAssembly binary.*ENOENT.*missing\.wasm/);
+    expect(results[1]).toBe('ok {"ok":true}');
+  });
+});
