@@ -16,6 +16,7 @@ interface SqlJsStatement {
   bind(values: SqlValue[]): boolean;
   step(): boolean;
   get(): SqlValue[];
+  getBlob(index: number): Uint8Array;
   getColumnNames(): string[];
   reset(): boolean;
   free(): boolean;
@@ -129,6 +130,10 @@ export function wasmHeapBytes(): number | undefined {
 const SQLITE_MAGIC = 'SQLite format 3\0';
 // Statements are cached by SQL text; the domain builds a bounded set, so this cap is only a guard.
 const STATEMENT_CACHE_LIMIT = 256;
+
+function startsWithBom(bytes: Uint8Array): boolean {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+}
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -246,7 +251,13 @@ export class SqlJsEngine implements Engine {
           const columns = (entry.columns ??= stmt.getColumnNames());
           const values = stmt.get();
           const row: SqlRow = {};
-          for (let i = 0; i < columns.length; i++) row[columns[i] as string] = values[i] ?? null;
+          for (let i = 0; i < columns.length; i++) {
+            let value = values[i] ?? null;
+            // sql.js decodes text with a default TextDecoder, which drops a leading U+FEFF; the
+            // bytes tell whether one was there.
+            if (typeof value === 'string' && startsWithBom(stmt.getBlob(i))) value = `\uFEFF${value}`;
+            row[columns[i] as string] = value;
+          }
           rows.push(row);
         }
       } finally {
