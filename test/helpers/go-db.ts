@@ -11,8 +11,12 @@ import { fileURLToPath } from 'node:url';
 /** The repository root (this file is `test/helpers/go-db.ts`). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The Go store's schema v1, from the shared reference beside the clone. */
-export const goSchemaPath = path.resolve(repoRoot, '../shared/reference/go-store-schema-v1.sql');
+/**
+ * The Go store's schema v1: a verbatim copy of the shared reference
+ * (`../shared/reference/go-store-schema-v1.sql`), kept in the repository so the tests need nothing
+ * outside it.
+ */
+export const goSchemaPath = path.resolve(repoRoot, 'test/fixtures/go-store-schema-v1.sql');
 
 /** The Go store's schema v1 script, exactly as the shared reference holds it. */
 export function goSchemaSql(): string {
