@@ -8,7 +8,12 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export function jsonProblems(value: unknown): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const onPath = new Set<object>();
-  const walk = (v: unknown, path: (string | number)[]): void => {
+  // One path stack, copied only when a problem is found: this runs on every write.
+  const path: (string | number)[] = [];
+  const report = (message: string): void => {
+    problems.push({ path: [...path], message });
+  };
+  const walk = (v: unknown): void => {
     if (problems.length >= 20) return;
     switch (typeof v) {
       case 'string':
@@ -16,20 +21,22 @@ export function jsonProblems(value: unknown): { path: (string | number)[]; messa
         return;
       case 'number':
         // NaN and ±Infinity become null in JSON, and -0 becomes 0: neither would read back as written.
-        if (!Number.isFinite(v)) problems.push({ path, message: `${v} is not representable in JSON` });
-        else if (Object.is(v, -0)) problems.push({ path, message: '-0 is not representable in JSON (it reads back as 0)' });
+        if (!Number.isFinite(v)) report(`${v} is not representable in JSON`);
+        else if (Object.is(v, -0)) report('-0 is not representable in JSON (it reads back as 0)');
         return;
       case 'object': {
         if (v === null) return;
         if (onPath.has(v)) {
-          problems.push({ path, message: 'circular reference' });
+          report('circular reference');
           return;
         }
         if (Array.isArray(v)) {
           onPath.add(v);
           for (let i = 0; i < v.length; i++) {
-            if (!(i in v)) problems.push({ path: [...path, i], message: 'sparse array hole (reads back as null)' });
-            else walk(v[i], [...path, i]);
+            path.push(i);
+            if (!(i in v)) report('sparse array hole (reads back as null)');
+            else walk(v[i]);
+            path.pop();
           }
           onPath.delete(v);
           return;
@@ -37,20 +44,25 @@ export function jsonProblems(value: unknown): { path: (string | number)[]; messa
         const proto = Object.getPrototypeOf(v) as unknown;
         if (proto !== Object.prototype && proto !== null) {
           const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-          problems.push({ path, message: `a ${name} is not a plain JSON object` });
+          report(`a ${name} is not a plain JSON object`);
           return;
         }
         onPath.add(v);
-        for (const key of Object.keys(v)) walk((v as Record<string, unknown>)[key], [...path, key]);
-        if (Object.getOwnPropertySymbols(v).length > 0) problems.push({ path, message: 'symbol keys are not JSON' });
+        for (const key in v) {
+          if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
+          path.push(key);
+          walk((v as Record<string, unknown>)[key]);
+          path.pop();
+        }
+        if (Object.getOwnPropertySymbols(v).length > 0) report('symbol keys are not JSON');
         onPath.delete(v);
         return;
       }
       default:
-        problems.push({ path, message: `a ${typeof v} is not a JSON value` });
+        report(`a ${typeof v} is not a JSON value`);
     }
   };
-  walk(value, []);
+  walk(value);
   return problems;
 }
 

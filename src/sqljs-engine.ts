@@ -48,6 +48,17 @@ const init = initSqlJs as unknown as (config?: SqlJsConfig) => Promise<SqlJsStat
 let sqlJs: Promise<SqlJsStatic> | undefined;
 let poisoned: StoreError | undefined;
 let wasmMemory: WebAssembly.Memory | undefined;
+// Whether sql.js's text decoder keeps a leading U+FEFF (false when something else initialised it).
+let decoderKeepsBom = false;
+
+function checkDecoderKeepsBom(SQL: SqlJsStatic): boolean {
+  const db = new SQL.Database();
+  try {
+    return db.exec("SELECT char(65279) || 'x' AS v")[0]?.values[0]?.[0] === '\uFEFFx';
+  } finally {
+    db.close();
+  }
+}
 
 function runningInNode(): boolean {
   const g = globalThis as { process?: { versions?: { node?: string } } };
@@ -108,7 +119,28 @@ export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
       return {};
     };
   }
-  sqlJs = Promise.race([init(config), instantiateFailed]).catch((cause: unknown) => {
+  // sql.js decodes all text with one TextDecoder, created synchronously inside init(). A default
+  // decoder drops a leading U+FEFF from every value; this one keeps it. The global is restored
+  // before any other code can run.
+  const NativeDecoder = globalThis.TextDecoder;
+  let started: Promise<SqlJsStatic>;
+  if (typeof NativeDecoder === 'function') {
+    globalThis.TextDecoder = class extends NativeDecoder {
+      constructor(label?: string, options?: TextDecoderOptions) {
+        super(label, { ...options, ignoreBOM: true });
+      }
+    };
+  }
+  try {
+    started = init(config);
+  } finally {
+    if (typeof NativeDecoder === 'function') globalThis.TextDecoder = NativeDecoder;
+  }
+  sqlJs = Promise.race([started, instantiateFailed]).then((SQL) => {
+    decoderKeepsBom = checkDecoderKeepsBom(SQL);
+    return SQL;
+  });
+  sqlJs = sqlJs.catch((cause: unknown) => {
     poisoned = new StoreError(
       'UNSUPPORTED',
       `cannot load the SQLite WebAssembly binary (sql.js cannot retry in this realm): ${errorText(cause)}`,
@@ -174,7 +206,16 @@ export interface SqlJsEngineOptions {
   wasm?: WasmSource;
   /** A complete SQLite database file to start from. @default an empty database */
   image?: Uint8Array;
+  /**
+   * The most memory SQLite's page cache may use, in KiB. sql.js's file system lives in JavaScript,
+   * so every page the cache misses is copied out of it again; a cache near the database size keeps
+   * reads fast (it costs WASM heap only as pages are read).
+   * @default 65536 (64 MiB)
+   */
+  cacheSizeKiB?: number;
 }
+
+const DEFAULT_CACHE_KIB = 64 * 1024;
 
 /** An engine: the SQL port plus what only an embedded engine can do. */
 export interface Engine extends SqlPort {
@@ -192,9 +233,11 @@ export class SqlJsEngine implements Engine {
   #db: SqlJsDatabase | undefined;
   readonly #statements = new Map<string, { stmt: SqlJsStatement; columns: string[] | undefined }>();
   #inTransaction = false;
+  readonly #keepsBom: boolean;
 
-  constructor(db: SqlJsDatabase) {
+  constructor(db: SqlJsDatabase, keepsBom = decoderKeepsBom) {
     this.#db = db;
+    this.#keepsBom = keepsBom;
   }
 
   /** How many prepared statements are cached (bounded; all freed on close). */
@@ -253,9 +296,9 @@ export class SqlJsEngine implements Engine {
           const row: SqlRow = {};
           for (let i = 0; i < columns.length; i++) {
             let value = values[i] ?? null;
-            // sql.js decodes text with a default TextDecoder, which drops a leading U+FEFF; the
-            // bytes tell whether one was there.
-            if (typeof value === 'string' && startsWithBom(stmt.getBlob(i))) value = `\uFEFF${value}`;
+            // Where sql.js's decoder drops a leading U+FEFF (see loadSqlJs), the bytes tell
+            // whether one was there.
+            if (!this.#keepsBom && typeof value === 'string' && startsWithBom(stmt.getBlob(i))) value = `\uFEFF${value}`;
             row[columns[i] as string] = value;
           }
           rows.push(row);
@@ -351,10 +394,15 @@ export class SqlJsEngine implements Engine {
 
 /**
  * Opens a sql.js engine, from an image or empty, with the pragmas this store relies on:
- * one connection owns the database (`locking_mode=EXCLUSIVE`), the rollback journal lives in memory
- * and SQLite does not sync (durability is the persistence adapter's job, not the WASM file system's).
+ * one connection owns the database (`locking_mode=EXCLUSIVE`), the rollback journal lives in memory,
+ * SQLite does not sync (durability is the persistence adapter's job, not the WASM file system's),
+ * and the page cache is large (see {@link SqlJsEngineOptions.cacheSizeKiB}).
  */
 export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promise<SqlJsEngine> {
+  const cacheKiB = options.cacheSizeKiB ?? DEFAULT_CACHE_KIB;
+  if (!Number.isSafeInteger(cacheKiB) || cacheKiB < 64) {
+    throw new StoreError('VALIDATION', `cacheSizeKiB must be an integer of at least 64, not ${String(cacheKiB)}`);
+  }
   const SQL = await loadSqlJs(options.wasm);
   const image = options.image ? checkImage(options.image) : undefined;
   let db: SqlJsDatabase;
@@ -368,7 +416,7 @@ export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promi
     // Reading the schema first makes a damaged file fail here, before anything is written.
     engine.allSync('PRAGMA schema_version');
     engine.execSync(
-      'PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON;',
+      `PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=${-cacheKiB};`,
     );
   } catch (e) {
     await engine.close();

@@ -221,6 +221,11 @@ export interface StoreOptions {
    * @default Date.now
    */
   clock?: () => number;
+  /**
+   * The most memory SQLite's page cache may use, in KiB (it grows only as pages are read).
+   * @default 65536 (64 MiB)
+   */
+  cacheSizeKiB?: number;
 }
 
 /**
@@ -338,7 +343,7 @@ function checkedClock(clock: () => number): () => number {
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (typeof options !== 'object' || options === null) throw new StoreError('VALIDATION', 'openStore() takes an options object');
-  const { adapter = createMemoryAdapter(), wasm, clock = Date.now } = options;
+  const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB } = options;
   if (typeof clock !== 'function') throw new StoreError('VALIDATION', 'the clock option must be a function returning Unix ms');
   let engine: Engine | undefined;
   try {
@@ -346,7 +351,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     if (image !== undefined && !(image instanceof Uint8Array)) {
       throw new StoreError('VALIDATION', `the ${adapter.name} adapter loaded something that is not a Uint8Array`);
     }
-    engine = await createSqlJsEngine({ wasm, image });
+    engine = await createSqlJsEngine({ wasm, image, cacheSizeKiB });
     await migrate(engine);
     return new Store(engine, adapter, clock);
   } catch (e) {

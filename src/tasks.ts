@@ -1,6 +1,6 @@
 import { NotFoundError } from './errors.js';
 import { decodeJson, encodeJson } from './json.js';
-import { compact, int, limitParam, optionalInt, optionalText, orNull, text, where, type Context } from './context.js';
+import { int, limitParam, optionalInt, optionalText, orNull, text, where, type Context } from './context.js';
 import {
   TaskFilterSchema,
   TaskInputSchema,
@@ -47,7 +47,21 @@ export function rowToTask(row: SqlRow): Task {
 export async function saveTask(ctx: Context, input: TaskInput): Promise<Task> {
   const t = validate(TaskInputSchema, input, 'task');
   const now = t.createdAt === undefined || t.updatedAt === undefined ? ctx.now() : 0;
-  const task: Task = { ...t, status: t.status ?? 'pending', callerId: t.callerId ?? '', createdAt: t.createdAt ?? now, updatedAt: t.updatedAt ?? now };
+  // Built field by field, so the returned record has exactly the keys a read gives.
+  const task: Task = {
+    id: t.id,
+    status: t.status ?? 'pending',
+    command: t.command,
+    params: t.params,
+    callerId: t.callerId ?? '',
+    createdAt: t.createdAt ?? now,
+    updatedAt: t.updatedAt ?? now,
+  };
+  if (t.responseChannel !== undefined) task.responseChannel = t.responseChannel;
+  if (t.responseThread !== undefined) task.responseThread = t.responseThread;
+  if (t.result !== undefined) task.result = t.result;
+  if (t.error !== undefined) task.error = t.error;
+  if (t.completedAt !== undefined) task.completedAt = t.completedAt;
   await ctx.port.run(`INSERT OR REPLACE INTO tasks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
     task.id,
     task.status,
@@ -62,7 +76,7 @@ export async function saveTask(ctx: Context, input: TaskInput): Promise<Task> {
     task.updatedAt,
     orNull(task.completedAt),
   ]);
-  return compact(task);
+  return task;
 }
 
 /** The task, or `undefined` when there is none. */

@@ -44,4 +44,12 @@ describe('the wasm option, each in a fresh process', () => {
     expect(results[0]).toMatch(/^error UNSUPPORTED .*cannot load the SQLite WebAssembly binary.*ENOENT.*missing\.wasm/);
     expect(results[1]).toBe('ok {"ok":true}');
   });
+
+  it.each(['bom-store-only', 'bom-default-then-store'])(
+    '%s: text starting with U+FEFF reads back whole, whoever initialised sql.js',
+    (kind) => {
+      const expected = JSON.stringify(['\uFEFFbom', '\uFEFFbom', '\uFEFFbom', '\uFEFF', '\uFEFFbom']);
+      expect(run(kind).results).toEqual([expected]);
+    },
+  );
 });
