@@ -6,5 +6,6 @@ export { SCHEMA_V1 } from './schema-v1.js';
 export { DEFAULT_RETENTION } from './retention.js';
 export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 export type { LoadedState, PersistenceAdapter } from './persistence.js';
-export { createSqlJsEngine, loadSqlJs, wasmHeapBytes, type Engine, type SqlJsEngineOptions, type WasmSource } from './sqljs-engine.js';
+export { SyncEngine, type Engine } from './engine.js';
+export { createSqlJsEngine, loadSqlJs, SqlJsEngine, wasmHeapBytes, type SqlJsEngineOptions, type WasmSource } from './sqljs-engine.js';
 export { openStore, Store, StoreOperations, type StoreOptions, type TransactionHandle } from './store.js';

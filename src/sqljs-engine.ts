@@ -1,6 +1,7 @@
 import initSqlJs from 'sql.js';
 import { CorruptDatabaseError, SqlError, StoreError } from './errors.js';
-import type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
+import { SyncEngine } from './engine.js';
+import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 
 /**
  * Where the SQLite WebAssembly binary comes from.
@@ -217,25 +218,15 @@ export interface SqlJsEngineOptions {
 
 const DEFAULT_CACHE_KIB = 64 * 1024;
 
-/** An engine: the SQL port plus what only an embedded engine can do. */
-export interface Engine extends SqlPort {
-  /** A short name for messages, e.g. `sql.js`. */
-  readonly name: string;
-  /** A complete SQLite file of the current state (not available inside an open transaction). */
-  exportImage?(): Promise<Uint8Array>;
-  /** Frees everything the engine holds; later calls fail. */
-  close(): Promise<void>;
-}
-
 /** The sql.js engine: an in-memory SQLite database in WebAssembly with a warm statement cache. */
-export class SqlJsEngine implements Engine {
+export class SqlJsEngine extends SyncEngine {
   readonly name = 'sql.js';
   #db: SqlJsDatabase | undefined;
   readonly #statements = new Map<string, { stmt: SqlJsStatement; columns: string[] | undefined }>();
-  #inTransaction = false;
   readonly #keepsBom: boolean;
 
   constructor(db: SqlJsDatabase, keepsBom = decoderKeepsBom) {
+    super();
     this.#db = db;
     this.#keepsBom = keepsBom;
   }
@@ -263,7 +254,6 @@ export class SqlJsEngine implements Engine {
     return entry;
   }
 
-  /** Runs synchronously; the async port methods wrap these. */
   runSync(sql: string, params: readonly SqlValue[] = []): SqlRunResult {
     const db = this.#open();
     try {
@@ -333,48 +323,13 @@ export class SqlJsEngine implements Engine {
     }
   }
 
-  async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
-    return this.runSync(sql, params);
-  }
-
-  async all(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
-    return this.allSync(sql, params);
-  }
-
-  async batch(statements: readonly SqlStatement[]): Promise<SqlRunResult[]> {
-    return this.batchSync(statements);
-  }
-
-  async transaction<T>(fn: (port: SqlPort) => Promise<T>): Promise<T> {
-    if (this.#inTransaction) throw new StoreError('TRANSACTION', 'transactions do not nest');
-    this.runSync('BEGIN IMMEDIATE');
-    this.#inTransaction = true;
-    let active = true;
-    const guard = (): void => {
-      if (!active) throw new StoreError('CLOSED', 'this transaction has ended; use the store itself');
-    };
-    const port: SqlPort = {
-      run: async (sql, params) => (guard(), this.runSync(sql, params)),
-      all: async (sql, params) => (guard(), this.allSync(sql, params)),
-      batch: async (statements) => (guard(), this.batchSync(statements)),
-    };
-    try {
-      const result = await fn(port);
-      active = false;
-      this.runSync('COMMIT');
-      return result;
-    } catch (e) {
-      active = false;
-      if (this.#db) this.#db.exec('ROLLBACK');
-      throw e;
-    } finally {
-      this.#inTransaction = false;
-    }
+  protected rollbackSync(): void {
+    this.#db?.exec('ROLLBACK');
   }
 
   async exportImage(): Promise<Uint8Array> {
     const db = this.#open();
-    if (this.#inTransaction) throw new StoreError('TRANSACTION', 'cannot export the image while a transaction is open');
+    if (this.inTransaction) throw new StoreError('TRANSACTION', 'cannot export the image while a transaction is open');
     try {
       return db.export();
     } catch (e) {

@@ -33,7 +33,8 @@ import type {
 import { runRetention } from './retention.js';
 import * as sessions from './sessions.js';
 import type { SqlPort } from './sql-port.js';
-import { createSqlJsEngine, type Engine, type WasmSource } from './sqljs-engine.js';
+import type { Engine } from './engine.js';
+import { createSqlJsEngine, type WasmSource } from './sqljs-engine.js';
 import * as tasks from './tasks.js';
 
 type Operation<A extends unknown[], R> = (ctx: Context, ...args: A) => Promise<R>;

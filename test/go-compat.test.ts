@@ -24,6 +24,7 @@ import {
 } from '../src/index.js';
 import {
   dumpTables,
+  GO_TABLES,
   goSchemaPath,
   goSchemaSql,
   openGoDatabase,
@@ -774,16 +775,7 @@ describe('schema identity', () => {
       const ours = sqliteMaster(db);
       const theirs = sqliteMaster(reference);
       expect(ours).toStrictEqual(theirs);
-      expect(ours.filter((r) => r.type === 'table').map((r) => r.name)).toEqual([
-        'audit_log',
-        'dead_letters',
-        'meta',
-        'pending_approvals',
-        'session_contexts',
-        'sqlite_sequence',
-        'tasks',
-        'thread_sessions',
-      ]);
+      expect(ours.filter((r) => r.type === 'table').map((r) => r.name)).toEqual([...GO_TABLES]);
       for (const row of theirs) {
         const name = String(row.name);
         if (row.type === 'table') {

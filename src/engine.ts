@@ -1,0 +1,75 @@
+import { StoreError } from './errors.js';
+import type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
+
+/** An engine: the SQL port plus what only an embedded engine can do. */
+export interface Engine extends SqlPort {
+  /** A short name for messages, e.g. `sql.js`. */
+  readonly name: string;
+  /** A complete SQLite file of the current state (not available inside an open transaction). */
+  exportImage?(): Promise<Uint8Array>;
+  /** Frees everything the engine holds; later calls fail. */
+  close(): Promise<void>;
+}
+
+/**
+ * The base of engines that run SQL synchronously in this process (sql.js; better-sqlite3 in the
+ * benchmarks): the async port and interactive transactions, written once over three sync methods.
+ */
+export abstract class SyncEngine implements Engine {
+  abstract readonly name: string;
+  #inTransaction = false;
+
+  /** Runs one statement; resolves nothing, returns the rows it changed. */
+  abstract runSync(sql: string, params?: readonly SqlValue[]): SqlRunResult;
+  /** Runs one statement and returns its rows. */
+  abstract allSync(sql: string, params?: readonly SqlValue[]): SqlRow[];
+  /** Runs statements as one atomic unit (a savepoint, so it also nests in a transaction). */
+  abstract batchSync(statements: readonly SqlStatement[]): SqlRunResult[];
+  /** Rolls back the open transaction, if the connection is still open. */
+  protected abstract rollbackSync(): void;
+  abstract close(): Promise<void>;
+
+  /** Whether an interactive transaction is open. */
+  protected get inTransaction(): boolean {
+    return this.#inTransaction;
+  }
+
+  async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
+    return this.runSync(sql, params);
+  }
+
+  async all(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
+    return this.allSync(sql, params);
+  }
+
+  async batch(statements: readonly SqlStatement[]): Promise<SqlRunResult[]> {
+    return this.batchSync(statements);
+  }
+
+  async transaction<T>(fn: (port: SqlPort) => Promise<T>): Promise<T> {
+    if (this.#inTransaction) throw new StoreError('TRANSACTION', 'transactions do not nest');
+    this.runSync('BEGIN IMMEDIATE');
+    this.#inTransaction = true;
+    let active = true;
+    const guard = (): void => {
+      if (!active) throw new StoreError('CLOSED', 'this transaction has ended; use the store itself');
+    };
+    const port: SqlPort = {
+      run: async (sql, params) => (guard(), this.runSync(sql, params)),
+      all: async (sql, params) => (guard(), this.allSync(sql, params)),
+      batch: async (statements) => (guard(), this.batchSync(statements)),
+    };
+    try {
+      const result = await fn(port);
+      active = false;
+      this.runSync('COMMIT');
+      return result;
+    } catch (e) {
+      active = false;
+      this.rollbackSync();
+      throw e;
+    } finally {
+      this.#inTransaction = false;
+    }
+  }
+}
