@@ -1,0 +1,29 @@
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+// The core and the memory adapter must bundle for a browser with nothing from Node in them.
+describe('browser bundles', () => {
+  it.each(['src/index.ts', 'adapters/memory.ts'])('%s bundles for the browser without Node built-ins', async (entry) => {
+    const result = await build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    expect(result.errors).toEqual([]);
+    const imports = Object.values(result.metafile.inputs).flatMap((input) => input.imports.map((i) => i.path));
+    expect(imports.filter((path) => nodeBuiltins.has(path))).toEqual([]);
+    const inputs = Object.keys(result.metafile.inputs);
+    if (entry === 'src/index.ts') expect(inputs).toContain('node_modules/sql.js/dist/sql-wasm-browser.js');
+    expect(inputs.filter((path) => path.includes('node_modules') && !/node_modules\/(sql\.js|zod)\//.test(path))).toEqual([]);
+  });
+});
