@@ -356,8 +356,9 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     await migrate(engine);
     return new Store(engine, adapter, clock);
   } catch (e) {
-    await engine?.close();
-    await adapter.close();
+    // The error that stopped the open is the one to report; cleanup failures must not hide it.
+    await engine?.close().catch(() => undefined);
+    await adapter.close().catch(() => undefined);
     throw e;
   }
 }

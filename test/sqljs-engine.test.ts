@@ -113,3 +113,31 @@ describe('migrations', () => {
     }
   });
 });
+
+describe('opening with an adapter', () => {
+  it('a failed open closes the adapter and reports the error that stopped it, not a cleanup failure', async () => {
+    let closed = 0;
+    const adapter = (load: () => Promise<{ image?: Uint8Array }>) => ({
+      name: 'test',
+      load,
+      async close() {
+        closed++;
+        throw new Error('close failed too');
+      },
+    });
+    await expect(openStore({ adapter: adapter(async () => ({ image: 'bytes' as never })) })).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringContaining('not a Uint8Array'),
+    });
+    const loadError = new Error('disk on fire');
+    await expect(openStore({ adapter: adapter(() => Promise.reject(loadError)) })).rejects.toBe(loadError);
+    await expect(openStore({ adapter: adapter(async () => ({ image: new Uint8Array(200) })) })).rejects.toMatchObject({ code: 'CORRUPT' });
+    expect(closed).toBe(3);
+  });
+
+  it('rejects bad options with a clear error', async () => {
+    await expect(openStore({ clock: 5 as never })).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(openStore({ cacheSizeKiB: -1 })).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringContaining('cacheSizeKiB') });
+    await expect(openStore(null as never)).rejects.toMatchObject({ code: 'VALIDATION' });
+  });
+});
