@@ -15,10 +15,8 @@ export interface MemoryAdapterOptions {
  * const store = await openStore({ adapter: createMemoryAdapter({ image: readFileSync('agent.db') }) });
  */
 export function createMemoryAdapter(options: MemoryAdapterOptions = {}): PersistenceAdapter {
-  if (options.image !== undefined && !(options.image instanceof Uint8Array)) {
-    throw new TypeError('[@platform-agent/store] [memory] the image option must be a Uint8Array (the bytes of a SQLite file)');
-  }
-  const image = options.image === undefined ? undefined : Uint8Array.prototype.slice.call(options.image);
+  // Copied so the caller's bytes are never changed; anything else is passed on for openStore to refuse.
+  const image = options.image instanceof Uint8Array ? Uint8Array.prototype.slice.call(options.image) : options.image;
   return {
     name: 'memory',
     async load(): Promise<LoadedState> {

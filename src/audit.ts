@@ -1,4 +1,4 @@
-import { StoreError } from './errors.js';
+import { SqlError } from './errors.js';
 import { decodeJson, encodeJson } from './json.js';
 import { compact, int, limitParam, optionalText, orNull, text, where, type Context } from './context.js';
 import {
@@ -42,7 +42,7 @@ export async function appendAudit(ctx: Context, input: AuditEntryInput): Promise
     ],
   );
   const id = rows[0]?.id;
-  if (typeof id !== 'number') throw new StoreError('SQL', 'appendAudit: the engine returned no id');
+  if (typeof id !== 'number') throw new SqlError('appendAudit: the engine returned no id');
   return id;
 }
 

@@ -97,7 +97,7 @@ export async function resolveDeadLetter(ctx: Context, id: string): Promise<void>
 }
 
 const STATE_CONDITION: Record<DeadLetterState, string> = {
-  due: 'resolved_at IS NULL AND next_retry_at IS NOT NULL AND next_retry_at <= ?',
+  due: 'resolved_at IS NULL AND next_retry_at <= ?',
   waiting: 'resolved_at IS NULL AND next_retry_at > ?',
   given_up: 'resolved_at IS NULL AND next_retry_at IS NULL',
   resolved: 'resolved_at IS NOT NULL',

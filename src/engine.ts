@@ -1,4 +1,4 @@
-import { StoreError } from './errors.js';
+import { ClosedError, StoreError } from './errors.js';
 import type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 
 /** An engine: the SQL port plus what only an embedded engine can do. */
@@ -51,22 +51,42 @@ export abstract class SyncEngine implements Engine {
     this.runSync('BEGIN IMMEDIATE');
     this.#inTransaction = true;
     let active = true;
-    const guard = (): void => {
-      if (!active) throw new StoreError('CLOSED', 'this transaction has ended; use the store itself');
-    };
+    // After a failed statement SQLite may have rolled the whole transaction back on its own (a full
+    // heap, an I/O error); later statements would then commit one by one. So the first failure
+    // ends the transaction: nothing more runs in it and it can only roll back.
+    let failure: unknown;
+    const guarded =
+      <A extends unknown[], R>(op: (...args: A) => R) =>
+      async (...args: A): Promise<R> => {
+        if (!active) throw new ClosedError('this transaction (it has ended; use the store itself)');
+        if (failure !== undefined) throw new StoreError('TRANSACTION', 'an earlier statement of this transaction failed; it will roll back', { cause: failure });
+        try {
+          return op(...args);
+        } catch (e) {
+          failure = e;
+          throw e;
+        }
+      };
     const port: SqlPort = {
-      run: async (sql, params) => (guard(), this.runSync(sql, params)),
-      all: async (sql, params) => (guard(), this.allSync(sql, params)),
-      batch: async (statements) => (guard(), this.batchSync(statements)),
+      run: guarded((sql: string, params?: readonly SqlValue[]) => this.runSync(sql, params)),
+      all: guarded((sql: string, params?: readonly SqlValue[]) => this.allSync(sql, params)),
+      batch: guarded((statements: readonly SqlStatement[]) => this.batchSync(statements)),
     };
     try {
       const result = await fn(port);
       active = false;
+      if (failure !== undefined) {
+        throw new StoreError('TRANSACTION', 'a statement of this transaction failed (its error was caught); nothing was committed', { cause: failure });
+      }
       this.runSync('COMMIT');
       return result;
     } catch (e) {
       active = false;
-      this.rollbackSync();
+      try {
+        this.rollbackSync();
+      } catch {
+        // SQLite may have rolled back already; the error to report is the one that got us here.
+      }
       throw e;
     } finally {
       this.#inTransaction = false;

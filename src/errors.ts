@@ -71,6 +71,11 @@ export class ValidationError extends StoreError {
     super('VALIDATION', `invalid ${what}: ${detail}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ''}`);
     this.issues = issues;
   }
+
+  /** A validation error about one thing that zod did not check (an option, a callback). */
+  static of(what: string, message: string): ValidationError {
+    return new ValidationError(what, [{ code: 'custom', message, path: [], input: undefined } as z.core.$ZodIssue]);
+  }
 }
 
 /** The database's `meta.schema_version` is newer than this code knows (or unreadable); it was left untouched. */
@@ -99,8 +104,8 @@ export class CorruptDatabaseError extends StoreError {
 
 /** The engine cannot do what was asked (for example, an interactive transaction on an engine with only batches). */
 export class UnsupportedError extends StoreError {
-  constructor(message: string) {
-    super('UNSUPPORTED', message);
+  constructor(message: string, options: StoreErrorOptions = {}) {
+    super('UNSUPPORTED', message, options);
   }
 }
 

@@ -31,6 +31,7 @@ export function jsonProblems(value: unknown): { path: (string | number)[]; messa
           return;
         }
         if (Array.isArray(v)) {
+          if (Object.keys(v).length > v.length) report('an array with extra properties (they would be lost)');
           onPath.add(v);
           for (let i = 0; i < v.length; i++) {
             path.push(i);

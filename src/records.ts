@@ -11,6 +11,11 @@ export const TextSchema = z
   .refine((s) => !s.includes('\0'), 'must not contain a NUL character')
   .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
 
+/** The rules of {@link TextSchema} as one predicate, for the fast paths below. */
+function isStoredText(value: unknown): value is string {
+  return typeof value === 'string' && !value.includes('\0') && value.isWellFormed();
+}
+
 /** A key: non-empty {@link TextSchema}. */
 export const IdSchema = TextSchema.pipe(z.string().min(1, 'must not be empty'));
 
@@ -261,12 +266,12 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, what: s
 
 /** Validates one key argument (an id) without building a schema per call. */
 export function validateId(value: unknown, what: string): string {
-  if (typeof value === 'string' && value.length > 0 && !value.includes('\0') && value.isWellFormed()) return value;
+  if (isStoredText(value) && value.length > 0) return value;
   return validate(IdSchema, value, what);
 }
 
 /** Validates one text argument (may be empty) without building a schema per call. */
 export function validateText(value: unknown, what: string): string {
-  if (typeof value === 'string' && !value.includes('\0') && value.isWellFormed()) return value;
+  if (isStoredText(value)) return value;
   return validate(TextSchema, value, what);
 }

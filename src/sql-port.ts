@@ -19,7 +19,7 @@ export interface SqlStatement {
 
 /** What a write reports. */
 export interface SqlRunResult {
-  /** Rows inserted, updated or deleted by the statement. */
+  /** Rows inserted, updated or deleted by the statement (INSERT/UPDATE/DELETE only; 0 means none for those). */
   readonly changes: number;
 }
 

@@ -1,5 +1,5 @@
 import initSqlJs from 'sql.js';
-import { CorruptDatabaseError, SqlError, StoreError } from './errors.js';
+import { ClosedError, CorruptDatabaseError, SqlError, StoreError, UnsupportedError, ValidationError } from './errors.js';
 import { SyncEngine } from './engine.js';
 import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 
@@ -47,7 +47,7 @@ const init = initSqlJs as unknown as (config?: SqlJsConfig) => Promise<SqlJsStat
 // prepares the binary itself where it can (a failed fetch or compile can then be retried), and
 // remembers a failure of sql.js's own loading instead of waiting on it forever.
 let sqlJs: Promise<SqlJsStatic> | undefined;
-let poisoned: StoreError | undefined;
+let poisoned: UnsupportedError | undefined;
 let wasmMemory: WebAssembly.Memory | undefined;
 // Whether sql.js's text decoder keeps a leading U+FEFF (false when something else initialised it).
 let decoderKeepsBom = false;
@@ -77,7 +77,8 @@ async function compiledModule(wasm: WasmSource): Promise<WebAssembly.Module | st
   if (wasm instanceof Uint8Array || wasm instanceof ArrayBuffer) return WebAssembly.compile(wasm as BufferSource);
   if (typeof wasm === 'string' || (typeof URL !== 'undefined' && wasm instanceof URL)) {
     const href = String(wasm);
-    if (runningInNode() && (href.startsWith('file:') || !/^[a-z][a-z0-9+.-]*:/i.test(href))) {
+    // In Node everything but a web URL is a file: a path (`C:\\…` included) or a file: URL.
+    if (runningInNode() && !/^(https?|data|blob):/i.test(href)) {
       // A file path or file: URL in Node. The core imports no Node module; Node (>= 20.16) hands
       // out its built-ins at run time, which bundlers never see.
       const readFile = nodeReadFile();
@@ -88,7 +89,17 @@ async function compiledModule(wasm: WasmSource): Promise<WebAssembly.Module | st
     if (!response.ok) throw new Error(`fetching ${href} answered ${response.status} ${response.statusText}`);
     return WebAssembly.compile(await response.arrayBuffer());
   }
-  throw new StoreError('VALIDATION', 'the wasm option must be a URL, the bytes of sql-wasm.wasm, or a compiled WebAssembly.Module');
+  throw new TypeError(`unexpected wasm source ${String(wasm)}`);
+}
+
+function isWasmSource(wasm: unknown): wasm is WasmSource {
+  return (
+    typeof wasm === 'string' ||
+    (typeof URL !== 'undefined' && wasm instanceof URL) ||
+    wasm instanceof Uint8Array ||
+    wasm instanceof ArrayBuffer ||
+    (typeof WebAssembly !== 'undefined' && wasm instanceof WebAssembly.Module)
+  );
 }
 
 /**
@@ -96,6 +107,9 @@ async function compiledModule(wasm: WasmSource): Promise<WebAssembly.Module | st
  * calls share that instance (every store in a realm runs on one SQLite build anyway).
  */
 export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
+  if (wasm !== undefined && !isWasmSource(wasm)) {
+    throw ValidationError.of('wasm option', 'the wasm option must be a URL, the bytes of sql-wasm.wasm, or a compiled WebAssembly.Module');
+  }
   if (poisoned) throw poisoned;
   if (sqlJs) return sqlJs;
   let source: WebAssembly.Module | string | undefined;
@@ -103,7 +117,7 @@ export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
     source = wasm === undefined ? undefined : await compiledModule(wasm);
   } catch (cause) {
     if (cause instanceof StoreError) throw cause;
-    throw new StoreError('UNSUPPORTED', `cannot load the SQLite WebAssembly binary: ${errorText(cause)}`, { cause });
+    throw new UnsupportedError(`cannot load the SQLite WebAssembly binary: ${errorText(cause)}`, { cause });
   }
   if (sqlJs) return sqlJs;
   let failInstantiate: (e: unknown) => void = () => {};
@@ -113,10 +127,13 @@ export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
   else if (source) {
     const module = source;
     config.instantiateWasm = (imports, success) => {
-      WebAssembly.instantiate(module, imports).then((instance) => {
-        wasmMemory = Object.values(instance.exports).find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
-        success(instance, module);
-      }, failInstantiate);
+      WebAssembly.instantiate(module, imports)
+        .then((instance) => {
+          wasmMemory = Object.values(instance.exports).find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
+          // sql.js throws here when the module is valid WASM but not its own binary.
+          success(instance, module);
+        })
+        .catch(failInstantiate);
       return {};
     };
   }
@@ -142,8 +159,7 @@ export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
     return SQL;
   });
   sqlJs = sqlJs.catch((cause: unknown) => {
-    poisoned = new StoreError(
-      'UNSUPPORTED',
+    poisoned = new UnsupportedError(
       `cannot load the SQLite WebAssembly binary (sql.js cannot retry in this realm): ${errorText(cause)}`,
       { cause },
     );
@@ -163,6 +179,8 @@ export function wasmHeapBytes(): number | undefined {
 const SQLITE_MAGIC = 'SQLite format 3\0';
 // Statements are cached by SQL text; the domain builds a bounded set, so this cap is only a guard.
 const STATEMENT_CACHE_LIMIT = 256;
+
+const blobText = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function startsWithBom(bytes: Uint8Array): boolean {
   return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
@@ -222,7 +240,7 @@ const DEFAULT_CACHE_KIB = 64 * 1024;
 export class SqlJsEngine extends SyncEngine {
   readonly name = 'sql.js';
   #db: SqlJsDatabase | undefined;
-  readonly #statements = new Map<string, { stmt: SqlJsStatement; columns: string[] | undefined }>();
+  readonly #statements = new Map<string, SqlJsStatement>();
   readonly #keepsBom: boolean;
 
   constructor(db: SqlJsDatabase, keepsBom = decoderKeepsBom) {
@@ -237,27 +255,27 @@ export class SqlJsEngine extends SyncEngine {
   }
 
   #open(): SqlJsDatabase {
-    if (!this.#db) throw new StoreError('CLOSED', 'the sql.js engine is closed');
+    if (!this.#db) throw new ClosedError('the sql.js engine');
     return this.#db;
   }
 
-  #prepared(sql: string): { stmt: SqlJsStatement; columns: string[] | undefined } {
-    let entry = this.#statements.get(sql);
-    if (entry) return entry;
+  #prepared(sql: string): SqlJsStatement {
+    let stmt = this.#statements.get(sql);
+    if (stmt) return stmt;
     if (this.#statements.size >= STATEMENT_CACHE_LIMIT) {
-      const [oldest, old] = this.#statements.entries().next().value as [string, { stmt: SqlJsStatement }];
-      old.stmt.free();
+      const [oldest, old] = this.#statements.entries().next().value as [string, SqlJsStatement];
+      old.free();
       this.#statements.delete(oldest);
     }
-    entry = { stmt: this.#open().prepare(sql), columns: undefined };
-    this.#statements.set(sql, entry);
-    return entry;
+    stmt = this.#open().prepare(sql);
+    this.#statements.set(sql, stmt);
+    return stmt;
   }
 
   runSync(sql: string, params: readonly SqlValue[] = []): SqlRunResult {
     const db = this.#open();
     try {
-      const { stmt } = this.#prepared(sql);
+      const stmt = this.#prepared(sql);
       try {
         stmt.bind(params as SqlValue[]);
         while (stmt.step()) {
@@ -275,17 +293,20 @@ export class SqlJsEngine extends SyncEngine {
   allSync(sql: string, params: readonly SqlValue[] = []): SqlRow[] {
     this.#open();
     try {
-      const entry = this.#prepared(sql);
-      const { stmt } = entry;
+      const stmt = this.#prepared(sql);
       const rows: SqlRow[] = [];
       try {
         stmt.bind(params as SqlValue[]);
+        // Read per call, not cached: a schema change (ADD COLUMN) changes what `SELECT *` returns.
+        let columns: string[] | undefined;
         while (stmt.step()) {
-          const columns = (entry.columns ??= stmt.getColumnNames());
-          const values = stmt.get();
+          columns ??= stmt.getColumnNames();
+          const values = stmt.get() as (SqlValue | Uint8Array)[];
           const row: SqlRow = {};
           for (let i = 0; i < columns.length; i++) {
             let value = values[i] ?? null;
+            // The schema has no BLOB columns, but a writer may bind text as a BLOB (a Go []byte).
+            if (value instanceof Uint8Array) value = blobText.decode(value);
             // Where sql.js's decoder drops a leading U+FEFF (see loadSqlJs), the bytes tell
             // whether one was there.
             if (!this.#keepsBom && typeof value === 'string' && startsWithBom(stmt.getBlob(i))) value = `\uFEFF${value}`;
@@ -309,7 +330,11 @@ export class SqlJsEngine extends SyncEngine {
       this.runSync('RELEASE pa_batch');
       return results;
     } catch (e) {
-      this.#open().exec('ROLLBACK TO pa_batch; RELEASE pa_batch');
+      try {
+        this.#open().exec('ROLLBACK TO pa_batch; RELEASE pa_batch');
+      } catch {
+        // SQLite may have rolled back already; the error to report is the statement's.
+      }
       throw e;
     }
   }
@@ -340,7 +365,7 @@ export class SqlJsEngine extends SyncEngine {
   async close(): Promise<void> {
     const db = this.#db;
     if (!db) return;
-    for (const { stmt } of this.#statements.values()) stmt.free();
+    for (const stmt of this.#statements.values()) stmt.free();
     this.#statements.clear();
     this.#db = undefined;
     db.close();
@@ -356,7 +381,7 @@ export class SqlJsEngine extends SyncEngine {
 export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promise<SqlJsEngine> {
   const cacheKiB = options.cacheSizeKiB ?? DEFAULT_CACHE_KIB;
   if (!Number.isSafeInteger(cacheKiB) || cacheKiB < 64) {
-    throw new StoreError('VALIDATION', `cacheSizeKiB must be an integer of at least 64, not ${String(cacheKiB)}`);
+    throw ValidationError.of('options', `cacheSizeKiB must be an integer of at least 64, not ${String(cacheKiB)}`);
   }
   const SQL = await loadSqlJs(options.wasm);
   const image = options.image ? checkImage(options.image) : undefined;

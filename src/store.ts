@@ -3,7 +3,7 @@ import * as approvals from './approvals.js';
 import * as audit from './audit.js';
 import type { Context } from './context.js';
 import * as deadLetters from './dead-letters.js';
-import { ClosedError, StoreError, UnsupportedError } from './errors.js';
+import { ClosedError, StoreError, UnsupportedError, ValidationError } from './errors.js';
 import { migrate } from './migrations.js';
 import type { PersistenceAdapter } from './persistence.js';
 import type {
@@ -187,21 +187,19 @@ export abstract class StoreOperations {
   }
 }
 
-/** The handle a {@link Store.transaction} callback receives: every operation, inside the transaction. */
+/**
+ * The handle a {@link Store.transaction} callback receives: every operation, inside the transaction.
+ * Its port refuses every statement once the transaction has ended.
+ */
 class Transaction extends StoreOperations {
-  #ctx: Context | undefined;
+  readonly #ctx: Context;
 
   constructor(ctx: Context) {
     super();
     this.#ctx = ctx;
   }
 
-  end(): void {
-    this.#ctx = undefined;
-  }
-
   protected call<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
-    if (!this.#ctx) return Promise.reject(new ClosedError('this transaction (it has ended; use the store)'));
     return op(this.#ctx, ...args);
   }
 }
@@ -250,8 +248,14 @@ export class Store extends StoreOperations {
   }
 
   protected call<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
+    // Only a call made after close() is refused; one made before it runs, even if it first waits
+    // for a transaction (close() waits for that transaction, and queued calls run before it goes on).
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    if (this.#transaction) return this.#transaction.then(() => this.call(op, ...args));
+    return this.#run(op, args);
+  }
+
+  #run<A extends unknown[], R>(op: Operation<A, R>, args: A): Promise<R> {
+    if (this.#transaction) return this.#transaction.then(() => this.#run(op, args));
     return op(this.#ctx, ...args);
   }
 
@@ -267,9 +271,9 @@ export class Store extends StoreOperations {
    * });
    */
   async transaction<T>(fn: (tx: TransactionHandle) => Promise<T> | T): Promise<T> {
-    if (typeof fn !== 'function') throw new StoreError('VALIDATION', 'transaction() takes a function');
-    while (this.#transaction) await this.#transaction;
+    if (typeof fn !== 'function') throw ValidationError.of('transaction', 'transaction() takes a function');
     if (this.#closing) throw new ClosedError('the store');
+    while (this.#transaction) await this.#transaction;
     const engine = this.#engine;
     if (!engine.transaction) {
       throw new UnsupportedError(`the ${engine.name} engine has no interactive transactions; use single operations`);
@@ -277,14 +281,7 @@ export class Store extends StoreOperations {
     let release = (): void => {};
     this.#transaction = new Promise<void>((resolve) => (release = resolve));
     try {
-      return await engine.transaction(async (port: SqlPort) => {
-        const handle = new Transaction({ port, now: this.#ctx.now });
-        try {
-          return await fn(handle);
-        } finally {
-          handle.end();
-        }
-      });
+      return await engine.transaction((port: SqlPort) => Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }))));
     } finally {
       this.#transaction = undefined;
       release();
@@ -343,14 +340,14 @@ function checkedClock(clock: () => number): () => number {
  * await store.saveTask({ id: 't1', command: 'deploy', params: { env: 'prod' } });
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
-  if (typeof options !== 'object' || options === null) throw new StoreError('VALIDATION', 'openStore() takes an options object');
+  if (typeof options !== 'object' || options === null) throw ValidationError.of('options', 'openStore() takes an options object');
   const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB } = options;
-  if (typeof clock !== 'function') throw new StoreError('VALIDATION', 'the clock option must be a function returning Unix ms');
+  if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
   let engine: Engine | undefined;
   try {
     const { image } = await adapter.load();
     if (image !== undefined && !(image instanceof Uint8Array)) {
-      throw new StoreError('VALIDATION', `the ${adapter.name} adapter loaded something that is not a Uint8Array`);
+      throw ValidationError.of('image', `the ${adapter.name} adapter loaded something that is not a Uint8Array`);
     }
     engine = await createSqlJsEngine({ wasm, image, cacheSizeKiB });
     await migrate(engine);

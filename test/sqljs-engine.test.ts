@@ -7,6 +7,7 @@ import {
   openStore,
   readSchemaVersion,
   SchemaVersionError,
+  ValidationError,
   type Migration,
 } from '../src/index.js';
 
@@ -60,6 +61,59 @@ describe('the sql.js engine', () => {
     await engine.close();
     expect(engine.cachedStatements).toBe(0);
     expect(() => engine.allSync('SELECT 1')).toThrow(/closed/);
+    await engine.close();
+  });
+
+  it('reads text stored as a BLOB (as a Go []byte binds) as text', async () => {
+    const engine = await createSqlJsEngine();
+    await migrate(engine);
+    await engine.run(
+      "INSERT INTO tasks (id, status, command, params, result, created_at, updated_at) VALUES ('b', 'completed', 'c', CAST(? AS BLOB), CAST(? AS BLOB), 1, 2)",
+      ['{"a":[1,"\u00e9"]}', 'plain \uFEFFtext'],
+    );
+    const image = await engine.exportImage();
+    await engine.close();
+    const store = await openStore({ adapter: createMemoryAdapter({ image }) });
+    expect(await store.getTask('b')).toMatchObject({ params: { a: [1, '\u00e9'] }, result: 'plain \uFEFFtext' });
+    await store.close();
+  });
+
+  it('SELECT * sees a column added after the statement was first cached', async () => {
+    const engine = await createSqlJsEngine();
+    engine.runSync('CREATE TABLE t (x)');
+    engine.runSync('INSERT INTO t VALUES (1)');
+    expect(engine.allSync('SELECT * FROM t')).toEqual([{ x: 1 }]);
+    engine.runSync('ALTER TABLE t ADD COLUMN y DEFAULT 2');
+    expect(engine.allSync('SELECT * FROM t')).toEqual([{ x: 1, y: 2 }]);
+    await engine.close();
+  });
+
+  it('a failed statement ends its transaction: nothing more runs in it and nothing commits, even if the error is caught', async () => {
+    const engine = await createSqlJsEngine();
+    engine.runSync('CREATE TABLE t (x)');
+    const error = await engine
+      .transaction(async (port) => {
+        await port.run('INSERT INTO t VALUES (1)');
+        await port.run('INSERT INTO no_such_table VALUES (1)').catch(() => undefined);
+        await expect(port.run('INSERT INTO t VALUES (2)')).rejects.toMatchObject({ code: 'TRANSACTION' });
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TRANSACTION', message: expect.stringContaining('nothing was committed') });
+    expect(engine.allSync('SELECT count(*) AS n FROM t')).toEqual([{ n: 0 }]);
+    await engine.close();
+  });
+
+  it('a rollback that fails does not hide the error that caused it', async () => {
+    const engine = await createSqlJsEngine();
+    engine.runSync('CREATE TABLE t (x)');
+    const cause = new Error('the real error');
+    await expect(
+      engine.transaction(async (port) => {
+        await port.run('COMMIT'); // leaves no transaction for the rollback to undo
+        throw cause;
+      }),
+    ).rejects.toBe(cause);
+    await expect(engine.run('INSERT INTO t VALUES (1)')).resolves.toEqual({ changes: 1 });
     await engine.close();
   });
 
@@ -136,7 +190,13 @@ describe('opening with an adapter', () => {
   });
 
   it('rejects bad options with a clear error', async () => {
-    await expect(openStore({ clock: 5 as never })).rejects.toMatchObject({ code: 'VALIDATION' });
+    const clockError = await openStore({ clock: 5 as never }).catch((e: unknown) => e);
+    expect(clockError).toBeInstanceOf(ValidationError);
+    expect((clockError as ValidationError).issues[0]?.message).toMatch(/clock/);
+    const store = await openStore();
+    await expect(store.transaction(5 as never)).rejects.toBeInstanceOf(ValidationError);
+    await store.close();
+    await expect(openStore({ wasm: 42 as never })).rejects.toBeInstanceOf(ValidationError);
     await expect(openStore({ cacheSizeKiB: -1 })).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringContaining('cacheSizeKiB') });
     await expect(openStore(null as never)).rejects.toMatchObject({ code: 'VALIDATION' });
   });

@@ -29,20 +29,31 @@ describe('the wasm option, each in a fresh process', () => {
 
   it('bytes that are no WASM fail with a typed error, and a later good load still works', () => {
     const { results } = run('bytes-retry');
-    expect(results[0]).toMatch(/^error UNSUPPORTED \[@platform-agent\/store\] cannot load the SQLite WebAssembly binary/);
+    expect(results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: \[@platform-agent\/store\] cannot load the SQLite WebAssembly binary/);
     expect(results[1]).toBe('ok {"ok":true}');
   });
 
   it('an http URL is fetched by the store; a 404 is a typed error and can be retried', () => {
     const { results } = run('http-retry');
-    expect(results[0]).toMatch(/^error UNSUPPORTED .*answered 404/);
+    expect(results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*answered 404/);
     expect(results[1]).toBe('ok {"ok":true}');
   });
 
   it('a missing file is a typed error naming it, and a later good path still works', () => {
     const { results } = run('bad-path-retry');
-    expect(results[0]).toMatch(/^error UNSUPPORTED .*cannot load the SQLite WebAssembly binary.*ENOENT.*missing\.wasm/);
+    expect(results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*cannot load the SQLite WebAssembly binary.*ENOENT.*missing\.wasm/);
     expect(results[1]).toBe('ok {"ok":true}');
+  });
+
+  it('valid WASM that is not sql.js\'s binary is a typed error, not a crash or a hang', () => {
+    const { results } = run('wrong-wasm');
+    expect(results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*cannot load the SQLite WebAssembly binary/);
+    // sql.js's loader cannot start over in the same realm; the error says so.
+    expect(results[1]).toMatch(/^error UNSUPPORTED UnsupportedError: .*sql\.js cannot retry in this realm/);
+  });
+
+  it('in Node a drive-letter path is read as a file, not fetched as a URL', () => {
+    expect(run('windows-path').results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*ENOENT/);
   });
 
   it.each(['bom-store-only', 'bom-default-then-store'])(

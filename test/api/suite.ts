@@ -366,6 +366,7 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
           { id: 'x', command: 'x', params: { f: () => 1 } },
           { id: 'x', command: 'x', params: { d: new Date(0) } },
           { id: 'x', command: 'x', params: 10n },
+          { id: 'x', command: 'x', params: Object.assign([1, 2], { extra: 'lost' }) },
           { id: 'x', command: 'x', params: {}, createdAt: -1 },
           { id: 'x', command: 'x', params: {}, createdAt: 1.5 },
           { id: 'x', command: 'x', params: {}, caller_id: 'U1' },
@@ -792,6 +793,30 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
         await expectCode(store.listTasks(), 'CLOSED', ClosedError);
         await expectCode(store.dbSizeBytes(), 'CLOSED', ClosedError);
         await expectCode(store.exportImage(), 'CLOSED', ClosedError);
+        await expectCode(store.transaction(async () => 1), 'CLOSED', ClosedError);
+      });
+
+      it('calls made before close() run, even those waiting for a transaction; later ones are refused', async () => {
+        const { store } = await setup();
+        await store.saveTask(task('t'));
+        let release = (): void => {};
+        const gate = new Promise<void>((r) => (release = r));
+        const tx = store.transaction(async (t) => {
+          await t.saveTask(task('in-tx'));
+          await gate;
+        });
+        await new Promise((r) => setTimeout(r, 1));
+        const queuedWrite = store.updateTaskStatus('t', 'running');
+        const queuedRead = store.getTask('t');
+        const queuedTx = store.transaction(async (t) => t.completeTask('in-tx', { result: 1 }));
+        const closing = store.close();
+        await expectCode(store.getTask('t'), 'CLOSED', ClosedError);
+        release();
+        await tx;
+        await expect(queuedWrite).resolves.toBeUndefined();
+        expect((await queuedRead)?.status).toBe('running');
+        await expect(queuedTx).resolves.toBeUndefined();
+        await closing;
         await expectCode(store.transaction(async () => 1), 'CLOSED', ClosedError);
       });
 
