@@ -10,6 +10,7 @@ import {
   ValidationError,
   type Store,
   type JsonValue,
+  type RetentionResult,
   type TaskInput,
   type TransactionHandle,
 } from '../../src/index.js';
@@ -50,6 +51,16 @@ async function expectRejectedUnchanged(store: Store, call: () => Promise<unknown
   expect(await snapshot(store)).toEqual(before);
   return error;
 }
+
+/** A retention result with the same count for every table. */
+const everyTable = (n: number): RetentionResult => ({
+  tasks: n,
+  pendingApprovals: n,
+  sessionContexts: n,
+  threadSessions: n,
+  deadLetters: n,
+  auditLog: n,
+});
 
 const task = (id: string, extra: Partial<TaskInput> = {}): TaskInput => ({
   id,
@@ -245,23 +256,9 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
         await store.resolveDeadLetter('d');
         await store.appendAudit({ userId: 'U', action: 'deny', result: 'denied' });
         clock.advance(31 * DAY);
-        expect(await store.runRetention()).toEqual({
-          tasks: 1,
-          pendingApprovals: 1,
-          sessionContexts: 1,
-          threadSessions: 1,
-          deadLetters: 1,
-          auditLog: 1,
-        });
+        expect(await store.runRetention()).toEqual(everyTable(1));
         expect((await store.listTasks()).map((t) => t.id)).toEqual(['old-open']);
-        expect(await store.runRetention()).toEqual({
-          tasks: 0,
-          pendingApprovals: 0,
-          sessionContexts: 0,
-          threadSessions: 0,
-          deadLetters: 0,
-          auditLog: 0,
-        });
+        expect(await store.runRetention()).toEqual(everyTable(0));
         await store.close();
       });
     });
@@ -652,14 +649,7 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
         // rows retention never deletes, however old
         await store.saveTask(task('never-completed', { createdAt: 0, updatedAt: 0 }));
         await store.saveDeadLetter({ id: 'unresolved', targetChannel: 'C', message: 'm', error: 'e', createdAt: 0 });
-        expect(await store.runRetention()).toEqual({
-          tasks: 1,
-          pendingApprovals: 1,
-          sessionContexts: 1,
-          threadSessions: 1,
-          deadLetters: 1,
-          auditLog: 1,
-        });
+        expect(await store.runRetention()).toEqual(everyTable(1));
         expect((await store.listTasks()).map((t) => t.id).sort()).toEqual(['edge', 'never-completed']);
         expect((await store.listApprovals()).map((a) => a.requestId)).toEqual(['edge']);
         expect((await store.listSessionContexts()).map((s) => s.sessionId)).toEqual(['edge']);
@@ -667,14 +657,7 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
         expect((await store.listDeadLetters()).map((d) => d.id).sort()).toEqual(['edge', 'unresolved']);
         expect((await store.listAudit()).map((e) => e.userId)).toEqual(['edge']);
         clock.advance(1);
-        expect(await store.runRetention()).toEqual({
-          tasks: 1,
-          pendingApprovals: 1,
-          sessionContexts: 1,
-          threadSessions: 1,
-          deadLetters: 1,
-          auditLog: 1,
-        });
+        expect(await store.runRetention()).toEqual(everyTable(1));
         await store.close();
       });
 
