@@ -77,10 +77,10 @@ async function compiledModule(wasm: WasmSource): Promise<WebAssembly.Module | st
   if (wasm instanceof Uint8Array || wasm instanceof ArrayBuffer) return WebAssembly.compile(wasm as BufferSource);
   if (typeof wasm === 'string' || (typeof URL !== 'undefined' && wasm instanceof URL)) {
     const href = String(wasm);
-    // In Node everything but a web URL is a file: a path (`C:\\…` included) or a file: URL.
+    // In Node everything but a web URL is a file: a path (`C:\\…` included) or a file: URL. The core
+    // imports no Node module; Node (>= 20.16) hands out its built-ins at run time, which bundlers
+    // never see.
     if (runningInNode() && !/^(https?|data|blob):/i.test(href)) {
-      // A file path or file: URL in Node. The core imports no Node module; Node (>= 20.16) hands
-      // out its built-ins at run time, which bundlers never see.
       const readFile = nodeReadFile();
       if (!readFile) return href; // older Node: sql.js's own loader reads it (it cannot retry a failure)
       return WebAssembly.compile((await readFile(href.startsWith('file:') ? new URL(href) : href)) as BufferSource);
