@@ -241,6 +241,7 @@ export class SqlJsEngine extends SyncEngine {
   readonly name = 'sql.js';
   #db: SqlJsDatabase | undefined;
   readonly #statements = new Map<string, SqlJsStatement>();
+  readonly #columns = new WeakMap<SqlJsStatement, string[]>();
   readonly #keepsBom: boolean;
 
   constructor(db: SqlJsDatabase, keepsBom = decoderKeepsBom) {
@@ -297,11 +298,15 @@ export class SqlJsEngine extends SyncEngine {
       const rows: SqlRow[] = [];
       try {
         stmt.bind(params as SqlValue[]);
-        // Read per call, not cached: a schema change (ADD COLUMN) changes what `SELECT *` returns.
-        let columns: string[] | undefined;
         while (stmt.step()) {
-          columns ??= stmt.getColumnNames();
           const values = stmt.get() as (SqlValue | Uint8Array)[];
+          // Column names are cached per statement; a schema change that adds or drops a column
+          // (what `SELECT *` sees after a migration) changes the count, which refreshes them.
+          let columns = this.#columns.get(stmt);
+          if (columns?.length !== values.length) {
+            columns = stmt.getColumnNames();
+            this.#columns.set(stmt, columns);
+          }
           const row: SqlRow = {};
           for (let i = 0; i < columns.length; i++) {
             let value = values[i] ?? null;
