@@ -34,6 +34,16 @@ export abstract class SyncEngine implements Engine {
     return this.#inTransaction;
   }
 
+  #transactionStillOpen(): boolean {
+    try {
+      this.runSync('BEGIN');
+    } catch {
+      return true;
+    }
+    this.runSync('ROLLBACK');
+    return false;
+  }
+
   async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
     return this.runSync(sql, params);
   }
@@ -85,7 +95,9 @@ export abstract class SyncEngine implements Engine {
       try {
         this.rollbackSync();
       } catch {
-        // SQLite may have rolled back already; the error to report is the one that got us here.
+        // Usually SQLite rolled back already. If the transaction is still open, nothing may run
+        // inside it as if it were autocommit: close the engine, which discards it.
+        if (this.#transactionStillOpen()) await this.close();
       }
       throw e;
     } finally {

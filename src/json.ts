@@ -1,6 +1,9 @@
 /** A JSON value as the API carries it: what `JSON.parse` can return. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+// Deeper than this is no agent's data, and recursing further would exhaust the stack.
+const MAX_DEPTH = 1000;
+
 /**
  * Finds why `value` is not a JSON value that survives `JSON.stringify` → `JSON.parse` unchanged.
  * Returns one problem per bad place, with its path, or an empty list.
@@ -15,6 +18,10 @@ export function jsonProblems(value: unknown): { path: (string | number)[]; messa
   };
   const walk = (v: unknown): void => {
     if (problems.length >= 20) return;
+    if (path.length > MAX_DEPTH) {
+      report(`nested deeper than ${MAX_DEPTH} levels`);
+      return;
+    }
     switch (typeof v) {
       case 'string':
       case 'boolean':
@@ -63,7 +70,12 @@ export function jsonProblems(value: unknown): { path: (string | number)[]; messa
         report(`a ${typeof v} is not a JSON value`);
     }
   };
-  walk(value);
+  try {
+    walk(value);
+  } catch (e) {
+    // A getter or proxy that throws is no JSON value; say where, instead of leaking its error.
+    report(`reading this value threw: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return problems;
 }
 

@@ -106,20 +106,29 @@ function isWasmSource(wasm: unknown): wasm is WasmSource {
  * Loads sql.js, once per realm. The first call's `wasm` decides where the binary comes from; later
  * calls share that instance (every store in a realm runs on one SQLite build anyway).
  */
-export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
+export function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
   if (wasm !== undefined && !isWasmSource(wasm)) {
-    throw ValidationError.of('wasm option', 'the wasm option must be a URL, the bytes of sql-wasm.wasm, or a compiled WebAssembly.Module');
+    return Promise.reject(
+      ValidationError.of('wasm option', 'the wasm option must be a URL, the bytes of sql-wasm.wasm, or a compiled WebAssembly.Module'),
+    );
   }
-  if (poisoned) throw poisoned;
-  if (sqlJs) return sqlJs;
+  if (poisoned) return Promise.reject(poisoned);
+  // Published before the first await, so a concurrent call joins this load instead of racing it.
+  const loading = (sqlJs ??= startSqlJs(wasm));
+  loading.catch(() => {
+    // A failure before sql.js's own loader ran (fetch, read, compile) can be retried.
+    if (!poisoned && sqlJs === loading) sqlJs = undefined;
+  });
+  return loading;
+}
+
+async function startSqlJs(wasm: WasmSource | undefined): Promise<SqlJsStatic> {
   let source: WebAssembly.Module | string | undefined;
   try {
     source = wasm === undefined ? undefined : await compiledModule(wasm);
   } catch (cause) {
-    if (cause instanceof StoreError) throw cause;
     throw new UnsupportedError(`cannot load the SQLite WebAssembly binary: ${errorText(cause)}`, { cause });
   }
-  if (sqlJs) return sqlJs;
   let failInstantiate: (e: unknown) => void = () => {};
   const instantiateFailed = new Promise<never>((_, reject) => (failInstantiate = reject));
   const config: SqlJsConfig = {};
@@ -154,18 +163,17 @@ export async function loadSqlJs(wasm?: WasmSource): Promise<SqlJsStatic> {
   } finally {
     if (typeof NativeDecoder === 'function') globalThis.TextDecoder = NativeDecoder;
   }
-  sqlJs = Promise.race([started, instantiateFailed]).then((SQL) => {
+  try {
+    const SQL = await Promise.race([started, instantiateFailed]);
     decoderKeepsBom = checkDecoderKeepsBom(SQL);
     return SQL;
-  });
-  sqlJs = sqlJs.catch((cause: unknown) => {
+  } catch (cause) {
     poisoned = new UnsupportedError(
       `cannot load the SQLite WebAssembly binary (sql.js cannot retry in this realm): ${errorText(cause)}`,
       { cause },
     );
     throw poisoned;
-  });
-  return sqlJs;
+  }
 }
 
 /**
@@ -181,6 +189,7 @@ const SQLITE_MAGIC = 'SQLite format 3\0';
 const STATEMENT_CACHE_LIMIT = 256;
 
 const blobText = new TextDecoder('utf-8', { ignoreBOM: true });
+const SCHEMA_CHANGE = /^\s*(ALTER|CREATE|DROP)\b/i;
 
 function startsWithBom(bytes: Uint8Array): boolean {
   return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
@@ -275,6 +284,7 @@ export class SqlJsEngine extends SyncEngine {
 
   runSync(sql: string, params: readonly SqlValue[] = []): SqlRunResult {
     const db = this.#open();
+    if (SCHEMA_CHANGE.test(sql)) this.#dropStatements();
     try {
       const stmt = this.#prepared(sql);
       try {
@@ -300,8 +310,8 @@ export class SqlJsEngine extends SyncEngine {
         stmt.bind(params as SqlValue[]);
         while (stmt.step()) {
           const values = stmt.get() as (SqlValue | Uint8Array)[];
-          // Column names are cached per statement; a schema change that adds or drops a column
-          // (what `SELECT *` sees after a migration) changes the count, which refreshes them.
+          // Column names are cached per statement (DDL drops the statement cache; a count
+          // mismatch refreshes them too).
           let columns = this.#columns.get(stmt);
           if (columns?.length !== values.length) {
             columns = stmt.getColumnNames();
@@ -314,7 +324,7 @@ export class SqlJsEngine extends SyncEngine {
             if (value instanceof Uint8Array) value = blobText.decode(value);
             // Where sql.js's decoder drops a leading U+FEFF (see loadSqlJs), the bytes tell
             // whether one was there.
-            if (!this.#keepsBom && typeof value === 'string' && startsWithBom(stmt.getBlob(i))) value = `\uFEFF${value}`;
+            else if (!this.#keepsBom && typeof value === 'string' && startsWithBom(stmt.getBlob(i))) value = `\uFEFF${value}`;
             row[columns[i] as string] = value;
           }
           rows.push(row);
@@ -346,11 +356,18 @@ export class SqlJsEngine extends SyncEngine {
 
   /** Runs a multi-statement script (DDL, pragmas) without parameters. */
   execSync(sql: string): void {
+    this.#dropStatements();
     try {
       this.#open().exec(sql);
     } catch (e) {
       throw translate(e, sql);
     }
+  }
+
+  // After a schema change, cached statements (and their column names) may describe the old schema.
+  #dropStatements(): void {
+    for (const stmt of this.#statements.values()) stmt.free();
+    this.#statements.clear();
   }
 
   protected rollbackSync(): void {
@@ -370,8 +387,7 @@ export class SqlJsEngine extends SyncEngine {
   async close(): Promise<void> {
     const db = this.#db;
     if (!db) return;
-    for (const stmt of this.#statements.values()) stmt.free();
-    this.#statements.clear();
+    this.#dropStatements();
     this.#db = undefined;
     db.close();
   }

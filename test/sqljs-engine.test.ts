@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryAdapter } from '../adapters/memory.js';
 import {
   createSqlJsEngine,
+  loadSqlJs,
+  SqlJsEngine,
   migrate,
   MIGRATIONS,
   openStore,
@@ -85,6 +87,8 @@ describe('the sql.js engine', () => {
     expect(engine.allSync('SELECT * FROM t')).toEqual([{ x: 1 }]);
     engine.runSync('ALTER TABLE t ADD COLUMN y DEFAULT 2');
     expect(engine.allSync('SELECT * FROM t')).toEqual([{ x: 1, y: 2 }]);
+    engine.runSync('ALTER TABLE t RENAME COLUMN x TO z');
+    expect(engine.allSync('SELECT * FROM t')).toEqual([{ z: 1, y: 2 }]);
     await engine.close();
   });
 
@@ -115,6 +119,26 @@ describe('the sql.js engine', () => {
     ).rejects.toBe(cause);
     await expect(engine.run('INSERT INTO t VALUES (1)')).resolves.toEqual({ changes: 1 });
     await engine.close();
+  });
+
+  it('a rollback that fails while the transaction is still open closes the engine, discarding it', async () => {
+    class StuckRollback extends SqlJsEngine {
+      protected rollbackSync(): void {
+        throw new Error('rollback failed');
+      }
+    }
+    const SQL = await loadSqlJs();
+    const engine = new StuckRollback(new SQL.Database());
+    engine.runSync('CREATE TABLE t (x)');
+    const cause = new Error('the real error');
+    await expect(
+      engine.transaction(async (port) => {
+        await port.run('INSERT INTO t VALUES (1)');
+        throw cause;
+      }),
+    ).rejects.toBe(cause);
+    expect(engine.cachedStatements).toBe(0);
+    await expect(engine.run('INSERT INTO t VALUES (2)')).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
   it('maps SQLite errors to typed errors', async () => {

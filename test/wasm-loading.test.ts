@@ -52,6 +52,12 @@ describe('the wasm option, each in a fresh process', () => {
     expect(results[1]).toMatch(/^error UNSUPPORTED UnsupportedError: .*sql\.js cannot retry in this realm/);
   });
 
+  it('a store opened while another one loads the WASM joins that load (the first call decides)', () => {
+    const { results, heapBytes } = run('concurrent-load');
+    expect(results).toEqual(['ok {"ok":true}', 'ok {"ok":true}']);
+    expect(heapBytes).toBeGreaterThan(1024 * 1024);
+  });
+
   it('in Node a drive-letter path is read as a file, not fetched as a URL', () => {
     expect(run('windows-path').results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*ENOENT/);
   });
@@ -59,7 +65,7 @@ describe('the wasm option, each in a fresh process', () => {
   it.each(['bom-store-only', 'bom-default-then-store'])(
     '%s: text starting with U+FEFF reads back whole, whoever initialised sql.js',
     (kind) => {
-      const expected = JSON.stringify(['\uFEFFbom', '\uFEFFbom', '\uFEFFbom', '\uFEFF', '\uFEFFbom']);
+      const expected = JSON.stringify(['\uFEFFbom', '\uFEFFbom', '\uFEFFbom', '\uFEFF', '\uFEFFbom', '\uFEFFblob']);
       expect(run(kind).results).toEqual([expected]);
     },
   );

@@ -364,6 +364,16 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
           { id: 'x', command: 'x', params: { d: new Date(0) } },
           { id: 'x', command: 'x', params: 10n },
           { id: 'x', command: 'x', params: Object.assign([1, 2], { extra: 'lost' }) },
+          {
+            id: 'x',
+            command: 'x',
+            params: {
+              get a(): number {
+                throw new Error('boom');
+              },
+            },
+          },
+          { id: 'x', command: 'x', params: Array.from({ length: 20_000 }).reduce<unknown>((inner) => [inner], 1) },
           { id: 'x', command: 'x', params: {}, createdAt: -1 },
           { id: 'x', command: 'x', params: {}, createdAt: 1.5 },
           { id: 'x', command: 'x', params: {}, caller_id: 'U1' },
