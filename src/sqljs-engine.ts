@@ -34,7 +34,6 @@ interface SqlJsStatic {
 }
 interface SqlJsConfig {
   locateFile?: (file: string) => string;
-  wasmBinary?: ArrayBuffer | Uint8Array;
   instantiateWasm?: (
     imports: WebAssembly.Imports,
     success: (instance: WebAssembly.Instance, module?: WebAssembly.Module) => void,
@@ -210,7 +209,7 @@ function translate(e: unknown, sql: string): StoreError {
 }
 
 /** Checks that non-empty bytes start like a SQLite file, and returns bytes sql.js can open in memory. */
-export function checkImage(image: Uint8Array): Uint8Array {
+function checkImage(image: Uint8Array): Uint8Array {
   if (image.byteLength === 0) return image;
   let magic = '';
   for (let i = 0; i < 16 && i < image.byteLength; i++) magic += String.fromCharCode(image[i] ?? 0);
