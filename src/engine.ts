@@ -11,6 +11,47 @@ export interface Engine extends SqlPort {
   close(): Promise<void>;
 }
 
+/** Called synchronously with every committed write unit, in commit order. Must not throw. */
+export type CommitListener = (statements: readonly SqlStatement[]) => void;
+
+/**
+ * An engine whose writes can be journaled and replayed: it reports every committed write unit
+ * (one statement, one batch, one transaction) synchronously and in commit order, replays a unit
+ * atomically, and exports its image synchronously. The store's durability is built on it.
+ */
+export interface JournalingEngine extends Engine {
+  /** Sets (or clears) the listener told about every committed write through the async port. */
+  setCommitListener(listener: CommitListener | undefined): void;
+  /** Applies a journal record atomically, without telling the listener. */
+  applySync(statements: readonly SqlStatement[]): void;
+  /** Runs one statement without telling the listener (bookkeeping the journal must not hold). */
+  runSync(sql: string, params?: readonly SqlValue[]): SqlRunResult;
+  /** Runs one query, synchronously. */
+  allSync(sql: string, params?: readonly SqlValue[]): SqlRow[];
+  /** A complete SQLite file of the current state; throws inside an open transaction. */
+  exportImageSync(): Uint8Array;
+  /** Whether an interactive transaction is open (the image cannot be exported then). */
+  readonly inTransaction: boolean;
+}
+
+/** Whether `engine` supports journaling. */
+export function isJournaling(engine: Engine): engine is JournalingEngine {
+  return typeof (engine as Partial<JournalingEngine>).setCommitListener === 'function' && typeof (engine as Partial<JournalingEngine>).exportImageSync === 'function';
+}
+
+const READ = /^\s*SELECT\b/i;
+const DML = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+
+/**
+ * Whether a statement that ran belongs in the journal: queries never; INSERT/UPDATE/DELETE only when
+ * they changed a row (one that changed nothing leaves the database as it was, so replaying it is
+ * pointless); anything else (DDL, pragmas) always.
+ */
+function changedSomething(sql: string, changes: number): boolean {
+  if (READ.test(sql)) return false;
+  return DML.test(sql) ? changes > 0 : true;
+}
+
 /**
  * The base of engines that run SQL synchronously in this process (sql.js; better-sqlite3 in the
  * benchmarks): the async port and interactive transactions, written once over three sync methods.
@@ -18,6 +59,7 @@ export interface Engine extends SqlPort {
 export abstract class SyncEngine implements Engine {
   abstract readonly name: string;
   #inTransaction = false;
+  #listener: CommitListener | undefined;
 
   /** Runs one statement; resolves nothing, returns the rows it changed. */
   abstract runSync(sql: string, params?: readonly SqlValue[]): SqlRunResult;
@@ -30,8 +72,22 @@ export abstract class SyncEngine implements Engine {
   abstract close(): Promise<void>;
 
   /** Whether an interactive transaction is open. */
-  protected get inTransaction(): boolean {
+  get inTransaction(): boolean {
     return this.#inTransaction;
+  }
+
+  /** Sets (or clears) the listener told about every committed write through the async port. */
+  setCommitListener(listener: CommitListener | undefined): void {
+    this.#listener = listener;
+  }
+
+  /** Applies statements atomically (a journal record), without telling the listener. */
+  applySync(statements: readonly SqlStatement[]): void {
+    this.batchSync(statements);
+  }
+
+  #committed(statements: readonly SqlStatement[]): void {
+    if (statements.length > 0) this.#listener?.(statements);
   }
 
   #transactionStillOpen(): boolean {
@@ -44,16 +100,50 @@ export abstract class SyncEngine implements Engine {
     return false;
   }
 
+  // The write units the listener hears about: what changed something, with its parameters as bound.
+  #runLogged(sql: string, params: readonly SqlValue[] | undefined, log: SqlStatement[]): SqlRunResult {
+    const result = this.runSync(sql, params);
+    if (this.#listener && changedSomething(sql, result.changes)) log.push({ sql, params: params ?? [] });
+    return result;
+  }
+
+  #allLogged(sql: string, params: readonly SqlValue[] | undefined, log: SqlStatement[]): SqlRow[] {
+    const rows = this.allSync(sql, params);
+    // A query with RETURNING returns one row per changed row.
+    if (this.#listener && changedSomething(sql, rows.length)) log.push({ sql, params: params ?? [] });
+    return rows;
+  }
+
+  #batchLogged(statements: readonly SqlStatement[], log: SqlStatement[]): SqlRunResult[] {
+    const results = this.batchSync(statements);
+    if (this.#listener) {
+      results.forEach((result, i) => {
+        const s = statements[i] as SqlStatement;
+        if (changedSomething(s.sql, result.changes)) log.push({ sql: s.sql, params: s.params ?? [] });
+      });
+    }
+    return results;
+  }
+
   async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
-    return this.runSync(sql, params);
+    const log: SqlStatement[] = [];
+    const result = this.#runLogged(sql, params, log);
+    this.#committed(log);
+    return result;
   }
 
   async all(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
-    return this.allSync(sql, params);
+    const log: SqlStatement[] = [];
+    const rows = this.#allLogged(sql, params, log);
+    this.#committed(log);
+    return rows;
   }
 
   async batch(statements: readonly SqlStatement[]): Promise<SqlRunResult[]> {
-    return this.batchSync(statements);
+    const log: SqlStatement[] = [];
+    const results = this.#batchLogged(statements, log);
+    this.#committed(log);
+    return results;
   }
 
   async transaction<T>(fn: (port: SqlPort) => Promise<T>): Promise<T> {
@@ -77,10 +167,12 @@ export abstract class SyncEngine implements Engine {
           throw e;
         }
       };
+    // Everything the transaction changed, told to the listener as one unit when it commits.
+    const log: SqlStatement[] = [];
     const port: SqlPort = {
-      run: guarded((sql: string, params?: readonly SqlValue[]) => this.runSync(sql, params)),
-      all: guarded((sql: string, params?: readonly SqlValue[]) => this.allSync(sql, params)),
-      batch: guarded((statements: readonly SqlStatement[]) => this.batchSync(statements)),
+      run: guarded((sql: string, params?: readonly SqlValue[]) => this.#runLogged(sql, params, log)),
+      all: guarded((sql: string, params?: readonly SqlValue[]) => this.#allLogged(sql, params, log)),
+      batch: guarded((statements: readonly SqlStatement[]) => this.#batchLogged(statements, log)),
     };
     try {
       const result = await fn(port);
@@ -89,6 +181,7 @@ export abstract class SyncEngine implements Engine {
         throw new StoreError('TRANSACTION', 'a statement of this transaction failed (its error was caught); nothing was committed', { cause: failure });
       }
       this.runSync('COMMIT');
+      this.#committed(log);
       return result;
     } catch (e) {
       active = false;

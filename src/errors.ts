@@ -12,7 +12,20 @@ export type StoreErrorCode =
   | 'UNSUPPORTED'
   | 'TRANSACTION'
   | 'SQL'
-  | 'CLOCK';
+  | 'CLOCK'
+  | 'LOCKED'
+  | 'PERSISTENCE'
+  | 'READ_ONLY';
+
+/** Who holds a database's exclusive ownership, as far as an adapter can tell. */
+export interface LockHolder {
+  /** The holder's process id, when the adapter can know it. */
+  readonly pid?: number;
+  /** The holder's host name, when the adapter can know it. */
+  readonly host?: string;
+  /** A description for messages, e.g. `process 4242 on host a1 since 2026-11-27T10:00:00.000Z`. */
+  readonly description: string;
+}
 
 /** Options accepted by every {@link StoreError} constructor. */
 export interface StoreErrorOptions {
@@ -113,5 +126,39 @@ export class UnsupportedError extends StoreError {
 export class SqlError extends StoreError {
   constructor(message: string, options: StoreErrorOptions = {}) {
     super('SQL', message, options);
+  }
+}
+
+/**
+ * Another live owner holds the database for writing (another store, in this process or another).
+ * Nothing was read or written. Open it with `readOnly: true`, or close the other store first.
+ */
+export class LockError extends StoreError {
+  /** Who holds it (`pid` for a process on this machine). */
+  readonly holder: LockHolder;
+
+  constructor(location: string, holder: LockHolder, options: StoreErrorOptions = {}) {
+    super('LOCKED', `${location} is locked by ${holder.description}; open it readOnly or close that store first`, options);
+    this.holder = holder;
+  }
+}
+
+/**
+ * Writing to the persistence adapter failed (a full disk, an I/O error, no permission, a quota).
+ * The write this error rejects was applied in memory but is **not durable and not acknowledged**:
+ * the store keeps retrying in the background, so it may still be persisted, or be lost if the
+ * process ends first. Until a flush succeeds, new writes are refused with this error too and
+ * `store.health().state` is `'degraded'`; reads keep working.
+ */
+export class PersistenceError extends StoreError {
+  constructor(message: string, options: StoreErrorOptions = {}) {
+    super('PERSISTENCE', message, options);
+  }
+}
+
+/** A write was attempted on a store opened with `readOnly: true`. Nothing changed. */
+export class ReadOnlyError extends StoreError {
+  constructor(what = 'this store') {
+    super('READ_ONLY', `${what} was opened readOnly; writes are refused`);
   }
 }

@@ -1,13 +1,36 @@
 /**
- * The persistence contract between the store and where its bytes live. This is its first part:
- * loading the last image and releasing everything on close. Durable writes (checkpoints, a journal,
- * exclusive ownership) extend it.
+ * The persistence contract: what the store needs from the place its bytes live. Implementations live
+ * in `adapters/` (memory, fs, …); every one runs the same conformance suite (`test/adapters/`).
+ *
+ * The store keeps two things there:
+ * - the **image**: a complete SQLite database file, replaced only as a whole (a checkpoint);
+ * - the **journal** (optional): the bytes of the records committed since that image, appended in
+ *   order. The store frames and checks the records itself (`src/journal.ts`); an adapter stores
+ *   bytes and never parses them.
+ *
+ * The image records the last journal sequence it contains, so a journal that still holds records an
+ * image already covers (a crash between replacing the image and emptying the journal) is harmless:
+ * the store skips them.
+ *
+ * Call order, from one store: `lock()` (unless read-only) → `load()` → any number of `append()` and
+ * `checkpoint()`, one at a time, never overlapping → `unlock()` → `close()`. `close()` may also come
+ * at any point after a failure.
  */
+
+import type { LockHolder } from './errors.js';
+
+export type { LockHolder };
 
 /** What an adapter hands the store when it opens. */
 export interface LoadedState {
   /** The last complete SQLite image, or `undefined` when there is none yet (a new database). */
   readonly image?: Uint8Array;
+  /**
+   * Every journal byte appended since the last completed checkpoint, in order, or `undefined`/empty
+   * when there are none. After a crash the bytes may end in a partly written record: the store
+   * drops it (it was never acknowledged) and overwrites it with its next `append()`.
+   */
+  readonly journal?: Uint8Array;
 }
 
 /** A place the database is kept. Implementations live in `adapters/`, one per file. */
@@ -15,10 +38,49 @@ export interface PersistenceAdapter {
   /** A short name for messages, e.g. `memory`, `fs`. */
   readonly name: string;
   /**
-   * Reads the last state. Must return bytes that stay valid and unchanged while the store opens them
-   * (the store never writes into them), and must not change anything it reads.
+   * Whether what the adapter keeps outlives the process (`memory`: false; `fs`: true). It picks the
+   * store's default durability: `'write'` when persistent, `'none'` when not.
+   */
+  readonly persistent: boolean;
+  /**
+   * Takes exclusive ownership of the database for writing, before `load()`. Must reject at once,
+   * with an error whose `code` is `'LOCKED'` and whose `holder` is a {@link LockHolder} (the store
+   * turns it into a `LockError`), when another live owner, in this process or another, holds it, and must take over ownership left behind by an owner that no longer
+   * exists (a crashed process). A read-only store never calls it.
+   */
+  lock(): Promise<void>;
+  /**
+   * Reads the last state: the image and the journal. Must return bytes that stay valid and unchanged
+   * afterwards, whatever the adapter writes later (the store never writes into them), and must
+   * change nothing. Needs no ownership: a read-only store calls it while another store writes, so
+   * it reads the journal before the image (a checkpoint in between then gives an image newer than
+   * the journal, which the store handles).
    */
   load(): Promise<LoadedState>;
-  /** Releases everything the adapter holds. Called once by `store.close()`; must not throw for a second call. */
+  /**
+   * Optional capability: durably writes `bytes` (whole journal records) at byte offset `at` of the
+   * journal, so that the journal becomes its first `at` bytes followed by `bytes`. The store never
+   * passes an `at` past the journal's end; an adapter must reject one (a `RangeError`) and change
+   * nothing. Must resolve only once the bytes survive a crash of the process (and,
+   * where the medium allows, of the machine); must reject if it cannot promise that. A retry after a
+   * failure repeats the same `at`, so a partly written attempt is simply overwritten.
+   * Without it the store writes the whole image at every flush.
+   */
+  append?(bytes: Uint8Array, at: number): Promise<void>;
+  /**
+   * Replaces the image with `image` atomically, then empties the journal (every record in it is
+   * covered by `image`). Atomic means: whatever happens during the call (a crash, an error), a
+   * later `load()` returns either the old image or the new one, complete, never a mix, and never
+   * a journal record the store did not append. Must resolve only once the new image is durable.
+   * If it rejects, the store's next write to the adapter is another `checkpoint()`. The adapter must
+   * not keep a reference to `image` after it resolves (the store may reuse or drop it).
+   */
+  checkpoint(image: Uint8Array): Promise<void>;
+  /** Gives up the ownership taken by `lock()`; nothing happens when it is not held. */
+  unlock(): Promise<void>;
+  /**
+   * Releases everything the adapter holds (and ownership, if still held). Called once by
+   * `store.close()` or by a failed `openStore()`; must not throw for a second call.
+   */
   close(): Promise<void>;
 }

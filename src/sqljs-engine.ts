@@ -373,7 +373,7 @@ export class SqlJsEngine extends SyncEngine {
     this.#db?.exec('ROLLBACK');
   }
 
-  async exportImage(): Promise<Uint8Array> {
+  exportImageSync(): Uint8Array {
     const db = this.#open();
     if (this.inTransaction) throw new StoreError('TRANSACTION', 'cannot export the image while a transaction is open');
     try {
@@ -381,6 +381,10 @@ export class SqlJsEngine extends SyncEngine {
     } catch (e) {
       throw translate(e, 'export');
     }
+  }
+
+  async exportImage(): Promise<Uint8Array> {
+    return this.exportImageSync();
   }
 
   async close(): Promise<void> {

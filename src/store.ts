@@ -3,7 +3,20 @@ import * as approvals from './approvals.js';
 import * as audit from './audit.js';
 import type { Context } from './context.js';
 import * as deadLetters from './dead-letters.js';
-import { ClosedError, StoreError, UnsupportedError, ValidationError } from './errors.js';
+import {
+  ClosedError,
+  CorruptDatabaseError,
+  LockError,
+  NotFoundError,
+  PersistenceError,
+  ReadOnlyError,
+  StoreError,
+  UnsupportedError,
+  ValidationError,
+  type LockHolder,
+} from './errors.js';
+import { DurabilityManager, SEQUENCE_KEY, type Durability, type DurabilitySettings, type StoreHealth, type StoreWarning } from './durability.js';
+import { parseJournal } from './journal.js';
 import { migrate } from './migrations.js';
 import type { PersistenceAdapter } from './persistence.js';
 import type {
@@ -33,8 +46,8 @@ import type {
 import { runRetention } from './retention.js';
 import * as sessions from './sessions.js';
 import type { SqlPort } from './sql-port.js';
-import type { Engine } from './engine.js';
-import { createSqlJsEngine, type WasmSource } from './sqljs-engine.js';
+import { isJournaling, type Engine, type JournalingEngine } from './engine.js';
+import { createSqlJsEngine, type SqlJsEngine, type WasmSource } from './sqljs-engine.js';
 import * as tasks from './tasks.js';
 
 type Operation<A extends unknown[], R> = (ctx: Context, ...args: A) => Promise<R>;
@@ -44,13 +57,15 @@ type Operation<A extends unknown[], R> = (ctx: Context, ...args: A) => Promise<R
  * {@link Store.transaction} callback receives.
  */
 export abstract class StoreOperations {
-  /** Runs one operation against the right port, or rejects (closed, transaction ended). */
+  /** Runs one reading operation against the right port, or rejects (closed, transaction ended). */
   protected abstract call<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R>;
+  /** Runs one writing operation: refused up front when the store cannot take writes (read-only, degraded). */
+  protected abstract write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R>;
 
   // Tasks
   /** Saves a task (INSERT OR REPLACE of every column); `status` defaults to `pending`, timestamps to now. */
   saveTask(task: TaskInput): Promise<Task> {
-    return this.call(tasks.saveTask, task);
+    return this.write(tasks.saveTask, task);
   }
   /** The task with this id, or `undefined`. */
   getTask(id: string): Promise<Task | undefined> {
@@ -58,11 +73,11 @@ export abstract class StoreOperations {
   }
   /** Sets a task's status and `updatedAt`; rejects with `NOT_FOUND` when there is no such task. */
   updateTaskStatus(id: string, status: TaskStatus): Promise<void> {
-    return this.call(tasks.updateTaskStatus, id, status);
+    return this.write(tasks.updateTaskStatus, id, status);
   }
   /** Ends a task: `failed` when `error` is given (non-empty), else `completed`; rejects with `NOT_FOUND`. */
   completeTask(id: string, outcome?: TaskOutcome): Promise<void> {
-    return this.call(tasks.completeTask, id, outcome);
+    return this.write(tasks.completeTask, id, outcome);
   }
   /** Tasks newest first, optionally by `status` and `callerId`, at most `limit`. */
   listTasks(filter?: TaskFilter): Promise<Task[]> {
@@ -70,7 +85,7 @@ export abstract class StoreOperations {
   }
   /** Marks every `running` task `failed` (`stuck_on_startup`); resolves with how many. */
   failStuckTasks(): Promise<number> {
-    return this.call(tasks.failStuckTasks);
+    return this.write(tasks.failStuckTasks);
   }
   /** The pending tasks, oldest first (changes nothing). */
   requeuePendingTasks(): Promise<Task[]> {
@@ -80,7 +95,7 @@ export abstract class StoreOperations {
   // Approvals
   /** Saves a pending approval (INSERT OR REPLACE); `createdAt` defaults to now. */
   saveApproval(approval: PendingApprovalInput): Promise<PendingApproval> {
-    return this.call(approvals.saveApproval, approval);
+    return this.write(approvals.saveApproval, approval);
   }
   /** The approval, or `undefined`. */
   getApproval(requestId: string): Promise<PendingApproval | undefined> {
@@ -88,7 +103,7 @@ export abstract class StoreOperations {
   }
   /** Deletes an approval; a missing one is no error. Resolves `true` when one was deleted. */
   deleteApproval(requestId: string): Promise<boolean> {
-    return this.call(approvals.deleteApproval, requestId);
+    return this.write(approvals.deleteApproval, requestId);
   }
   /** Approvals created more than `maxAgeMs` ago, oldest first. */
   listExpiredApprovals(maxAgeMs: number): Promise<PendingApproval[]> {
@@ -102,7 +117,7 @@ export abstract class StoreOperations {
   // Sessions
   /** Saves a session context (INSERT OR REPLACE); timestamps default to now. */
   saveSessionContext(context: SessionContextInput): Promise<SessionContext> {
-    return this.call(sessions.saveSessionContext, context);
+    return this.write(sessions.saveSessionContext, context);
   }
   /** The session context, or `undefined`. */
   getSessionContext(sessionId: string): Promise<SessionContext | undefined> {
@@ -114,7 +129,7 @@ export abstract class StoreOperations {
   }
   /** Sets `lastUsed` to now; rejects with `NOT_FOUND`. */
   touchSessionContext(sessionId: string): Promise<void> {
-    return this.call(sessions.touchSessionContext, sessionId);
+    return this.write(sessions.touchSessionContext, sessionId);
   }
   /** Session contexts, most recently used first, optionally by `channel`/`userId`, at most `limit`. */
   listSessionContexts(filter?: SessionContextFilter): Promise<SessionContext[]> {
@@ -122,7 +137,7 @@ export abstract class StoreOperations {
   }
   /** Saves a thread session (INSERT OR REPLACE); timestamps default to now, `sessionKey` to the agent's form. */
   saveThreadSession(session: ThreadSessionInput): Promise<ThreadSession> {
-    return this.call(sessions.saveThreadSession, session);
+    return this.write(sessions.saveThreadSession, session);
   }
   /** The thread session of `(channel, threadTs)`, or `undefined`. */
   getThreadSession(channel: string, threadTs: string): Promise<ThreadSession | undefined> {
@@ -130,7 +145,7 @@ export abstract class StoreOperations {
   }
   /** Sets `lastMessageAt` to now; rejects with `NOT_FOUND`. */
   touchThreadSession(channel: string, threadTs: string): Promise<void> {
-    return this.call(sessions.touchThreadSession, channel, threadTs);
+    return this.write(sessions.touchThreadSession, channel, threadTs);
   }
   /** Thread sessions, most recent message first, optionally by `channel`, at most `limit`. */
   listThreadSessions(filter?: ThreadSessionFilter): Promise<ThreadSession[]> {
@@ -140,7 +155,7 @@ export abstract class StoreOperations {
   // Dead letters
   /** Saves a dead letter (INSERT OR REPLACE); `createdAt` defaults to now, `retryCount` to 0. */
   saveDeadLetter(letter: DeadLetterInput): Promise<DeadLetter> {
-    return this.call(deadLetters.saveDeadLetter, letter);
+    return this.write(deadLetters.saveDeadLetter, letter);
   }
   /** The dead letter, or `undefined`. */
   getDeadLetter(id: string): Promise<DeadLetter | undefined> {
@@ -152,11 +167,11 @@ export abstract class StoreOperations {
   }
   /** `retryCount + 1` and the next retry time; `undefined` gives up. Rejects with `NOT_FOUND`. */
   incrementRetry(id: string, nextRetryAt: number | undefined): Promise<void> {
-    return this.call(deadLetters.incrementRetry, id, nextRetryAt);
+    return this.write(deadLetters.incrementRetry, id, nextRetryAt);
   }
   /** Marks a letter resolved (the first resolution time is kept). Rejects with `NOT_FOUND`. */
   resolveDeadLetter(id: string): Promise<void> {
-    return this.call(deadLetters.resolveDeadLetter, id);
+    return this.write(deadLetters.resolveDeadLetter, id);
   }
   /** Dead letters newest first, optionally in one `state`, at most `limit`. */
   listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]> {
@@ -166,7 +181,7 @@ export abstract class StoreOperations {
   // Audit log
   /** Appends an audit entry (`createdAt` defaults to now); resolves with its id. */
   appendAudit(entry: AuditEntryInput): Promise<number> {
-    return this.call(audit.appendAudit, entry);
+    return this.write(audit.appendAudit, entry);
   }
   /** Audit entries newest first, by `userId`, `action`, `since` (inclusive), `until` (exclusive), at most `limit`. */
   listAudit(filter?: AuditFilter): Promise<AuditEntry[]> {
@@ -176,7 +191,7 @@ export abstract class StoreOperations {
   // Maintenance
   /** Deletes old rows with the Go agent's retention (or `policy`), atomically; resolves with the counts. */
   runRetention(policy?: RetentionPolicy): Promise<RetentionResult> {
-    return this.call(runRetention, policy);
+    return this.write(runRetention, policy);
   }
   /** The database size: `page_count × page_size`. */
   dbSizeBytes(): Promise<number> {
@@ -193,13 +208,20 @@ export abstract class StoreOperations {
  */
 class Transaction extends StoreOperations {
   readonly #ctx: Context;
+  readonly #writable: boolean;
 
-  constructor(ctx: Context) {
+  constructor(ctx: Context, writable: boolean) {
     super();
     this.#ctx = ctx;
+    this.#writable = writable;
   }
 
   protected call<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
+    return op(this.#ctx, ...args);
+  }
+
+  protected write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
+    if (!this.#writable) return Promise.reject(new ReadOnlyError());
     return op(this.#ctx, ...args);
   }
 }
@@ -225,6 +247,29 @@ export interface StoreOptions {
    * @default 65536 (64 MiB)
    */
   cacheSizeKiB?: number;
+  /**
+   * When a write's promise resolves (see {@link Durability}): `'write'` once it is durable,
+   * `'deferred'` at once and durable within `flushIntervalMs`, `'none'` at once and durable only at
+   * `flush()`/`checkpoint()`/`close()`. @default `'write'` for a persistent adapter, `'none'` for memory
+   */
+  durability?: Durability;
+  /** With `durability: 'deferred'`, the longest a committed write waits to be flushed. @default 1000 */
+  flushIntervalMs?: number;
+  /**
+   * `false` writes the whole image at every flush instead of appending journal records (the mode of
+   * adapters that cannot append; for comparison). @default true
+   */
+  journal?: boolean;
+  /** A checkpoint runs when the journal reaches this many bytes. @default 16 MiB */
+  checkpointBytes?: number;
+  /** `onWarning` hears once when the image grows past this size. @default 1 GiB */
+  sizeWarningBytes?: number;
+  /** Opens without taking ownership: reads the image and journal, refuses every write, writes nothing. */
+  readOnly?: boolean;
+  /** Hears what is not an error: a dropped torn tail, a size warning, a failed checkpoint, a degraded store. @default console.warn */
+  onWarning?: (warning: StoreWarning) => void;
+  /** The first and the longest wait between retries while degraded, in ms. @default { minMs: 50, maxMs: 5000 } */
+  retry?: { minMs?: number; maxMs?: number };
 }
 
 /**
@@ -235,23 +280,71 @@ export class Store extends StoreOperations {
   readonly #engine: Engine;
   readonly #adapter: PersistenceAdapter;
   readonly #ctx: Context;
+  readonly #durability: DurabilityManager | undefined;
+  readonly #readOnly: boolean;
   #closing: Promise<void> | undefined;
   // Settles when the open transaction ends; operations from outside it wait for that.
   #transaction: Promise<void> | undefined;
+  // Operations started and not yet settled; close() waits for them.
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
 
   /** @internal Use {@link openStore}. */
-  constructor(engine: Engine, adapter: PersistenceAdapter, clock: () => number) {
+  constructor(engine: Engine, adapter: PersistenceAdapter, clock: () => number, durability?: DurabilityManager, readOnly = false) {
     super();
     this.#engine = engine;
     this.#adapter = adapter;
     this.#ctx = { port: engine, now: checkedClock(clock) };
+    this.#durability = durability;
+    this.#readOnly = readOnly;
   }
 
   protected call<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
     // Only a call made after close() is refused; one made before it runs, even if it first waits
-    // for a transaction (close() waits for that transaction, and queued calls run before it goes on).
+    // for a transaction (close() waits for every operation already started).
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    return this.#run(op, args);
+    return this.#track(this.#run(op, args));
+  }
+
+  protected write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
+    if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
+    try {
+      this.#durability?.checkWritable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#track(this.#run(op, args).then((result) => this.#afterWrite(result)));
+  }
+
+  async #afterWrite<R>(result: R): Promise<R> {
+    const durable = this.#durability?.afterWrite();
+    if (durable) await durable;
+    return result;
+  }
+
+  #track<R>(promise: Promise<R>): Promise<R> {
+    this.#inFlight++;
+    const settle = (): void => {
+      if (--this.#inFlight === 0) this.#drained?.();
+    };
+    promise.then(settle, settle);
+    return promise;
+  }
+
+  async #idle(): Promise<void> {
+    for (;;) {
+      if (this.#transaction) {
+        await this.#transaction;
+        continue;
+      }
+      if (this.#inFlight > 0) {
+        await new Promise<void>((resolve) => (this.#drained = resolve));
+        this.#drained = undefined;
+        continue;
+      }
+      return;
+    }
   }
 
   #run<A extends unknown[], R>(op: Operation<A, R>, args: A): Promise<R> {
@@ -263,16 +356,26 @@ export class Store extends StoreOperations {
    * Runs `fn` in a transaction: every write made through the handle it receives commits together
    * when `fn` resolves, or none does when it throws (the error is rethrown). Operations called on the
    * store itself meanwhile wait until the transaction ends, so inside `fn` use the handle, never the
-   * store (awaiting the store there would wait forever). Transactions do not nest.
+   * store (awaiting the store there would wait forever). Transactions do not nest. With
+   * `durability: 'write'` it resolves once the whole transaction is durable (one journal record).
    * @example
    * await store.transaction(async (tx) => {
    *   await tx.deleteApproval(requestId);
    *   await tx.updateTaskStatus(taskId, 'running');
    * });
    */
-  async transaction<T>(fn: (tx: TransactionHandle) => Promise<T> | T): Promise<T> {
-    if (typeof fn !== 'function') throw ValidationError.of('transaction', 'transaction() takes a function');
-    if (this.#closing) throw new ClosedError('the store');
+  transaction<T>(fn: (tx: TransactionHandle) => Promise<T> | T): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(ValidationError.of('transaction', 'transaction() takes a function'));
+    if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    try {
+      if (!this.#readOnly) this.#durability?.checkWritable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#track(this.#transact(fn));
+  }
+
+  async #transact<T>(fn: (tx: TransactionHandle) => Promise<T> | T): Promise<T> {
     while (this.#transaction) await this.#transaction;
     const engine = this.#engine;
     if (!engine.transaction) {
@@ -280,12 +383,14 @@ export class Store extends StoreOperations {
     }
     let release = (): void => {};
     this.#transaction = new Promise<void>((resolve) => (release = resolve));
+    let result: T;
     try {
-      return await engine.transaction((port: SqlPort) => Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }))));
+      result = await engine.transaction((port: SqlPort) => Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, !this.#readOnly))));
     } finally {
       this.#transaction = undefined;
       release();
     }
+    return this.#afterWrite(result);
   }
 
   /**
@@ -299,23 +404,94 @@ export class Store extends StoreOperations {
     });
   }
 
+  /**
+   * Makes every write committed so far durable (appends the journal, or writes the image), and
+   * resolves when it is. With `durability: 'write'` every write already waited for this.
+   */
+  flush(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    if (this.#readOnly || !this.#durability) return Promise.resolve();
+    return this.#durability.flush();
+  }
+
+  /**
+   * Writes a new image now (atomically replacing the old one) and empties the journal. It runs
+   * between transactions; writes made meanwhile wait for the next flush.
+   */
+  checkpoint(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
+    if (!this.#durability) return Promise.reject(new UnsupportedError(`the ${this.#engine.name} engine keeps its own persistence; there is no image to checkpoint`));
+    return this.#durability.checkpoint();
+  }
+
+  /** How persistence is doing: `'degraded'` while writes to the adapter fail (writes are refused then). */
+  health(): StoreHealth {
+    const closed = this.#closing !== undefined;
+    if (!this.#durability) {
+      return {
+        state: closed ? 'closed' : this.#readOnly ? 'read-only' : 'ok',
+        durability: 'none',
+        journal: false,
+        pendingWrites: 0,
+        lastSequence: 0,
+        durableSequence: 0,
+        imageBytes: 0,
+        journalBytes: 0,
+      };
+    }
+    const health = this.#durability.health(closed);
+    return this.#readOnly && !closed ? { ...health, state: 'read-only' } : health;
+  }
+
+  /** @internal Settles when the open transaction (if any) ends. */
+  transactionEnded(): Promise<void> {
+    return this.#transaction ?? Promise.resolve();
+  }
+
   /** Whether `close()` has been called. */
   get closed(): boolean {
     return this.#closing !== undefined;
   }
 
+  /** Whether the store was opened with `readOnly: true`. */
+  get readOnly(): boolean {
+    return this.#readOnly;
+  }
+
   /**
-   * Waits for an open transaction, then releases the engine (statements, WASM memory) and the
-   * adapter. Every call after it rejects with `CLOSED`. Calling it again returns the same promise.
+   * Lets every operation already started finish (and an open transaction end), makes every write
+   * durable and writes a final image, then releases the engine (statements, WASM memory), the
+   * adapter and its ownership. Every call after it rejects with `CLOSED`. Calling it again returns
+   * the same promise. It rejects with a `PersistenceError` when the last writes could not be
+   * persisted; everything is released all the same.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      while (this.#transaction) await this.#transaction;
+      await this.#idle();
+      let error: unknown;
+      try {
+        if (!this.#readOnly) await this.#durability?.close();
+      } catch (e) {
+        error = e;
+      }
+      this.#durability?.stop();
       try {
         await this.#engine.close();
-      } finally {
-        await this.#adapter.close();
+      } catch (e) {
+        error ??= e;
       }
+      try {
+        if (!this.#readOnly) await this.#adapter.unlock();
+      } catch (e) {
+        error ??= new PersistenceError(`releasing the ${this.#adapter.name} adapter's lock failed: ${String(e)}`, { cause: e });
+      }
+      try {
+        await this.#adapter.close();
+      } catch (e) {
+        error ??= new PersistenceError(`closing the ${this.#adapter.name} adapter failed: ${String(e)}`, { cause: e });
+      }
+      if (error !== undefined) throw error;
     })();
     return this.#closing;
   }
@@ -331,31 +507,205 @@ function checkedClock(clock: () => number): () => number {
   };
 }
 
+const DURABILITIES: readonly Durability[] = ['write', 'deferred', 'none'];
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw ValidationError.of('options', `${name} must be a positive integer, not ${String(value)}`);
+  }
+  return value;
+}
+
+function defaultWarning(warning: StoreWarning): void {
+  console.warn(`[@platform-agent/store] ${warning.code}: ${warning.message}`);
+}
+
+function settingsFrom(options: StoreOptions, adapter: PersistenceAdapter): DurabilitySettings {
+  const mode = options.durability ?? (adapter.persistent ? 'write' : 'none');
+  if (!DURABILITIES.includes(mode)) throw ValidationError.of('options', `durability must be one of ${DURABILITIES.join(', ')}, not ${String(mode)}`);
+  if (options.journal !== undefined && typeof options.journal !== 'boolean') throw ValidationError.of('options', 'journal must be true or false');
+  if (options.onWarning !== undefined && typeof options.onWarning !== 'function') throw ValidationError.of('options', 'onWarning must be a function');
+  const retryMinMs = positiveInteger('retry.minMs', options.retry?.minMs, 50);
+  const retryMaxMs = positiveInteger('retry.maxMs', options.retry?.maxMs, 5000);
+  const onWarning = options.onWarning ?? defaultWarning;
+  return {
+    mode,
+    useJournal: options.journal ?? true,
+    flushIntervalMs: positiveInteger('flushIntervalMs', options.flushIntervalMs, 1000),
+    checkpointBytes: positiveInteger('checkpointBytes', options.checkpointBytes, 16 * 2 ** 20),
+    sizeWarningBytes: positiveInteger('sizeWarningBytes', options.sizeWarningBytes, 2 ** 30),
+    retryMinMs,
+    retryMaxMs: Math.max(retryMinMs, retryMaxMs),
+    // A listener that throws must not break a write path.
+    onWarning: (warning) => {
+      try {
+        onWarning(warning);
+      } catch {
+        /* ignored */
+      }
+    },
+  };
+}
+
+function lockFailure(adapter: PersistenceAdapter, e: unknown): StoreError {
+  const err = e as { code?: unknown; holder?: Partial<LockHolder> } | undefined;
+  if (err?.code === 'LOCKED') {
+    const description = typeof err.holder?.description === 'string' ? err.holder.description : 'another owner';
+    const holder: LockHolder = { description, ...(typeof err.holder?.pid === 'number' ? { pid: err.holder.pid } : {}), ...(typeof err.holder?.host === 'string' ? { host: err.holder.host } : {}) };
+    return new LockError(`the ${adapter.name} database`, holder, { cause: e });
+  }
+  return new PersistenceError(`taking ownership of the ${adapter.name} database failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+function readSequence(engine: JournalingEngine): number {
+  const meta = engine.allSync("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  if (meta.length === 0) return 0;
+  const raw = engine.allSync('SELECT value FROM meta WHERE key = ?', [SEQUENCE_KEY])[0]?.value;
+  if (raw === undefined || raw === null) return 0;
+  const text = String(raw);
+  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new CorruptDatabaseError(`the image's meta.${SEQUENCE_KEY} is ${JSON.stringify(text)}, not a sequence number`);
+  }
+  return Number(text);
+}
+
+/** Replays the journal records the image does not contain; returns where the store stands. */
+function replay(engine: JournalingEngine, journal: Uint8Array | undefined, settings: DurabilitySettings, imageBytes: number) {
+  const imageSequence = readSequence(engine);
+  const parsed = parseJournal(journal ?? new Uint8Array(0));
+  if (parsed.tornBytes > 0) {
+    settings.onWarning({
+      code: 'TORN_TAIL',
+      message: `dropped the journal's last ${parsed.tornBytes} bytes: a record cut short by a crash (never acknowledged), or, for a read-only open, one still being written`,
+    });
+  }
+  const records = parsed.records.filter((r) => r.sequence > imageSequence);
+  const first = records[0];
+  if (first && first.sequence !== imageSequence + 1) {
+    throw new CorruptDatabaseError(
+      `the journal does not continue the image: the image holds writes up to ${imageSequence}, the journal resumes at ${first.sequence}. Was the image replaced by an older copy? Nothing was changed`,
+    );
+  }
+  for (const record of records) {
+    try {
+      engine.applySync(record.statements);
+    } catch (e) {
+      throw new CorruptDatabaseError(`journal record ${record.sequence} does not apply to the image (${e instanceof Error ? e.message : String(e)}); nothing was changed`, { cause: e });
+    }
+  }
+  return {
+    imageSequence,
+    lastSequence: records[records.length - 1]?.sequence ?? Math.max(imageSequence, parsed.records[parsed.records.length - 1]?.sequence ?? 0),
+    journalLength: parsed.validLength,
+    imageBytes,
+  };
+}
+
+interface Loaded {
+  readonly engine: SqlJsEngine;
+  readonly opened: ReturnType<typeof replay>;
+  readonly hasImage: boolean;
+}
+
+/** Loads the adapter's state into a new engine and replays the journal; closes the engine on failure. */
+async function loadAndReplay(
+  adapter: PersistenceAdapter,
+  settings: DurabilitySettings,
+  options: { wasm: WasmSource | undefined; cacheSizeKiB: number | undefined; readOnly: boolean },
+): Promise<Loaded> {
+  let state: { image?: Uint8Array; journal?: Uint8Array } | undefined;
+  try {
+    state = await adapter.load();
+  } catch (e) {
+    throw new PersistenceError(`loading from the ${adapter.name} adapter failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  let image = state.image;
+  const journal = state.journal;
+  state = undefined;
+  if (image !== undefined && !(image instanceof Uint8Array)) {
+    throw ValidationError.of('image', `the ${adapter.name} adapter loaded something that is not a Uint8Array`);
+  }
+  if (journal !== undefined && !(journal instanceof Uint8Array)) {
+    throw ValidationError.of('journal', `the ${adapter.name} adapter loaded a journal that is not a Uint8Array`);
+  }
+  const hasImage = image !== undefined && image.byteLength > 0;
+  if (options.readOnly && !hasImage && (journal?.byteLength ?? 0) === 0) {
+    throw new NotFoundError('database', `in the ${adapter.name} adapter (readOnly opens an existing one)`);
+  }
+  const imageBytes = image?.byteLength ?? 0;
+  const engine = await createSqlJsEngine({ wasm: options.wasm, image, cacheSizeKiB: options.cacheSizeKiB });
+  // The engine holds its own copy; the loaded bytes can go (large images).
+  image = undefined;
+  try {
+    const opened = replay(engine, journal, settings, imageBytes);
+    if (!hasImage && opened.lastSequence > 0) {
+      throw new CorruptDatabaseError(`the ${adapter.name} adapter holds journal records but no image; nothing was changed`);
+    }
+    return { engine, opened, hasImage };
+  } catch (e) {
+    await engine.close().catch(() => undefined);
+    throw e;
+  }
+}
+
 /**
- * Opens a store: loads the adapter's image (or starts empty), runs the migrations, and returns the
- * {@link Store}. A file that is not SQLite, or whose schema is newer than this code, is refused with
- * a typed error and left untouched.
+ * Opens a store: takes ownership of the database (unless `readOnly`), loads the adapter's image and
+ * replays its journal (or starts empty), runs the migrations, and returns the {@link Store}. A file
+ * that is not SQLite, a damaged journal, or a schema newer than this code is refused with a typed
+ * error and left untouched; a database another store owns gives a `LockError`.
  * @example
- * const store = await openStore();
+ * const store = await openStore({ adapter: createFileAdapter({ path: 'agent.db' }) });
  * await store.saveTask({ id: 't1', command: 'deploy', params: { env: 'prod' } });
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (typeof options !== 'object' || options === null) throw ValidationError.of('options', 'openStore() takes an options object');
-  const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB } = options;
+  const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB, readOnly = false } = options;
   if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
+  if (typeof readOnly !== 'boolean') throw ValidationError.of('options', 'readOnly must be true or false');
+  const settings = settingsFrom(options, adapter);
   let engine: Engine | undefined;
+  let store: Store | undefined;
   try {
-    const { image } = await adapter.load();
-    if (image !== undefined && !(image instanceof Uint8Array)) {
-      throw ValidationError.of('image', `the ${adapter.name} adapter loaded something that is not a Uint8Array`);
+    if (!readOnly) {
+      try {
+        await adapter.lock();
+      } catch (e) {
+        throw lockFailure(adapter, e);
+      }
     }
-    engine = await createSqlJsEngine({ wasm, image, cacheSizeKiB });
-    await migrate(engine);
-    return new Store(engine, adapter, clock);
+    // A read-only open reads while another store may write: a journal emptied and appended again
+    // during the read looks damaged. So it reads again (a real damage stays a CORRUPT error).
+    let loaded: Loaded | undefined;
+    for (let attempt = 1; !loaded; attempt++) {
+      try {
+        loaded = await loadAndReplay(adapter, settings, { wasm, cacheSizeKiB, readOnly });
+      } catch (e) {
+        if (!(readOnly && e instanceof CorruptDatabaseError && attempt < 3)) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+      }
+    }
+    engine = loaded.engine;
+    const { opened, hasImage } = loaded;
+    const { from, to } = await migrate(engine);
+    const durability = isJournaling(engine)
+      ? new DurabilityManager(engine, adapter, settings, opened, checkedClock(clock), () => store?.transactionEnded() ?? Promise.resolve())
+      : undefined;
+    store = new Store(engine, adapter, clock, durability, readOnly);
+    if (!readOnly && durability) {
+      // A new or migrated database is written at once, so the image on disk is complete and current.
+      if (!hasImage || from !== to) await durability.checkpoint();
+      durability.checkSize();
+    }
+    return store;
   } catch (e) {
     // The error that stopped the open is the one to report; cleanup failures must not hide it.
-    await engine?.close().catch(() => undefined);
-    await adapter.close().catch(() => undefined);
+    if (store) await store.close().catch(() => undefined);
+    else {
+      await engine?.close().catch(() => undefined);
+      if (!readOnly) await adapter.unlock().catch(() => undefined);
+      await adapter.close().catch(() => undefined);
+    }
     throw e;
   }
 }

@@ -197,7 +197,11 @@ describe('opening with an adapter', () => {
     let closed = 0;
     const adapter = (load: () => Promise<{ image?: Uint8Array }>) => ({
       name: 'test',
+      persistent: false,
       load,
+      async lock() {},
+      async unlock() {},
+      async checkpoint() {},
       async close() {
         closed++;
         throw new Error('close failed too');
@@ -208,7 +212,7 @@ describe('opening with an adapter', () => {
       message: expect.stringContaining('not a Uint8Array'),
     });
     const loadError = new Error('disk on fire');
-    await expect(openStore({ adapter: adapter(() => Promise.reject(loadError)) })).rejects.toBe(loadError);
+    await expect(openStore({ adapter: adapter(() => Promise.reject(loadError)) })).rejects.toMatchObject({ code: 'PERSISTENCE', cause: loadError });
     await expect(openStore({ adapter: adapter(async () => ({ image: new Uint8Array(200) })) })).rejects.toMatchObject({ code: 'CORRUPT' });
     expect(closed).toBe(3);
   });

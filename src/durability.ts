@@ -1,0 +1,418 @@
+import type { JournalingEngine } from './engine.js';
+import { PersistenceError, StoreError, ReadOnlyError } from './errors.js';
+import { encodeRecord } from './journal.js';
+import type { PersistenceAdapter } from './persistence.js';
+import type { SqlStatement } from './sql-port.js';
+
+/**
+ * When a write's promise resolves:
+ * - `'write'`: once the write is durable (appended to the journal, or in a new image). Writes that
+ *   arrive while a flush is running share the next flush (group commit).
+ * - `'deferred'`: at once; the write becomes durable within `flushIntervalMs`, or at `flush()`,
+ *   `checkpoint()` or `close()`. A crash loses at most that window.
+ * - `'none'`: at once; nothing is written until `flush()`, `checkpoint()` or `close()`.
+ */
+export type Durability = 'write' | 'deferred' | 'none';
+
+/** Something the store wants you to know that is not an error (delivered to `onWarning`). */
+export interface StoreWarning {
+  /** `TORN_TAIL`: a record cut short by a crash was dropped; `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: a checkpoint failed but nothing was lost; `DEGRADED`: persistence failed, retrying. */
+  readonly code: 'TORN_TAIL' | 'SIZE' | 'CHECKPOINT' | 'DEGRADED';
+  /** A sentence for people. */
+  readonly message: string;
+  /** The error behind it, if any. */
+  readonly cause?: unknown;
+}
+
+/** What `store.health()` reports. */
+export interface StoreHealth {
+  /** `'degraded'` while persistence fails (writes are refused, reads work); `'read-only'` for a read-only store. */
+  readonly state: 'ok' | 'degraded' | 'read-only' | 'closed';
+  /** The durability mode in force. */
+  readonly durability: Durability;
+  /** Whether writes go to a journal (`false`: the whole image is written per flush). */
+  readonly journal: boolean;
+  /** Write units committed in memory and not yet durable. */
+  readonly pendingWrites: number;
+  /** The sequence number of the last committed write unit. */
+  readonly lastSequence: number;
+  /** The sequence number of the last durable write unit. */
+  readonly durableSequence: number;
+  /** The size of the last image loaded or written, in bytes. */
+  readonly imageBytes: number;
+  /** The journal's size, in bytes. */
+  readonly journalBytes: number;
+  /** When the last checkpoint completed (Unix ms, the store's clock), if one did since opening. */
+  readonly lastCheckpointAt?: number;
+  /** The last persistence failure, while degraded. */
+  readonly lastError?: StoreError;
+  /** When the store became degraded (Unix ms). */
+  readonly degradedSince?: number;
+  /** When the next retry runs (Unix ms), while degraded. */
+  readonly nextRetryAt?: number;
+}
+
+/** The durability settings `openStore` resolves. */
+export interface DurabilitySettings {
+  readonly mode: Durability;
+  readonly useJournal: boolean;
+  readonly flushIntervalMs: number;
+  readonly checkpointBytes: number;
+  readonly sizeWarningBytes: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+  readonly onWarning: (warning: StoreWarning) => void;
+}
+
+/** Where the persisted state stood when the store opened. */
+export interface OpenedState {
+  /** The sequence the image contains. */
+  readonly imageSequence: number;
+  /** The sequence of the last record replayed (≥ imageSequence). */
+  readonly lastSequence: number;
+  /** Where the next journal append goes. */
+  readonly journalLength: number;
+  /** The image's size in bytes. */
+  readonly imageBytes: number;
+}
+
+/** The key in the Go schema's `meta` table under which an image records its last journal sequence. */
+export const SEQUENCE_KEY = 'store_journal_sequence';
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
+  }
+  return String(e);
+}
+
+/**
+ * The write path to the adapter: journal records, group commit, checkpoints, failures and retries.
+ * One persistence step (an append or a checkpoint) runs at a time, in order.
+ */
+export class DurabilityManager {
+  readonly #engine: JournalingEngine;
+  readonly #adapter: PersistenceAdapter;
+  readonly #settings: DurabilitySettings;
+  readonly #now: () => number;
+  // Waits until no interactive transaction is open (the image cannot be exported inside one).
+  readonly #transactionsEnded: () => Promise<void>;
+
+  #lastSequence: number;
+  #durableSequence: number;
+  #imageSequence: number;
+  #journalLength: number;
+  #imageBytes: number;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  // The next persistence step must write the whole image: no journal, a failed checkpoint, a write
+  // the journal could not hold, or a checkpoint that is due.
+  #checkpointDue = false;
+  #running: Promise<void> | undefined;
+  #runningUpTo = 0;
+  #queued: Promise<void> | undefined;
+  #lastCheckpointAt: number | undefined;
+  #failure: { error: PersistenceError; since: number; attempts: number; nextRetryAt?: number } | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #sizeWarned = false;
+  #stopped = false;
+
+  constructor(
+    engine: JournalingEngine,
+    adapter: PersistenceAdapter,
+    settings: DurabilitySettings,
+    opened: OpenedState,
+    now: () => number,
+    transactionsEnded: () => Promise<void>,
+  ) {
+    this.#engine = engine;
+    this.#adapter = adapter;
+    this.#settings = settings;
+    this.#now = now;
+    this.#transactionsEnded = transactionsEnded;
+    this.#lastSequence = opened.lastSequence;
+    this.#durableSequence = opened.lastSequence;
+    this.#imageSequence = opened.imageSequence;
+    this.#journalLength = opened.journalLength;
+    this.#imageBytes = opened.imageBytes;
+    engine.setCommitListener((statements) => this.#record(statements));
+  }
+
+  get #journaling(): boolean {
+    return this.#settings.useJournal && typeof this.#adapter.append === 'function';
+  }
+
+  /** Called by the engine, synchronously, for every committed write unit. */
+  #record(statements: readonly SqlStatement[]): void {
+    const sequence = ++this.#lastSequence;
+    if (this.#journaling) {
+      try {
+        const frame = encodeRecord(sequence, statements);
+        this.#pending.push(frame);
+        this.#pendingBytes += frame.length;
+      } catch {
+        // The write is in memory but cannot be journaled: only a new image can hold it.
+        this.#checkpointDue = true;
+      }
+    }
+    if (this.#settings.mode === 'deferred' && this.#flushTimer === undefined && !this.#stopped) {
+      this.#flushTimer = setTimeout(() => {
+        this.#flushTimer = undefined;
+        this.flush().catch(() => undefined);
+      }, this.#settings.flushIntervalMs);
+    }
+  }
+
+  /** Throws when a write must not start: the store is degraded. */
+  checkWritable(): void {
+    if (this.#failure) {
+      throw new PersistenceError(
+        `the store is degraded: persisting to the ${this.#adapter.name} adapter failed (${describe(this.#failure.error.cause)}); writes are refused until a retry succeeds (see store.health())`,
+        { cause: this.#failure.error.cause },
+      );
+    }
+  }
+
+  /** After a write committed in memory: resolves when the write mode says it may. */
+  afterWrite(): Promise<void> | undefined {
+    if (this.#settings.mode !== 'write' || this.#lastSequence <= this.#durableSequence) return undefined;
+    return this.#durable(this.#lastSequence);
+  }
+
+  /** Makes everything committed so far durable. */
+  flush(): Promise<void> {
+    if (this.#lastSequence <= this.#durableSequence && !this.#checkpointDue) return this.#running ?? Promise.resolve();
+    return this.#durable(this.#lastSequence);
+  }
+
+  /** Writes a new image now (and empties the journal). */
+  checkpoint(): Promise<void> {
+    this.#checkpointDue = true;
+    return this.#queue();
+  }
+
+  #durable(sequence: number): Promise<void> {
+    if (this.#running && sequence <= this.#runningUpTo) return this.#running;
+    return this.#queue();
+  }
+
+  // Starts a persistence step now, or after the one running: every write waiting then shares it.
+  #queue(): Promise<void> {
+    if (!this.#running) return this.#start();
+    this.#queued ??= this.#running
+      .catch(() => undefined)
+      .then(() => {
+        this.#queued = undefined;
+        return this.#start();
+      });
+    return this.#queued;
+  }
+
+  #start(): Promise<void> {
+    const step = this.#step();
+    this.#running = step;
+    this.#runningUpTo = this.#lastSequence;
+    const clear = (): void => {
+      if (this.#running === step) this.#running = undefined;
+    };
+    step.then(clear, clear);
+    return step;
+  }
+
+  async #step(): Promise<void> {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    try {
+      if (this.#checkpointDue || !this.#journaling) {
+        if (this.#lastSequence > this.#durableSequence || this.#checkpointDue) await this.#writeImage();
+      } else if (this.#pending.length > 0) {
+        await this.#append();
+        if (this.#journalLength >= this.#settings.checkpointBytes) {
+          // Due: the next step writes a new image. It runs after this one, in the background.
+          this.#checkpointDue = true;
+          this.#queue().catch(() => undefined);
+        }
+      }
+    } catch (e) {
+      throw this.#failed(e);
+    }
+    this.#recovered();
+  }
+
+  async #append(): Promise<void> {
+    const frames = this.#pending;
+    const bytes = this.#pendingBytes;
+    const upTo = this.#lastSequence;
+    const at = this.#journalLength;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    try {
+      await (this.#adapter.append as NonNullable<PersistenceAdapter['append']>)(concat(frames, bytes), at);
+    } catch (e) {
+      // Kept, in order, for the retry: nothing committed is dropped.
+      this.#pending = frames.concat(this.#pending);
+      this.#pendingBytes += bytes;
+      throw e;
+    }
+    this.#journalLength = at + bytes;
+    this.#durableSequence = Math.max(this.#durableSequence, upTo);
+  }
+
+  async #writeImage(): Promise<void> {
+    // The image is exported between transactions, synchronously, so it holds exactly the write
+    // units up to `upTo` and records that sequence in itself.
+    while (this.#engine.inTransaction) await this.#transactionsEnded();
+    const upTo = this.#lastSequence;
+    // (A database that never had a write keeps the Go store's meta table exactly.)
+    if (upTo !== this.#imageSequence) this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [SEQUENCE_KEY, String(upTo)]);
+    const image = this.#engine.exportImageSync();
+    const covered = this.#pending;
+    const coveredBytes = this.#pendingBytes;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    try {
+      await this.#adapter.checkpoint(image);
+    } catch (e) {
+      this.#pending = covered.concat(this.#pending);
+      this.#pendingBytes += coveredBytes;
+      throw e;
+    }
+    this.#checkpointDue = false;
+    this.#journalLength = 0;
+    this.#durableSequence = Math.max(this.#durableSequence, upTo);
+    this.#imageSequence = upTo;
+    this.#imageBytes = image.length;
+    this.#lastCheckpointAt = this.#now();
+    this.#checkSize();
+  }
+
+  #checkSize(): void {
+    const limit = this.#settings.sizeWarningBytes;
+    if (this.#imageBytes < limit) {
+      this.#sizeWarned = false;
+      return;
+    }
+    if (this.#sizeWarned) return;
+    this.#sizeWarned = true;
+    this.#settings.onWarning({
+      code: 'SIZE',
+      message: `the database image is ${(this.#imageBytes / 2 ** 20).toFixed(1)} MiB, past the warning threshold of ${(limit / 2 ** 20).toFixed(0)} MiB. The whole database lives in memory (and a checkpoint needs a second copy); run retention, or move to a native SQLite or D1 (see the README's limits)`,
+    });
+  }
+
+  /** Checks the image size against the warning threshold (at open). */
+  checkSize(): void {
+    this.#checkSize();
+  }
+
+  #failed(e: unknown): PersistenceError {
+    const failure = this.#failure;
+    const error =
+      e instanceof PersistenceError
+        ? e
+        : new PersistenceError(
+            `persisting to the ${this.#adapter.name} adapter failed (${describe(e)}); the write is applied in memory but not durable and not acknowledged. The store retries in the background and refuses new writes meanwhile (see store.health())`,
+            { cause: e },
+          );
+    const attempts = (failure?.attempts ?? 0) + 1;
+    this.#failure = { error, since: failure?.since ?? this.#now(), attempts };
+    if (!failure) this.#settings.onWarning({ code: 'DEGRADED', message: error.message, cause: e });
+    this.#scheduleRetry();
+    return error;
+  }
+
+  #scheduleRetry(): void {
+    const failure = this.#failure;
+    if (!failure || this.#stopped || this.#retryTimer !== undefined) return;
+    const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(failure.attempts - 1, 20));
+    failure.nextRetryAt = this.#now() + delay;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#stopped) return;
+      this.#queue().catch(() => undefined);
+    }, delay);
+    // A retry must not keep a process alive on its own (Node); the runtime may have no unref.
+    (this.#retryTimer as { unref?: () => void }).unref?.();
+  }
+
+  #recovered(): void {
+    if (!this.#failure) return;
+    this.#failure = undefined;
+    if (this.#retryTimer !== undefined) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
+  }
+
+  /**
+   * At close: makes everything durable, then writes a final image when the journal holds anything
+   * (a failed final checkpoint loses nothing: the journal stays, and is replayed at the next open).
+   */
+  async close(): Promise<void> {
+    let error: unknown;
+    try {
+      await this.flush();
+    } catch (e) {
+      error = e;
+    }
+    if (error === undefined && (this.#journalLength > 0 || this.#checkpointDue)) {
+      try {
+        await this.checkpoint();
+      } catch (e) {
+        this.#settings.onWarning({ code: 'CHECKPOINT', message: `the checkpoint at close failed; nothing is lost (the journal is kept and replayed at the next open): ${describe(e)}`, cause: e });
+      }
+    }
+    this.stop();
+    if (error !== undefined) {
+      const unsaved = this.#lastSequence - this.#durableSequence;
+      throw new PersistenceError(`close() could not persist ${unsaved} write unit(s) (none of them was acknowledged in 'write' mode): ${describe(error instanceof StoreError ? error.cause : error)}`, { cause: error });
+    }
+  }
+
+  /** Stops timers and listening (the store is closing). */
+  stop(): void {
+    this.#stopped = true;
+    this.#engine.setCommitListener(undefined);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#retryTimer = undefined;
+    this.#flushTimer = undefined;
+  }
+
+  /** The state `store.health()` reports. */
+  health(closed: boolean): StoreHealth {
+    const failure = this.#failure;
+    return {
+      state: closed ? 'closed' : failure ? 'degraded' : 'ok',
+      durability: this.#settings.mode,
+      journal: this.#journaling,
+      pendingWrites: this.#lastSequence - this.#durableSequence,
+      lastSequence: this.#lastSequence,
+      durableSequence: this.#durableSequence,
+      imageBytes: this.#imageBytes,
+      journalBytes: this.#journalLength,
+      ...(this.#lastCheckpointAt === undefined ? {} : { lastCheckpointAt: this.#lastCheckpointAt }),
+      ...(failure ? { lastError: failure.error, degradedSince: failure.since, ...(failure.nextRetryAt === undefined ? {} : { nextRetryAt: failure.nextRetryAt }) } : {}),
+    };
+  }
+}
+
+/** For a read-only store: every write is refused before it runs. */
+export function readOnlyRefusal(): ReadOnlyError {
+  return new ReadOnlyError();
+}
