@@ -5,6 +5,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'adapters/memory': 'adapters/memory.ts',
+    'adapters/fs': 'adapters/fs.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

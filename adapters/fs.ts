@@ -1,0 +1,553 @@
+/**
+ * The file-system adapter (Node only). For a database at `path` it keeps:
+ *
+ * | file                                  | what                                                                |
+ * | ------------------------------------- | ------------------------------------------------------------------- |
+ * | `path`                                | the image: always a plain, complete SQLite file (`sqlite3 path` reads it) |
+ * | `${path}.pa-journal`                  | the journal: records appended since the image (only the store parses them) |
+ * | `${path}.pa-lock`                     | the lock: JSON naming the owning process (`pid`, `host`, `token`, `since`, `start`) |
+ * | `${path}.pa-lock.takeover`            | a directory, for an instant, while a stale lock is taken over       |
+ * | `${path}.pa-tmp-<pid>-<random>`       | a checkpoint's new image until it is renamed over `path`            |
+ *
+ * None of the suffixes is one SQLite gives meaning to (`-journal`, `-wal`, `-shm`, `-mj…`): opening
+ * the image with `sqlite3` never mistakes our journal for a hot rollback journal of its own.
+ * Every file the adapter creates has mode 0600; a checkpoint's new image keeps the mode (and, when
+ * run as root, the owner) of the image it replaces. Symbolic links to the image or its directory are
+ * resolved first, so all of these files sit next to the real image.
+ *
+ * The lock is taken over when its process is gone: no such pid, a zombie, or the pid reused by a
+ * process that started at another time (Linux `/proc`). A lock written on another host (another
+ * machine sharing the directory, or another container with its own host name) is never taken
+ * over: this host cannot tell whether that process lives. Delete the lock file once it is gone.
+ *
+ * Durability is `fdatasync`/`fsync` (plus an `fsync` of the directory after a file is created or
+ * renamed). On macOS those reach the drive's cache, not its platter: durable across a crash of the
+ * process or of the system, not necessarily across a power cut (Node exposes no `F_FULLFSYNC`).
+ */
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { LoadedState, LockHolder, PersistenceAdapter } from '../src/persistence.js';
+
+/** Options of {@link createFileAdapter}. */
+export interface FileAdapterOptions {
+  /**
+   * The database file (the image). Its directory must exist; the file itself is created by the
+   * first checkpoint. A relative path is resolved against the working directory once, when the
+   * adapter is created. The adapter's other files sit next to it (see {@link fileAdapterPaths}).
+   * @example '/var/lib/agent/agent.db'
+   */
+  path: string;
+}
+
+/** Where the file adapter keeps a database's files (see {@link fileAdapterPaths}). */
+export interface FileAdapterPaths {
+  /** The image: a complete SQLite file, `path` itself. */
+  readonly image: string;
+  /** The journal: `${path}.pa-journal`. */
+  readonly journal: string;
+  /** The lock file: `${path}.pa-lock`. */
+  readonly lock: string;
+  /** The directory that serializes takeovers of a stale lock: `${path}.pa-lock.takeover`. */
+  readonly takeover: string;
+  /** The prefix of checkpoint temp files, `${path}.pa-tmp-` (then `<pid>-<random>`). */
+  readonly tempPrefix: string;
+}
+
+/**
+ * The files the adapter uses for the database at `path`, named the same way the adapter names them
+ * (`path` is not resolved: a relative path gives relative names).
+ * @example
+ * fileAdapterPaths('/data/agent.db').journal // '/data/agent.db.pa-journal'
+ */
+export function fileAdapterPaths(path: string): FileAdapterPaths {
+  return {
+    image: path,
+    journal: `${path}.pa-journal`,
+    lock: `${path}.pa-lock`,
+    takeover: `${path}.pa-lock.takeover`,
+    tempPrefix: `${path}.pa-tmp-`,
+  };
+}
+
+const FILE_MODE = 0o600;
+// Above this, a journal write goes through the thread pool instead of blocking the event loop.
+const SYNC_WRITE_LIMIT = 1024 * 1024;
+// A lock file that does not parse may be one being written right now; after this it is debris.
+const UNPARSABLE_LOCK_STALE_MS = 5_000;
+// A takeover holds its directory for microseconds; one this old was left by a crash inside it.
+const TAKEOVER_STALE_MS = 10_000;
+// How long lock() waits for another process's takeover to finish before reporting LOCKED.
+const TAKEOVER_WAIT_MS = 2_000;
+const LOCK_ATTEMPTS = 10;
+
+type ErrnoError = NodeJS.ErrnoException;
+
+/** What the lock file holds. */
+interface LockContent {
+  pid: number;
+  host: string;
+  token: string;
+  since: string;
+  /** The process's start time in clock ticks after boot (`/proc/<pid>/stat` field 22), on Linux. */
+  start?: number;
+}
+
+function errorCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null ? (e as ErrnoError).code : undefined;
+}
+
+function codedError<C extends string>(code: C, message: string): Error & { code: C } {
+  return Object.assign(new Error(message), { code });
+}
+
+function lockedError(image: string, holder: LockHolder): Error & { code: 'LOCKED'; holder: LockHolder } {
+  return Object.assign(codedError('LOCKED', `${image} is locked by ${holder.description}`), { holder });
+}
+
+// Promise wrappers over the callback API: lighter than fs/promises' FileHandle on the append path,
+// where one fdatasync is the whole cost of a durable write.
+function settle<T>(resolvePromise: (value: T) => void, reject: (e: unknown) => void) {
+  return (e: ErrnoError | null, value: T): void => (e ? reject(e) : resolvePromise(value));
+}
+const fdatasync = (fd: number) => new Promise<void>((ok, ko) => fs.fdatasync(fd, (e) => (e ? ko(e) : ok())));
+const fsync = (fd: number) => new Promise<void>((ok, ko) => fs.fsync(fd, (e) => (e ? ko(e) : ok())));
+const ftruncate = (fd: number, length: number) => new Promise<void>((ok, ko) => fs.ftruncate(fd, length, (e) => (e ? ko(e) : ok())));
+const closeFd = (fd: number) => new Promise<void>((ok, ko) => fs.close(fd, (e) => (e ? ko(e) : ok())));
+const fchmod = (fd: number, mode: number) => new Promise<void>((ok, ko) => fs.fchmod(fd, mode, (e) => (e ? ko(e) : ok())));
+const fchown = (fd: number, uid: number, gid: number) => new Promise<void>((ok, ko) => fs.fchown(fd, uid, gid, (e) => (e ? ko(e) : ok())));
+const fstat = (fd: number) => new Promise<fs.Stats>((ok, ko) => fs.fstat(fd, settle(ok, ko)));
+const openFd = (path: string, flags: string | number, mode?: number) =>
+  new Promise<number>((ok, ko) => fs.open(path, flags, mode, settle(ok, ko)));
+const writeAt = (fd: number, bytes: Uint8Array, offset: number, length: number, position: number) =>
+  new Promise<number>((ok, ko) => fs.write(fd, bytes, offset, length, position, settle(ok, ko)));
+
+/** Writes all of `bytes` at `position`, looping on short writes, off the event loop. */
+async function writeAllAsync(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    done += await writeAt(fd, bytes, done, bytes.length - done, position + done);
+  }
+}
+
+/** The same, on the event loop: cheaper for the small writes of a journal append. */
+function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.length; ) {
+    done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+  }
+}
+
+/** Makes a directory entry (a created or renamed file) survive a crash of the machine. */
+async function syncDirectory(dir: string): Promise<void> {
+  // Windows cannot open a directory for fsync; its file system orders metadata itself.
+  if (process.platform === 'win32') return;
+  const fd = await openFd(dir, 'r');
+  try {
+    await fsync(fd);
+  } catch (e) {
+    // Some file systems (network ones, some FUSE) refuse fsync on a directory; SQLite ignores that too.
+    if (errorCode(e) !== 'EINVAL' && errorCode(e) !== 'ENOTSUP') throw e;
+  } finally {
+    await closeFd(fd);
+  }
+}
+
+/** A process's state letter and start time from `/proc/<pid>/stat`, where there is one (Linux). */
+function procStat(pid: number): { state: string; start: number } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Field 2 (the command name) is in parentheses and may itself hold spaces and parentheses.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const start = Number(fields[19]); // field 22; `fields` starts at field 3
+  return state !== undefined && Number.isSafeInteger(start) ? { state, start } : undefined;
+}
+
+function parseLock(raw: string): LockContent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(v.pid) || (v.pid as number) <= 0) return undefined;
+  if (typeof v.host !== 'string' || typeof v.token !== 'string' || typeof v.since !== 'string') return undefined;
+  if (v.start !== undefined && !Number.isSafeInteger(v.start)) return undefined;
+  return v as unknown as LockContent;
+}
+
+/** Whether the process a lock file names may still exist. Anything uncertain counts as alive. */
+function holderAlive(content: LockContent): boolean {
+  if (content.host !== hostname()) return true; // its pid means nothing here
+  if (content.pid !== process.pid) {
+    try {
+      process.kill(content.pid, 0);
+    } catch (e) {
+      if (errorCode(e) === 'ESRCH') return false; // EPERM: it exists, under another user
+    }
+  }
+  const stat = procStat(content.pid);
+  if (stat === undefined) return true; // no /proc: kill(0) is all there is to go on
+  if (stat.state === 'Z' || stat.state === 'X') return false; // exited, not yet reaped
+  // The same pid with another start time is another process: the holder died and its pid was reused
+  // (also our own pid, after a container restart).
+  return content.start === undefined || content.start === stat.start;
+}
+
+function describeHolder(content: LockContent): string {
+  return `process ${content.pid} on host ${content.host} since ${content.since}`;
+}
+
+const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
+async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.promises.readFile(path);
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+// A plain Uint8Array over the same memory (a Buffer is one too, but its methods differ: slice shares).
+function plain(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function isDetached(bytes: Uint8Array): boolean {
+  if (bytes.byteLength !== 0) return false;
+  try {
+    new Uint8Array(bytes.buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Keeps the database in files: the image at `path`, a plain SQLite file any SQLite reads, and next
+ * to it a journal of the writes since, so a durable write appends a few hundred bytes (one
+ * `fdatasync`) instead of rewriting the database. A checkpoint writes a new image beside the old one
+ * and renames it over it, so the old image is complete until the new one is. An owner lock file
+ * keeps a second writer out, in this process or another on the same host; the lock of a process
+ * that died is taken over. Persistent, so the store's default durability with it is `'write'`.
+ * @example
+ * import { createFileAdapter } from '@platform-agent/store/adapters/fs';
+ * const store = await openStore({ adapter: createFileAdapter({ path: '/var/lib/agent/agent.db' }) });
+ */
+export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapter {
+  if (typeof options?.path !== 'string' || options.path === '') {
+    throw Object.assign(new TypeError('createFileAdapter needs a non-empty `path`'), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
+  const given = resolve(options.path);
+  let paths = fileAdapterPaths(given);
+  let dir = dirname(given);
+  let tempName = basename(paths.tempPrefix);
+  let located = false;
+
+  /**
+   * Resolves symbolic links once, as SQLite does: the files sit next to the real image, so a store
+   * opened through a link and one opened through the target share one lock, and a checkpoint
+   * replaces the target instead of turning the link into a file.
+   */
+  async function locate(): Promise<void> {
+    if (located) return;
+    let real: string;
+    try {
+      real = await fs.promises.realpath(given);
+    } catch (e) {
+      if (errorCode(e) !== 'ENOENT') throw e;
+      try {
+        real = join(await fs.promises.realpath(dirname(given)), basename(given));
+      } catch (e2) {
+        if (errorCode(e2) === 'ENOENT') return; // no directory (yet): the operation reports it
+        throw e2;
+      }
+    }
+    paths = fileAdapterPaths(real);
+    dir = dirname(real);
+    tempName = basename(paths.tempPrefix);
+    located = true;
+  }
+
+  let closed = false;
+  let token: string | undefined; // set while we hold the lock
+  let journalFd: number | undefined;
+  let journalSize: number | undefined; // known size of the journal; undefined: fstat before trusting it
+
+  const usable = (): void => {
+    if (closed) throw codedError('CLOSED', `the fs adapter for ${paths.image} is closed`);
+  };
+
+  /** Creates the lock file with our content; false when one exists already. */
+  async function tryCreateLock(content: LockContent): Promise<boolean> {
+    let fd: number;
+    try {
+      fd = await openFd(paths.lock, 'wx', FILE_MODE);
+    } catch (e) {
+      if (errorCode(e) === 'EEXIST') return false;
+      throw e;
+    }
+    try {
+      writeAllSync(fd, new TextEncoder().encode(JSON.stringify(content)), 0);
+    } catch (e) {
+      fs.closeSync(fd);
+      await fs.promises.unlink(paths.lock).catch(() => undefined);
+      throw e;
+    }
+    await closeFd(fd);
+    return true;
+  }
+
+  /** Whether a lock file's content (as read) shows a live holder; throws LOCKED when it does. */
+  async function judge(raw: string): Promise<void> {
+    const content = parseLock(raw);
+    if (content !== undefined) {
+      if (holderAlive(content)) throw lockedError(paths.image, { pid: content.pid, host: content.host, description: describeHolder(content) });
+      return;
+    }
+    // Gone meanwhile: nothing holds it (the takeover looks again before replacing anything).
+    const age = await fs.promises.stat(paths.lock).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => Infinity,
+    );
+    if (age < UNPARSABLE_LOCK_STALE_MS) {
+      throw lockedError(paths.image, {
+        description: `an unreadable lock file ${paths.lock} (${Math.round(age)} ms old; it may be being written right now)`,
+      });
+    }
+  }
+
+  /**
+   * Replaces the stale lock whose content was `raw` by ours, serialized with every other process
+   * doing the same by the takeover directory. Resolves false when the lock changed meanwhile
+   * (the caller looks again).
+   */
+  async function takeOver(raw: string, content: LockContent): Promise<boolean> {
+    const waitUntil = Date.now() + TAKEOVER_WAIT_MS;
+    for (;;) {
+      try {
+        await fs.promises.mkdir(paths.takeover, { mode: 0o700 });
+        break;
+      } catch (e) {
+        if (errorCode(e) !== 'EEXIST') throw e;
+      }
+      const since = await fs.promises.stat(paths.takeover).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
+      if (since !== undefined && Date.now() - since > TAKEOVER_STALE_MS) {
+        await fs.promises.rmdir(paths.takeover).catch(() => undefined);
+      } else if (Date.now() > waitUntil) {
+        throw lockedError(paths.image, { description: `another process taking over a stale lock (${paths.takeover} exists)` });
+      } else {
+        await sleep(5 + Math.random() * 10);
+      }
+    }
+    try {
+      // Look again inside the mutex: someone may have taken over (or unlocked) since we read it.
+      const now = await readIfExists(paths.lock);
+      if (now === undefined || now.toString('utf8') !== raw) return false;
+      await judge(raw);
+      await fs.promises.unlink(paths.lock).catch((e: unknown) => {
+        if (errorCode(e) !== 'ENOENT') throw e;
+      });
+      return await tryCreateLock(content);
+    } finally {
+      await fs.promises.rmdir(paths.takeover).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Removes the temp files of checkpoints that crashed (only the owner may: one may be in progress).
+   * Best effort: debris costs disk space, not correctness, and must not keep the database shut.
+   */
+  async function removeLeftoverTemps(): Promise<void> {
+    const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (name.startsWith(tempName)) await fs.promises.rm(join(dir, name), { force: true, recursive: true }).catch(() => undefined);
+    }
+  }
+
+  /** The journal's fd, opened (and created) on first use. */
+  async function journal(create: boolean): Promise<number | undefined> {
+    if (journalFd !== undefined) return journalFd;
+    let created = false;
+    let fd: number;
+    try {
+      fd = await openFd(paths.journal, fs.constants.O_RDWR);
+    } catch (e) {
+      if (errorCode(e) !== 'ENOENT') throw e;
+      if (!create) return undefined;
+      try {
+        fd = await openFd(paths.journal, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, FILE_MODE);
+        created = true;
+      } catch (e2) {
+        if (errorCode(e2) !== 'EEXIST') throw e2;
+        fd = await openFd(paths.journal, fs.constants.O_RDWR);
+      }
+    }
+    if (created) {
+      try {
+        await syncDirectory(dir);
+      } catch (e) {
+        await closeFd(fd).catch(() => undefined);
+        throw e;
+      }
+    }
+    journalFd = fd;
+    journalSize = undefined;
+    return fd;
+  }
+
+  async function unlock(): Promise<void> {
+    if (token === undefined) return;
+    const ours = token;
+    token = undefined;
+    const raw = await readIfExists(paths.lock);
+    // Another owner may have taken over a lock it judged stale (say, our host was renamed).
+    if (raw !== undefined && parseLock(raw.toString('utf8'))?.token === ours) {
+      await fs.promises.unlink(paths.lock).catch((e: unknown) => {
+        if (errorCode(e) !== 'ENOENT') throw e;
+      });
+    }
+  }
+
+  return {
+    name: 'fs',
+    persistent: true,
+
+    async lock(): Promise<void> {
+      usable();
+      await locate();
+      if (token !== undefined) return;
+      const content: LockContent = {
+        pid: process.pid,
+        host: hostname(),
+        token: randomBytes(16).toString('hex'),
+        since: new Date().toISOString(),
+      };
+      const start = procStat(process.pid)?.start;
+      if (start !== undefined) content.start = start;
+      for (let attempt = 0; ; attempt++) {
+        if (attempt === LOCK_ATTEMPTS) {
+          throw lockedError(paths.image, { description: `a lock file that kept changing while it was read (${paths.lock})` });
+        }
+        if (await tryCreateLock(content)) break;
+        const raw = await readIfExists(paths.lock);
+        if (raw === undefined) continue; // released meanwhile
+        await judge(raw.toString('utf8'));
+        if (await takeOver(raw.toString('utf8'), content)) break;
+      }
+      token = content.token;
+      await removeLeftoverTemps();
+    },
+
+    async load(): Promise<LoadedState> {
+      usable();
+      await locate();
+      // A missing file is a new database; a missing directory is a mistake (a wrong path, a volume
+      // not mounted) that must not look like one.
+      await fs.promises.stat(dir);
+      // The journal first: a checkpoint by a writer between the two reads then gives an image
+      // newer than the journal (whose records it covers), never a journal newer than the image.
+      const journalBytes = await readIfExists(paths.journal);
+      const image = await readIfExists(paths.image);
+      return {
+        ...(image === undefined ? {} : { image: plain(image) }),
+        ...(journalBytes === undefined ? {} : { journal: plain(journalBytes) }),
+      };
+    },
+
+    async append(bytes: Uint8Array, at: number): Promise<void> {
+      usable();
+      const outside = (size: number) => new RangeError(`append at ${at} is outside the journal ${paths.journal} (${size} bytes)`);
+      if (!Number.isSafeInteger(at) || at < 0) throw outside(journalSize ?? 0);
+      try {
+        await locate();
+        // Created only for a write at 0: a rejected append leaves no file behind.
+        const fd = await journal(at === 0);
+        if (fd === undefined) throw outside(0);
+        if (journalSize === undefined) journalSize = (await fstat(fd)).size;
+        if (at > journalSize) throw outside(journalSize);
+        if (at < journalSize) {
+          // A torn tail left by a crash, or a failed attempt being retried: it was never acknowledged.
+          await ftruncate(fd, at);
+          journalSize = at;
+        }
+        if (bytes.length > SYNC_WRITE_LIMIT) await writeAllAsync(fd, bytes, at);
+        else writeAllSync(fd, bytes, at);
+        journalSize = at + bytes.length;
+        await fdatasync(fd);
+      } catch (e) {
+        journalSize = undefined;
+        throw e;
+      }
+    },
+
+    async checkpoint(image: Uint8Array): Promise<void> {
+      usable();
+      if (isDetached(image)) throw new TypeError(`cannot checkpoint ${paths.image}: the image's buffer is detached`);
+      await locate();
+      const old = await fs.promises.stat(paths.image).catch((e: unknown) => {
+        if (errorCode(e) === 'ENOENT') return undefined;
+        throw e;
+      });
+      const mode = old === undefined ? FILE_MODE : old.mode & 0o7777;
+      const temp = `${paths.tempPrefix}${process.pid}-${randomBytes(6).toString('hex')}`;
+      let fd: number | undefined;
+      let renamed = false;
+      try {
+        fd = await openFd(temp, 'wx', mode);
+        if (old !== undefined) {
+          // open() applies the umask: set the old image's mode exactly, and (as root) its owner,
+          // so a checkpoint by root does not lock the database's owner out of it.
+          await fchmod(fd, mode);
+          if (process.getuid?.() === 0 && (old.uid !== 0 || old.gid !== 0)) await fchown(fd, old.uid, old.gid).catch(() => undefined);
+        }
+        await writeAllAsync(fd, image, 0);
+        await fsync(fd);
+        const written = fd;
+        fd = undefined;
+        await closeFd(written);
+        await fs.promises.rename(temp, paths.image);
+        renamed = true;
+        await syncDirectory(dir);
+        // Only now is the new image durable; the journal's records are all in it.
+        const jfd = await journal(false);
+        if (jfd !== undefined) {
+          journalSize = undefined;
+          await ftruncate(jfd, 0);
+          await fdatasync(jfd);
+          journalSize = 0;
+        }
+      } catch (e) {
+        journalSize = undefined;
+        if (fd !== undefined) await closeFd(fd).catch(() => undefined);
+        if (!renamed) await fs.promises.unlink(temp).catch(() => undefined);
+        throw e;
+      }
+    },
+
+    unlock,
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      let failure: unknown;
+      if (journalFd !== undefined) {
+        const fd = journalFd;
+        journalFd = undefined;
+        await closeFd(fd).catch((e: unknown) => (failure ??= e));
+      }
+      await unlock().catch((e: unknown) => (failure ??= e));
+      if (failure !== undefined) throw failure;
+    },
+  };
+}
