@@ -1,0 +1,23 @@
+/**
+ * `npm run test:crash [-- --kills N] [--seed S]`: the crash campaign of test/crash/crash.test.ts,
+ * longer (1,000 kills by default). Exits non-zero at the first lost write or half-applied batch.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureBuilt } from './built.js';
+import { runCrashCampaign } from './campaign.js';
+
+const { values } = parseArgs({ options: { kills: { type: 'string', default: '1000' }, seed: { type: 'string' } } });
+const kills = Number(values.kills);
+if (!Number.isSafeInteger(kills) || kills <= 0) throw new Error(`--kills takes a positive integer, not ${values.kills}`);
+ensureBuilt();
+const dir = mkdtempSync(join(tmpdir(), 'pa-crash-soak-'));
+const started = Date.now();
+try {
+  const result = await runCrashCampaign({ dir, kills, seed: values.seed === undefined ? Date.now() : Number(values.seed), log: (line) => console.log(line) });
+  console.log(`\n${JSON.stringify(result, null, 2)}\n${kills} kills in ${((Date.now() - started) / 1000).toFixed(0)} s: no acknowledged write lost, no batch half applied`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
