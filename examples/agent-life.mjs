@@ -1,6 +1,10 @@
 // A short day in the life of the platform agent, on the store: `npm start`.
 // Time is simulated with an injected clock, so retention has something to delete.
-import { openStore, NotFoundError } from '@platform-agent/store';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, LockError, NotFoundError } from '@platform-agent/store';
+import { createFileAdapter } from '@platform-agent/store/adapters/fs';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -9,8 +13,10 @@ const clock = () => now;
 const at = () => new Date(now).toISOString().replace('T', ' ').slice(0, 16);
 const say = (what) => console.log(`${at()}  ${what}`);
 
-const store = await openStore({ clock });
-say('agent started on an in-memory store (schema v1, the Go agent\'s agent.db layout)');
+const dir = mkdtempSync(join(tmpdir(), 'agent-life-'));
+const path = join(dir, 'agent.db');
+const store = await openStore({ clock, adapter: createFileAdapter({ path }) });
+say(`agent started on ${path} (schema v1, the Go agent's layout); every write resolves once it is on disk`);
 say(`start-up: ${await store.failStuckTasks()} stuck task(s) failed, ${(await store.requeuePendingTasks()).length} pending task(s) to re-enqueue`);
 
 // A Slack message arrives: the thread gets a session.
@@ -71,6 +77,13 @@ try {
   if (e instanceof NotFoundError) say(`a stale button: ${e.message} (code ${e.code})`);
 }
 
+// A second agent on the same file is refused: one writer at a time.
+try {
+  await openStore({ adapter: createFileAdapter({ path }) });
+} catch (e) {
+  if (e instanceof LockError) say(`a second agent on agent.db: ${e.code}, held by pid ${e.holder.pid} (this process is ${process.pid})`);
+}
+
 // Eight days later, hourly retention runs with the Go defaults.
 now += 8 * DAY;
 await store.touchThreadSession('C042OPS', '1761987600.000100');
@@ -78,6 +91,13 @@ const deleted = await store.runRetention();
 say(`8 days later, retention deleted: ${Object.entries(deleted).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 say(`left: ${(await store.listTasks()).length} task(s), ${(await store.listThreadSessions()).length} thread session(s), ${(await store.listAudit()).length} audit entries, db ${(await store.dbSizeBytes()) / 1024} KiB`);
 
-const image = await store.exportImage();
-say(`exportImage(): a ${image.byteLength}-byte SQLite file that sqlite3 and the Go agent open as agent.db`);
+const health = store.health();
+say(`health: ${health.state}, durability '${health.durability}', ${health.lastSequence} write(s) journaled, journal ${health.journalBytes} bytes beside a ${health.imageBytes}-byte image`);
 await store.close();
+const files = readdirSync(dir).map((f) => `${f} (${statSync(join(dir, f)).size} bytes)`);
+say(`close() checkpointed: ${files.join(', ')}; agent.db is a plain SQLite file for sqlite3 and the Go agent`);
+
+const reader = await openStore({ adapter: createFileAdapter({ path }), readOnly: true });
+say(`reopened read-only: ${(await reader.listTasks()).length} task(s) and ${(await reader.listAudit()).length} audit entries survived`);
+await reader.close();
+rmSync(dir, { recursive: true, force: true });
