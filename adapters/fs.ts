@@ -377,6 +377,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
 
   /** The journal's fd, opened (and created) on first use. */
   async function journal(create: boolean): Promise<number | undefined> {
+    usable();
     if (journalFd !== undefined) return journalFd;
     let created = false;
     let fd: number;
@@ -400,6 +401,11 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         await closeFd(fd).catch(() => undefined);
         throw e;
       }
+    }
+    if (closed) {
+      // close() ran while the file was being opened: nothing may keep it open now.
+      await closeFd(fd).catch(() => undefined);
+      usable();
     }
     journalFd = fd;
     journalSize = undefined;

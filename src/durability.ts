@@ -1,5 +1,5 @@
 import type { JournalingEngine } from './engine.js';
-import { PersistenceError, StoreError, ReadOnlyError } from './errors.js';
+import { ClosedError, PersistenceError, StoreError } from './errors.js';
 import { encodeRecord } from './journal.js';
 import type { PersistenceAdapter } from './persistence.js';
 import type { SqlStatement } from './sql-port.js';
@@ -16,7 +16,12 @@ export type Durability = 'write' | 'deferred' | 'none';
 
 /** Something the store wants you to know that is not an error (delivered to `onWarning`). */
 export interface StoreWarning {
-  /** `TORN_TAIL`: a record cut short by a crash was dropped; `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: a checkpoint failed but nothing was lost; `DEGRADED`: persistence failed, retrying. */
+  /**
+   * `TORN_TAIL`: a last journal record cut short or damaged by a crash was dropped (at open);
+   * `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: the checkpoint at `close()` failed,
+   * but nothing was lost (the journal stays); `DEGRADED`: an append or checkpoint failed: writes
+   * are refused while the store retries (once per failure episode).
+   */
   readonly code: 'TORN_TAIL' | 'SIZE' | 'CHECKPOINT' | 'DEGRADED';
   /** A sentence for people. */
   readonly message: string;
@@ -164,7 +169,8 @@ export class DurabilityManager {
         this.#pending.push(frame);
         this.#pendingBytes += frame.length;
       } catch {
-        // The write is in memory but cannot be journaled: only a new image can hold it.
+        // The write is in memory but cannot be journaled (a unit over the record size limit): only
+        // a new image can hold it, so the next flush is a checkpoint.
         this.#checkpointDue = true;
       }
     }
@@ -174,6 +180,11 @@ export class DurabilityManager {
         this.flush().catch(() => undefined);
       }, this.#settings.flushIntervalMs);
     }
+  }
+
+  /** The sequence number of the last committed write unit. */
+  get lastSequence(): number {
+    return this.#lastSequence;
   }
 
   /** Throws when a write must not start: the store is degraded. */
@@ -194,7 +205,7 @@ export class DurabilityManager {
 
   /** Makes everything committed so far durable. */
   flush(): Promise<void> {
-    if (this.#lastSequence <= this.#durableSequence && !this.#checkpointDue) return this.#running ?? Promise.resolve();
+    if (this.#lastSequence <= this.#durableSequence && !this.#checkpointDue) return Promise.resolve();
     return this.#durable(this.#lastSequence);
   }
 
@@ -222,6 +233,8 @@ export class DurabilityManager {
   }
 
   #start(): Promise<void> {
+    // After close() nothing reaches the adapter again: it has given up ownership.
+    if (this.#stopped) return Promise.reject(new ClosedError('the store'));
     const step = this.#step();
     this.#running = step;
     this.#runningUpTo = this.#lastSequence;
@@ -332,7 +345,8 @@ export class DurabilityManager {
     const attempts = (failure?.attempts ?? 0) + 1;
     this.#failure = { error, since: failure?.since ?? this.#now(), attempts };
     if (!failure) this.#settings.onWarning({ code: 'DEGRADED', message: error.message, cause: e });
-    this.#scheduleRetry();
+    // A closed engine cannot be exported again: retrying would fail forever.
+    if (!(e instanceof ClosedError)) this.#scheduleRetry();
     return error;
   }
 
@@ -346,8 +360,9 @@ export class DurabilityManager {
       if (this.#stopped) return;
       this.#queue().catch(() => undefined);
     }, delay);
-    // A retry must not keep a process alive on its own (Node); the runtime may have no unref.
-    (this.#retryTimer as { unref?: () => void }).unref?.();
+    // In 'write' mode every write not yet durable was refused, so a retry need not keep a process
+    // alive (Node); with 'deferred' it holds acknowledged writes, so it does. Runtimes may lack unref.
+    if (this.#settings.mode !== 'deferred') (this.#retryTimer as { unref?: () => void }).unref?.();
   }
 
   #recovered(): void {
@@ -362,6 +377,7 @@ export class DurabilityManager {
   /**
    * At close: makes everything durable, then writes a final image when the journal holds anything
    * (a failed final checkpoint loses nothing: the journal stays, and is replayed at the next open).
+   * Waits for every persistence step already queued, so nothing reaches the adapter afterwards.
    */
   async close(): Promise<void> {
     let error: unknown;
@@ -377,10 +393,22 @@ export class DurabilityManager {
         this.#settings.onWarning({ code: 'CHECKPOINT', message: `the checkpoint at close failed; nothing is lost (the journal is kept and replayed at the next open): ${describe(e)}`, cause: e });
       }
     }
+    await this.#settled();
     this.stop();
-    if (error !== undefined) {
-      const unsaved = this.#lastSequence - this.#durableSequence;
-      throw new PersistenceError(`close() could not persist ${unsaved} write unit(s) (none of them was acknowledged in 'write' mode): ${describe(error instanceof StoreError ? error.cause : error)}`, { cause: error });
+    const unsaved = this.#lastSequence - this.#durableSequence;
+    if (unsaved > 0) {
+      const cause = error ?? this.#failure?.error;
+      throw new PersistenceError(
+        `close() could not persist ${unsaved} write unit(s) (in 'write' mode none of them was acknowledged): ${describe(cause instanceof StoreError ? (cause.cause ?? cause) : cause)}`,
+        { cause },
+      );
+    }
+  }
+
+  // Resolves once no persistence step is running or queued (their errors are the callers').
+  async #settled(): Promise<void> {
+    for (let step = this.#queued ?? this.#running; step; step = this.#queued ?? this.#running) {
+      await step.catch(() => undefined);
     }
   }
 
@@ -412,7 +440,3 @@ export class DurabilityManager {
   }
 }
 
-/** For a read-only store: every write is refused before it runs. */
-export function readOnlyRefusal(): ReadOnlyError {
-  return new ReadOnlyError();
-}

@@ -8,6 +8,6 @@ export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sq
 export type { LoadedState, PersistenceAdapter } from './persistence.js';
 export { SyncEngine, isJournaling, type CommitListener, type Engine, type JournalingEngine } from './engine.js';
 export { SEQUENCE_KEY, type Durability, type StoreHealth, type StoreWarning } from './durability.js';
-export { crc32, encodeRecord, parseJournal, RECORD_HEADER_BYTES, type JournalRecord, type ParsedJournal } from './journal.js';
+export { crc32, encodeRecord, MAX_RECORD_PAYLOAD, parseJournal, RECORD_HEADER_BYTES, type JournalRecord, type ParsedJournal } from './journal.js';
 export { createSqlJsEngine, loadSqlJs, SqlJsEngine, wasmHeapBytes, type SqlJsEngineOptions, type WasmSource } from './sqljs-engine.js';
 export { openStore, Store, StoreOperations, type StoreOptions, type TransactionHandle } from './store.js';

@@ -21,8 +21,11 @@ import type { SqlStatement, SqlValue } from './sql-port.js';
 
 /** The size of a record's fixed header. */
 export const RECORD_HEADER_BYTES = 20;
-/** The largest payload a record may have; anything larger is damage, not data. */
-export const MAX_RECORD_PAYLOAD = 256 * 1024 * 1024;
+/**
+ * The largest payload a record may have; a longer length field is damage, not data. A write unit
+ * whose statements are larger is not journaled: the store writes a checkpoint for it instead.
+ */
+export const MAX_RECORD_PAYLOAD = 16 * 1024 * 1024;
 const MAGIC = 0x314a4150; // "PAJ1" read little-endian
 
 const CRC_TABLE = (() => {
@@ -45,9 +48,14 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Encodes one record: `statements` committed together, as sequence `sequence`. */
+/**
+ * Encodes one record: `statements` committed together, as sequence `sequence`. Throws a
+ * `RangeError` for a payload over {@link MAX_RECORD_PAYLOAD} (the store then writes a checkpoint
+ * instead of a record).
+ */
 export function encodeRecord(sequence: number, statements: readonly SqlStatement[]): Uint8Array {
   const payload = encoder.encode(JSON.stringify(statements.map((s) => [s.sql, s.params ?? []])));
+  if (payload.length > MAX_RECORD_PAYLOAD) throw new RangeError(`a journal record of ${payload.length} bytes is over the ${MAX_RECORD_PAYLOAD}-byte limit`);
   const bytes = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC, true);
@@ -77,7 +85,7 @@ export interface ParsedJournal {
   readonly records: JournalRecord[];
   /** Bytes up to the end of the last intact record: where the next append goes. */
   readonly validLength: number;
-  /** Bytes after `validLength`: a record cut short by a crash (never acknowledged), or 0. */
+  /** Bytes after `validLength`: a last record that is cut short or damaged (a crash during its append), or 0. */
   readonly tornBytes: number;
 }
 

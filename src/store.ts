@@ -208,12 +208,13 @@ export abstract class StoreOperations {
  */
 class Transaction extends StoreOperations {
   readonly #ctx: Context;
-  readonly #writable: boolean;
+  // Throws when writes are refused (a read-only or degraded store); reads go on.
+  readonly #checkWritable: () => void;
 
-  constructor(ctx: Context, writable: boolean) {
+  constructor(ctx: Context, checkWritable: () => void) {
     super();
     this.#ctx = ctx;
-    this.#writable = writable;
+    this.#checkWritable = checkWritable;
   }
 
   protected call<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
@@ -221,7 +222,11 @@ class Transaction extends StoreOperations {
   }
 
   protected write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
-    if (!this.#writable) return Promise.reject(new ReadOnlyError());
+    try {
+      this.#checkWritable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return op(this.#ctx, ...args);
   }
 }
@@ -308,13 +313,17 @@ export class Store extends StoreOperations {
 
   protected write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
     try {
-      this.#durability?.checkWritable();
+      this.#checkWritable();
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#track(this.#run(op, args).then((result) => this.#afterWrite(result)));
+  }
+
+  #checkWritable(): void {
+    if (this.#readOnly) throw new ReadOnlyError();
+    this.#durability?.checkWritable();
   }
 
   async #afterWrite<R>(result: R): Promise<R> {
@@ -367,11 +376,6 @@ export class Store extends StoreOperations {
   transaction<T>(fn: (tx: TransactionHandle) => Promise<T> | T): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(ValidationError.of('transaction', 'transaction() takes a function'));
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    try {
-      if (!this.#readOnly) this.#durability?.checkWritable();
-    } catch (e) {
-      return Promise.reject(e);
-    }
     return this.#track(this.#transact(fn));
   }
 
@@ -384,13 +388,16 @@ export class Store extends StoreOperations {
     let release = (): void => {};
     this.#transaction = new Promise<void>((resolve) => (release = resolve));
     let result: T;
+    const before = this.#durability?.lastSequence;
     try {
-      result = await engine.transaction((port: SqlPort) => Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, !this.#readOnly))));
+      result = await engine.transaction((port: SqlPort) => Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, () => this.#checkWritable()))));
     } finally {
       this.#transaction = undefined;
       release();
     }
-    return this.#afterWrite(result);
+    // Only a transaction that committed a write waits for it to be durable (nothing else commits
+    // while a transaction is open, so a new sequence number is its own).
+    return this.#durability?.lastSequence === before ? result : this.#afterWrite(result);
   }
 
   /**
@@ -577,7 +584,7 @@ function replay(engine: JournalingEngine, journal: Uint8Array | undefined, setti
   if (parsed.tornBytes > 0) {
     settings.onWarning({
       code: 'TORN_TAIL',
-      message: `dropped the journal's last ${parsed.tornBytes} bytes: a record cut short by a crash (never acknowledged), or, for a read-only open, one still being written`,
+      message: `dropped the journal's last ${parsed.tornBytes} bytes: a last record cut short or damaged by a crash during its append (so never acknowledged), or, for a read-only open, one still being written`,
     });
   }
   const records = parsed.records.filter((r) => r.sequence > imageSequence);
@@ -594,10 +601,14 @@ function replay(engine: JournalingEngine, journal: Uint8Array | undefined, setti
       throw new CorruptDatabaseError(`journal record ${record.sequence} does not apply to the image (${e instanceof Error ? e.message : String(e)}); nothing was changed`, { cause: e });
     }
   }
+  const lastRecord = records[records.length - 1];
   return {
     imageSequence,
-    lastSequence: records[records.length - 1]?.sequence ?? Math.max(imageSequence, parsed.records[parsed.records.length - 1]?.sequence ?? 0),
-    journalLength: parsed.validLength,
+    lastSequence: lastRecord?.sequence ?? imageSequence,
+    // A journal the image covers entirely (a crash after a checkpoint replaced the image and before
+    // it emptied the journal, or records the checkpoint held before they were appended) is
+    // overwritten from its start: the next record must follow the image, not the stale records.
+    journalLength: lastRecord ? parsed.validLength : 0,
     imageBytes,
   };
 }

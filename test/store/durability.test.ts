@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryAdapter, createMemoryVolume, type MemoryVolume } from '../../adapters/memory.js';
 import {
   CorruptDatabaseError,
+  encodeRecord,
   LockError,
+  MAX_RECORD_PAYLOAD,
   openStore,
   parseJournal,
   PersistenceError,
@@ -220,6 +222,46 @@ describe('replay after a crash', () => {
     }
   });
 
+  it('records the image already covers are overwritten, not continued (a checkpoint that held pending records, then a crash before the journal was emptied)', async () => {
+    const volume = createMemoryVolume();
+    const store = await open(createMemoryAdapter({ volume }), { durability: 'none' });
+    await store.saveTask(task('a'));
+    await store.saveTask(task('b'));
+    await store.flush(); // records 1-2 in the journal
+    const staleJournal = volume.journal.slice(0, volume.journalLength);
+    await store.saveTask(task('c'));
+    await store.saveTask(task('d'));
+    await store.checkpoint(); // the image holds 1-4; records 3-4 were never appended
+    crash(volume);
+    // The crash hit between the new image and emptying the journal: records 1-2 are back.
+    volume.journal = staleJournal;
+    volume.journalLength = staleJournal.length;
+    const again = await open(createMemoryAdapter({ volume }), { durability: 'write' });
+    await again.saveTask(task('e')); // record 5 must follow the image, not record 2
+    expect(journalRecords(volume).map((r) => r.sequence)).toEqual([5]);
+    crash(volume);
+    const third = await open(createMemoryAdapter({ volume }));
+    expect((await third.listTasks()).map((t) => t.id).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it(`a write unit too large for one record (over ${MAX_RECORD_PAYLOAD / 2 ** 20} MiB) is written as a checkpoint, and survives a crash`, async () => {
+    const volume = createMemoryVolume();
+    const adapter = faultyAdapter(createMemoryAdapter({ volume }));
+    const store = await open(adapter, { durability: 'write' });
+    await store.saveTask(task('small'));
+    const checkpoints = adapter.calls.checkpoint;
+    const big = 'b'.repeat(MAX_RECORD_PAYLOAD + 1);
+    await store.saveTask({ id: 'big', command: 'upload', params: { big } });
+    expect(adapter.calls.checkpoint).toBe(checkpoints + 1);
+    expect(store.health()).toMatchObject({ journalBytes: 0, pendingWrites: 0 });
+    await store.saveTask(task('after'));
+    crash(volume);
+    const again = await open(createMemoryAdapter({ volume }));
+    expect((await again.getTask('big'))?.params).toEqual({ big });
+    expect((await again.listTasks()).map((t) => t.id).sort()).toEqual(['after', 'big', 'small']);
+    expect(() => encodeRecord(1, [{ sql: 'SELECT ?', params: [big] }])).toThrow(RangeError);
+  });
+
   it('journal records without an image are refused', async () => {
     const volume = createMemoryVolume();
     const store = await open(createMemoryAdapter({ volume }), { durability: 'write' });
@@ -356,8 +398,9 @@ describe('faults', () => {
     expect(refused).toBeInstanceOf(PersistenceError);
     expect(await store.getTask('refused')).toBeUndefined();
     await expect(store.transaction(async (tx) => tx.saveTask(task('refused-tx')))).rejects.toBeInstanceOf(PersistenceError);
-    // Reads work.
+    // Reads work, in a transaction too.
     expect((await store.getTask('ok'))?.id).toBe('ok');
+    expect(await store.transaction(async (tx) => (await tx.getTask('ok'))?.id)).toBe('ok');
     // Retries keep failing while the disk is full, then succeed.
     await vi.waitFor(() => expect(adapter.calls.append).toBeGreaterThanOrEqual(4), { timeout: 3000 });
     expect(store.health().state).toBe('degraded');
@@ -497,6 +540,51 @@ describe('limits and options', () => {
       expect((error as StoreError).code).toBe('VALIDATION');
     }
     expect(adapter.calls).toMatchObject({ lock: 0, load: 0 });
+  });
+
+  it('close() waits for persistence steps still queued; nothing reaches the adapter after it gave up ownership', async () => {
+    const volume = createMemoryVolume();
+    const adapter = faultyAdapter(createMemoryAdapter({ volume }));
+    const events: string[] = [];
+    const observed: PersistenceAdapter = {
+      ...adapter,
+      append: async (bytes, at) => {
+        events.push('append');
+        return adapter.append?.(bytes, at);
+      },
+      checkpoint: async (image) => {
+        events.push('checkpoint');
+        await new Promise((r) => setTimeout(r, 20)); // a slow disk
+        return adapter.checkpoint(image);
+      },
+      unlock: async () => {
+        events.push('unlock');
+        return adapter.unlock();
+      },
+      close: async () => {
+        events.push('close');
+        return adapter.close();
+      },
+    };
+    const store = await openStore({ adapter: observed, durability: 'none', retry: { minMs: 5, maxMs: 10 }, onWarning: () => undefined });
+    events.length = 0;
+    await store.saveTask(task('a'));
+    adapter.hold('append');
+    adapter.fail('append', ioError('EIO'), 1);
+    const flushed = store.flush();
+    const checkpointed = store.checkpoint();
+    const closing = store.close();
+    setTimeout(() => adapter.release(), 10);
+    await flushed.catch(() => undefined);
+    await checkpointed.catch(() => undefined);
+    await closing.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 60));
+    const unlockAt = events.indexOf('unlock');
+    expect(unlockAt).toBeGreaterThan(0);
+    expect(events.slice(unlockAt)).toEqual(['unlock', 'close']);
+    // Whatever close() reported, the writes it did not report as lost are in the volume.
+    const again = await open(createMemoryAdapter({ volume }));
+    expect((await again.getTask('a'))?.id).toBe('a');
   });
 
   it('close() waits for operations already started, then refuses new ones', async () => {
