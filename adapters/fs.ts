@@ -215,6 +215,39 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
   }
 }
 
+/**
+ * Spare capacity read images come with: the store's in-memory database grows into it instead of
+ * being reallocated (and copied) at its first writes and while it replays the journal (whose
+ * records add about their own size). Pages never written are never resident.
+ */
+function roomFor(size: number, journalSize: number): number {
+  return Math.ceil((size + journalSize) * 1.5) + 16 * 1024 * 1024;
+}
+
+/** Reads the image into memory the store may keep (see `imageOwned`), or `undefined` when there is none. */
+async function readImage(path: string, journalSize: number): Promise<Uint8Array | undefined> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(path, 'r');
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const { size } = await handle.stat();
+    const bytes = new Uint8Array(new ArrayBuffer(roomFor(size, journalSize)), 0, size);
+    // The image is only ever replaced by rename, never written in place: this fd's file is stable.
+    for (let at = 0; at < size; ) {
+      const { bytesRead } = await handle.read(bytes, at, Math.min(size - at, 64 * 1024 * 1024), at);
+      if (bytesRead === 0) throw Object.assign(new Error(`${path} ended at byte ${at} of ${size} while it was read`), { code: 'EIO' });
+      at += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
 // A plain Uint8Array over the same memory (a Buffer is one too, but its methods differ: slice shares).
 function plain(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
@@ -464,9 +497,10 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
       // The journal first: a checkpoint by a writer between the two reads then gives an image
       // newer than the journal (whose records it covers), never a journal newer than the image.
       const journalBytes = await readIfExists(paths.journal);
-      const image = await readIfExists(paths.image);
+      const image = await readImage(paths.image, journalBytes?.length ?? 0);
       return {
-        ...(image === undefined ? {} : { image: plain(image) }),
+        // Read into memory of its own, with room to grow, which the store may keep without a copy.
+        ...(image === undefined ? {} : { image, imageOwned: true }),
         ...(journalBytes === undefined ? {} : { journal: plain(journalBytes) }),
       };
     },

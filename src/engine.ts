@@ -83,7 +83,11 @@ export abstract class SyncEngine implements Engine {
 
   /** Applies statements atomically (a journal record), without telling the listener. */
   applySync(statements: readonly SqlStatement[]): void {
-    this.batchSync(statements);
+    // One statement is atomic on its own; only several need the batch's savepoint.
+    if (statements.length === 1) {
+      const only = statements[0] as SqlStatement;
+      this.runSync(only.sql, only.params);
+    } else this.batchSync(statements);
   }
 
   #committed(statements: readonly SqlStatement[]): void {

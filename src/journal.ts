@@ -67,11 +67,15 @@ export function encodeRecord(sequence: number, statements: readonly SqlStatement
   return bytes;
 }
 
-/** One decoded record. */
+/** One record, checked (length, checksum, sequence); its statements are decoded when read. */
 export interface JournalRecord {
   /** Its sequence number. */
   readonly sequence: number;
-  /** The statements, to apply together as one atomic batch. */
+  /**
+   * The statements, to apply together as one atomic batch, decoded at each read (replay decodes
+   * one record at a time instead of holding the whole journal decoded). Throws a
+   * `CorruptDatabaseError` for a payload that is not a list of statements.
+   */
   readonly statements: SqlStatement[];
   /** Where the record starts in the journal, in bytes. */
   readonly offset: number;
@@ -150,7 +154,15 @@ export function parseJournal(bytes: Uint8Array): ParsedJournal {
     if (last !== undefined && frame.sequence !== last + 1) {
       throw new CorruptDatabaseError(`journal record at byte ${at} has sequence ${frame.sequence} after ${last}; the journal was left untouched`);
     }
-    records.push({ sequence: frame.sequence, statements: decodePayload(bytes, frame, at), offset: at, size: frame.size });
+    const offset = at;
+    records.push({
+      sequence: frame.sequence,
+      get statements() {
+        return decodePayload(bytes, frame, offset);
+      },
+      offset,
+      size: frame.size,
+    });
     last = frame.sequence;
     at += frame.size;
   }

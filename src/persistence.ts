@@ -31,6 +31,13 @@ export interface LoadedState {
    * drops it (it was never acknowledged) and overwrites it with its next `append()`.
    */
   readonly journal?: Uint8Array;
+  /**
+   * `true` when the adapter hands the image's memory over: it keeps no reference to it, so the
+   * store may write into it, and into any spare capacity its `ArrayBuffer` has after the view,
+   * instead of copying it (a large image then costs one copy of memory, not two). Leave it out when
+   * the bytes are shared (a cache, the memory adapter's volume).
+   */
+  readonly imageOwned?: boolean;
 }
 
 /** A place the database is kept. Implementations live in `adapters/`, one per file. */

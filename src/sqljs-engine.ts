@@ -208,23 +208,52 @@ function translate(e: unknown, sql: string): StoreError {
   return new SqlError(`${message} (in: ${sql.slice(0, 120)})`, { cause: e });
 }
 
-/** Checks that non-empty bytes start like a SQLite file, and returns bytes sql.js can open in memory. */
-function checkImage(image: Uint8Array): Uint8Array {
+/**
+ * The image handed to sql.js, in memory the engine owns, with room to grow. sql.js's in-memory file
+ * system copies a new file's bytes with `slice()` and then reallocates (and copies) it by 1.125x
+ * the first time SQLite extends it: with a large image that is three copies alive at once. This
+ * `slice()` gives the file system a view of the same memory instead, sized to its whole buffer,
+ * which becomes the file's capacity. Only the bytes written take memory (fresh pages are not
+ * resident), so the headroom costs nothing until it is used. Were sql.js to stop calling
+ * `slice()`, it would copy as before: correctness never depends on this.
+ */
+class OwnedImage extends Uint8Array {
+  override slice(start = 0): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, this.buffer.byteLength - this.byteOffset - start);
+  }
+}
+
+/** Headroom the file may grow into before the file system reallocates it. */
+function capacityFor(size: number): number {
+  return Math.ceil(size * 1.5) + 16 * 1024 * 1024;
+}
+
+/**
+ * Checks that non-empty bytes start like a SQLite file, and returns bytes sql.js can own and open
+ * in memory: a copy with room to grow (the caller's bytes stay untouched), or, when the caller
+ * gives them up (`given`), the same memory, growing into its buffer's spare capacity.
+ */
+function ownedImage(image: Uint8Array, given: boolean): Uint8Array {
   if (image.byteLength === 0) return image;
   let magic = '';
   for (let i = 0; i < 16 && i < image.byteLength; i++) magic += String.fromCharCode(image[i] ?? 0);
   if (image.byteLength < 100 || magic !== SQLITE_MAGIC) {
     throw new CorruptDatabaseError(`the image (${image.byteLength} bytes) is not a SQLite database: its header is not "SQLite format 3"`);
   }
-  // Bytes 18-19 = 2 mark a WAL database. The image is complete on its own (a WAL file is never part
-  // of it), so open a copy in rollback mode; the caller's bytes stay untouched.
-  if (image[18] === 2 || image[19] === 2) {
-    const copy = image.slice();
-    copy[18] = 1;
-    copy[19] = 1;
-    return copy;
+  let owned: OwnedImage;
+  if (given && image.buffer instanceof ArrayBuffer) {
+    owned = new OwnedImage(image.buffer, image.byteOffset, image.byteLength);
+  } else {
+    owned = new OwnedImage(new ArrayBuffer(capacityFor(image.byteLength)), 0, image.byteLength);
+    owned.set(image);
   }
-  return image;
+  // Bytes 18-19 = 2 mark a WAL database. The image is complete on its own (a WAL file is never part
+  // of it), so it opens in rollback mode.
+  if (owned[18] === 2 || owned[19] === 2) {
+    owned[18] = 1;
+    owned[19] = 1;
+  }
+  return owned;
 }
 
 /** Options for {@link createSqlJsEngine}. */
@@ -233,6 +262,11 @@ export interface SqlJsEngineOptions {
   wasm?: WasmSource;
   /** A complete SQLite database file to start from. @default an empty database */
   image?: Uint8Array;
+  /**
+   * `true` gives `image`'s memory to the engine, which then writes into it (and into its buffer's
+   * spare capacity) instead of copying it. @default false (the bytes are copied, never changed)
+   */
+  imageOwned?: boolean;
   /**
    * The most memory SQLite's page cache may use, in KiB. sql.js's file system lives in JavaScript,
    * so every page the cache misses is copied out of it again; a cache near the database size keeps
@@ -408,7 +442,7 @@ export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promi
     throw ValidationError.of('options', `cacheSizeKiB must be an integer of at least 64, not ${String(cacheKiB)}`);
   }
   const SQL = await loadSqlJs(options.wasm);
-  const image = options.image ? checkImage(options.image) : undefined;
+  const image = options.image ? ownedImage(options.image, options.imageOwned === true) : undefined;
   let db: SqlJsDatabase;
   try {
     db = new SQL.Database(image && image.byteLength > 0 ? image : undefined);

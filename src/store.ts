@@ -18,7 +18,7 @@ import {
 import { DurabilityManager, SEQUENCE_KEY, type Durability, type DurabilitySettings, type StoreHealth, type StoreWarning } from './durability.js';
 import { parseJournal } from './journal.js';
 import { migrate } from './migrations.js';
-import type { PersistenceAdapter } from './persistence.js';
+import type { LoadedState, PersistenceAdapter } from './persistence.js';
 import type {
   ApprovalFilter,
   AuditEntry,
@@ -595,8 +595,9 @@ function replay(engine: JournalingEngine, journal: Uint8Array | undefined, setti
     );
   }
   for (const record of records) {
+    const statements = record.statements; // decoded one record at a time
     try {
-      engine.applySync(record.statements);
+      engine.applySync(statements);
     } catch (e) {
       throw new CorruptDatabaseError(`journal record ${record.sequence} does not apply to the image (${e instanceof Error ? e.message : String(e)}); nothing was changed`, { cause: e });
     }
@@ -625,7 +626,7 @@ async function loadAndReplay(
   settings: DurabilitySettings,
   options: { wasm: WasmSource | undefined; cacheSizeKiB: number | undefined; readOnly: boolean },
 ): Promise<Loaded> {
-  let state: { image?: Uint8Array; journal?: Uint8Array } | undefined;
+  let state: LoadedState | undefined;
   try {
     state = await adapter.load();
   } catch (e) {
@@ -633,6 +634,7 @@ async function loadAndReplay(
   }
   let image = state.image;
   const journal = state.journal;
+  const imageOwned = state.imageOwned === true;
   state = undefined;
   if (image !== undefined && !(image instanceof Uint8Array)) {
     throw ValidationError.of('image', `the ${adapter.name} adapter loaded something that is not a Uint8Array`);
@@ -645,7 +647,7 @@ async function loadAndReplay(
     throw new NotFoundError('database', `in the ${adapter.name} adapter (readOnly opens an existing one)`);
   }
   const imageBytes = image?.byteLength ?? 0;
-  const engine = await createSqlJsEngine({ wasm: options.wasm, image, cacheSizeKiB: options.cacheSizeKiB });
+  const engine = await createSqlJsEngine({ wasm: options.wasm, image, imageOwned, cacheSizeKiB: options.cacheSizeKiB });
   // The engine holds its own copy; the loaded bytes can go (large images).
   image = undefined;
   try {

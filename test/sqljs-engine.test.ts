@@ -229,3 +229,44 @@ describe('opening with an adapter', () => {
     await expect(openStore(null as never)).rejects.toMatchObject({ code: 'VALIDATION' });
   });
 });
+
+describe('the image the engine opens', () => {
+  async function someImage(): Promise<Uint8Array> {
+    const store = await openStore();
+    for (let i = 0; i < 200; i++) await store.saveTask({ id: `t${i}`, command: 'c', params: { pad: 'x'.repeat(500) } });
+    const image = await store.exportImage();
+    await store.close();
+    return image;
+  }
+
+  it("copies the caller's bytes by default: they never change, whatever the engine writes", async () => {
+    const image = await someImage();
+    const before = image.slice();
+    const engine = await createSqlJsEngine({ image });
+    engine.runSync("INSERT INTO tasks (id, command, params, status, created_at, updated_at) VALUES ('new', 'c', '{}', 'pending', 1, 1)");
+    engine.runSync("UPDATE tasks SET status = 'running'");
+    expect(image).toEqual(before);
+    await engine.close();
+  });
+
+  it('with imageOwned, writes into the given memory (no copy) and grows into its spare capacity', async () => {
+    const exported = await someImage();
+    const buffer = new ArrayBuffer(exported.byteLength * 2);
+    const image = new Uint8Array(buffer, 0, exported.byteLength);
+    image.set(exported);
+    const engine = await createSqlJsEngine({ image, imageOwned: true });
+    engine.runSync("UPDATE tasks SET status = 'running'");
+    for (let i = 0; i < 50; i++) {
+      engine.runSync("INSERT INTO tasks (id, command, params, status, created_at, updated_at) VALUES (?, 'c', ?, 'pending', 1, 1)", [`n${i}`, 'y'.repeat(400)]);
+    }
+    // The file grew past the given view, inside the same buffer: the engine's file is that memory.
+    const now = engine.exportImageSync();
+    expect(now.byteLength).toBeGreaterThan(exported.byteLength);
+    const sameMemory = new Uint8Array(buffer, 0, now.byteLength);
+    // Page 1's header differs only where SQLite bumps counters; the pages themselves are the file's.
+    expect(sameMemory.subarray(100)).toEqual(now.subarray(100));
+    expect(engine.allSync("SELECT count(*) AS n FROM tasks WHERE status = 'running'")).toEqual([{ n: 200 }]);
+    expect(engine.allSync('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    await engine.close();
+  });
+});

@@ -394,6 +394,24 @@ describe('fs adapter', () => {
       expect((await rejection(adapter(path).load())).code).toBe('EISDIR');
     });
 
+    it('load() hands the image over (imageOwned) in memory of its own, with room to grow by the image and the journal', async () => {
+      const { path } = await location();
+      const a = adapter(path);
+      await a.lock();
+      const image = await sqliteImage(50);
+      await a.checkpoint(image);
+      await a.append!(Buffer.concat([record(1), record(2)]), 0);
+      const first = await a.load();
+      const second = await a.load();
+      expect(first.imageOwned).toBe(true);
+      expectSameBytes(first.image as Uint8Array, image, 'loaded image');
+      // Fresh memory at every load (the store writes into it), with spare capacity after the view.
+      expect(first.image?.buffer).not.toBe(second.image?.buffer);
+      const journalSize = first.journal?.byteLength ?? 0;
+      expect(journalSize).toBeGreaterThan(0);
+      expect(first.image?.buffer.byteLength).toBeGreaterThanOrEqual(Math.ceil((image.byteLength + journalSize) * 1.5));
+    });
+
     it('an append after a load whose journal ends with garbage truncates the garbage', async () => {
       const { path } = await location();
       const r1 = record(1);
