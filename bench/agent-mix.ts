@@ -11,8 +11,6 @@
  * row mapping synchronously without the store's API layer (no validation, no promises), to show what
  * that layer costs.
  */
-import { createRequire } from 'node:module';
-import { arch, cpus, platform as osPlatform } from 'node:os';
 import { createMemoryAdapter } from '../adapters/memory.js';
 import { encodeJson } from '../src/json.js';
 import { migrate } from '../src/migrations.js';
@@ -29,6 +27,8 @@ import {
   formatRatio,
   markdownTable,
   median,
+  packageVersion,
+  platform,
   Prng,
   type BenchOptions,
   type BenchResult,
@@ -576,25 +576,9 @@ async function run(options: BenchOptions): Promise<BenchResult> {
   }
 }
 
-const require = createRequire(import.meta.url);
 const SQLJS_VERSION = packageVersion('sql.js');
 const BETTER_SQLITE3_VERSION = packageVersion('better-sqlite3');
 
-function packageVersion(name: string): string {
-  try {
-    // sql.js has no ./package.json export, so read the file next to its resolved main entry.
-    const main = require.resolve(name);
-    const dir = main.slice(0, main.lastIndexOf(`/node_modules/${name}/`) + `/node_modules/${name}/`.length);
-    return (require(`${dir}package.json`) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-function platform(): string {
-  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  return `${osPlatform()}-${arch()}, ${cpus().length} × ${cpu}`;
-}
 
 export const agentMix: Benchmark = {
   name: 'agent-mix',

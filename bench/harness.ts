@@ -4,6 +4,9 @@
  * report ratios (machines are noisy); they print targets but never fail on timings.
  */
 
+import { createRequire } from 'node:module';
+import { arch, cpus, platform as osPlatform } from 'node:os';
+
 /** Options every benchmark receives from bench/run.ts. */
 export interface BenchOptions {
   /** A short smoke run (a few thousand ops) to check that the benchmark works; its numbers mean little. */
@@ -135,4 +138,24 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 export function collectGarbage(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) gc();
+}
+
+const require = createRequire(import.meta.url);
+
+/** The installed version of a package (`unknown` when it cannot be read). */
+export function packageVersion(name: string): string {
+  try {
+    // sql.js has no ./package.json export, so read the file next to its resolved main entry.
+    const main = require.resolve(name);
+    const dir = main.slice(0, main.lastIndexOf(`/node_modules/${name}/`) + `/node_modules/${name}/`.length);
+    return (require(`${dir}package.json`) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The machine, for a report: OS, architecture, cores and CPU model. */
+export function platform(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${osPlatform()}-${arch()}, ${cpus().length} × ${cpu}`;
 }

@@ -9,10 +9,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { agentMix } from './agent-mix.js';
+import { durableWrites } from './durable-writes.js';
 import type { Benchmark } from './harness.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. Add new ones here. */
-const BENCHMARKS: readonly Benchmark[] = [agentMix];
+const BENCHMARKS: readonly Benchmark[] = [agentMix, durableWrites];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
