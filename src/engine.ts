@@ -22,7 +22,11 @@ export type CommitListener = (statements: readonly SqlStatement[]) => void;
 export interface JournalingEngine extends Engine {
   /** Sets (or clears) the listener told about every committed write through the async port. */
   setCommitListener(listener: CommitListener | undefined): void;
-  /** Applies a journal record atomically, without telling the listener. */
+  /**
+   * Applies a journal record atomically, without telling the listener. A one-statement record runs
+   * on its own (autocommit), several in one savepoint: records hold only the data changes the
+   * store makes, never statements whose meaning depends on a transaction (PRAGMA, VACUUM).
+   */
   applySync(statements: readonly SqlStatement[]): void;
   /** Runs one statement without telling the listener (bookkeeping the journal must not hold). */
   runSync(sql: string, params?: readonly SqlValue[]): SqlRunResult;

@@ -67,16 +67,16 @@ export function encodeRecord(sequence: number, statements: readonly SqlStatement
   return bytes;
 }
 
-/** One record, checked (length, checksum, sequence); its statements are decoded when read. */
+/** One record, checked (length, checksum, sequence); its statements are decoded on demand. */
 export interface JournalRecord {
   /** Its sequence number. */
   readonly sequence: number;
   /**
-   * The statements, to apply together as one atomic batch, decoded at each read (replay decodes
-   * one record at a time instead of holding the whole journal decoded). Throws a
-   * `CorruptDatabaseError` for a payload that is not a list of statements.
+   * Decodes the statements, to apply together as one atomic batch (each call decodes again: replay
+   * holds one record decoded at a time, not the whole journal). Throws a `CorruptDatabaseError` for
+   * a payload that is not a list of statements although its checksum is valid.
    */
-  readonly statements: SqlStatement[];
+  decodeStatements(): readonly SqlStatement[];
   /** Where the record starts in the journal, in bytes. */
   readonly offset: number;
   /** Its size in bytes, header included. */
@@ -130,10 +130,12 @@ function decodePayload(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>, a
 }
 
 /**
- * Reads a journal. A damaged or cut-short record with no intact record after it is a torn tail:
- * a crash during an append, never acknowledged; it is reported in `tornBytes` and left out. Damage
- * with intact records after it, sequences out of order, or an unreadable payload behind a valid
- * checksum throw a {@link CorruptDatabaseError}: that is not a crash, and nothing may be guessed.
+ * Reads a journal's framing. A damaged or cut-short record with no intact record after it is a torn
+ * tail: a crash during an append, never acknowledged; it is reported in `tornBytes` and left out.
+ * Damage with intact records after it, or sequences out of order, throw a
+ * {@link CorruptDatabaseError}: that is not a crash, and nothing may be guessed. Payloads are decoded
+ * by each record's `decodeStatements()`, which throws for one that is unreadable behind a valid
+ * checksum.
  */
 export function parseJournal(bytes: Uint8Array): ParsedJournal {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -155,14 +157,7 @@ export function parseJournal(bytes: Uint8Array): ParsedJournal {
       throw new CorruptDatabaseError(`journal record at byte ${at} has sequence ${frame.sequence} after ${last}; the journal was left untouched`);
     }
     const offset = at;
-    records.push({
-      sequence: frame.sequence,
-      get statements() {
-        return decodePayload(bytes, frame, offset);
-      },
-      offset,
-      size: frame.size,
-    });
+    records.push({ sequence: frame.sequence, decodeStatements: () => decodePayload(bytes, frame, offset), offset, size: frame.size });
     last = frame.sequence;
     at += frame.size;
   }

@@ -32,10 +32,13 @@ export interface LoadedState {
    */
   readonly journal?: Uint8Array;
   /**
-   * `true` when the adapter hands the image's memory over: it keeps no reference to it, so the
-   * store may write into it, and into any spare capacity its `ArrayBuffer` has after the view,
-   * instead of copying it (a large image then costs one copy of memory, not two). Leave it out when
-   * the bytes are shared (a cache, the memory adapter's volume).
+   * `true` when the adapter hands the image's memory over: the whole `ArrayBuffer` is the adapter's
+   * to give (nothing else uses any part of it; spare bytes after the view are zero) and it keeps no
+   * reference, so the store may write into it, and into the spare capacity after the view, instead
+   * of copying it (a large image then costs one copy of memory, not two). The store adopts only a
+   * plain `Uint8Array` that starts its buffer (never a Node `Buffer`, which may share a pool) and
+   * copies anything else. Leave it out when the bytes are shared (a cache, the memory adapter's
+   * volume).
    */
   readonly imageOwned?: boolean;
 }

@@ -218,8 +218,12 @@ function translate(e: unknown, sql: string): StoreError {
  * `slice()`, it would copy as before: correctness never depends on this.
  */
 class OwnedImage extends Uint8Array {
-  override slice(start = 0): Uint8Array<ArrayBuffer> {
-    return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, this.buffer.byteLength - this.byteOffset - start);
+  override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
+    // Only the file system's whole-file copy is turned into a view; any other slice is a real copy.
+    if ((start ?? 0) === 0 && (end ?? this.length) === this.length) {
+      return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset, this.buffer.byteLength - this.byteOffset);
+    }
+    return super.slice(start, end);
   }
 }
 
@@ -241,7 +245,9 @@ function ownedImage(image: Uint8Array, given: boolean): Uint8Array {
     throw new CorruptDatabaseError(`the image (${image.byteLength} bytes) is not a SQLite database: its header is not "SQLite format 3"`);
   }
   let owned: OwnedImage;
-  if (given && image.buffer instanceof ArrayBuffer) {
+  // Adopted only as a plain Uint8Array at the start of its own ArrayBuffer (never a Node Buffer,
+  // which may sit in a pool shared with other Buffers); anything else is copied.
+  if (given && Object.getPrototypeOf(image) === Uint8Array.prototype && image.byteOffset === 0 && image.buffer instanceof ArrayBuffer) {
     owned = new OwnedImage(image.buffer, image.byteOffset, image.byteLength);
   } else {
     owned = new OwnedImage(new ArrayBuffer(capacityFor(image.byteLength)), 0, image.byteLength);

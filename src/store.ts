@@ -595,7 +595,7 @@ function replay(engine: JournalingEngine, journal: Uint8Array | undefined, setti
     );
   }
   for (const record of records) {
-    const statements = record.statements; // decoded one record at a time
+    const statements = record.decodeStatements(); // one record decoded at a time
     try {
       engine.applySync(statements);
     } catch (e) {

@@ -269,4 +269,19 @@ describe('the image the engine opens', () => {
     expect(engine.allSync('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     await engine.close();
   });
+
+  it('never adopts memory it may share: a Node Buffer (pooled) or a view inside a larger buffer is copied', async () => {
+    const exported = await someImage();
+    const pooled = Buffer.from(exported);
+    const inside = new Uint8Array(new ArrayBuffer(exported.byteLength + 4096), 2048, exported.byteLength);
+    inside.set(exported);
+    for (const image of [pooled, inside]) {
+      const before = Uint8Array.from(new Uint8Array(image.buffer));
+      const engine = await createSqlJsEngine({ image, imageOwned: true });
+      engine.runSync("UPDATE tasks SET status = 'running'");
+      for (let i = 0; i < 20; i++) engine.runSync("INSERT INTO tasks (id, command, params, status, created_at, updated_at) VALUES (?, 'c', '{}', 'pending', 1, 1)", [`m${i}`]);
+      expect(new Uint8Array(image.buffer)).toEqual(before);
+      await engine.close();
+    }
+  });
 });

@@ -242,7 +242,7 @@ export function defineAdapterConformance<L extends AdapterLocation>(
         const parsed = parseJournal(journalOf(loaded));
         expect(parsed.tornBytes).toBe(0);
         expect(parsed.records.map((r) => r.sequence)).toEqual([1, 2, 3]);
-        expect(parsed.records[1]?.statements).toEqual([{ sql: 'INSERT INTO t (id, v) VALUES (?, ?)', params: [2, 'ü ✓ "quoted"'] }]);
+        expect(parsed.records[1]?.decodeStatements()).toEqual([{ sql: 'INSERT INTO t (id, v) VALUES (?, ?)', params: [2, 'ü ✓ "quoted"'] }]);
         expectSameBytes(journalOf(await owner.load()), concat(...records), 'journal, same instance');
       });
 

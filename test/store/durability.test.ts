@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryAdapter, createMemoryVolume, type MemoryVolume } from '../../adapters/memory.js';
 import {
   CorruptDatabaseError,
+  crc32,
   encodeRecord,
   LockError,
   MAX_RECORD_PAYLOAD,
@@ -103,7 +104,7 @@ describe("durability: 'write'", () => {
     });
     const records = journalRecords(volume);
     expect(records).toHaveLength(2);
-    expect(records[1]?.statements).toHaveLength(3);
+    expect(records[1]?.decodeStatements()).toHaveLength(3);
     // A rolled-back transaction leaves no record.
     await expect(
       store.transaction(async (tx) => {
@@ -260,6 +261,27 @@ describe('replay after a crash', () => {
     expect((await again.getTask('big'))?.params).toEqual({ big });
     expect((await again.listTasks()).map((t) => t.id).sort()).toEqual(['after', 'big', 'small']);
     expect(() => encodeRecord(1, [{ sql: 'SELECT ?', params: [big] }])).toThrow(RangeError);
+  });
+
+  it('a record whose payload is not statements, behind a valid checksum, is a CORRUPT error at open', async () => {
+    const volume = createMemoryVolume();
+    const store = await open(createMemoryAdapter({ volume }), { durability: 'write' });
+    await store.saveTask(task('t1'));
+    crash(volume);
+    const forged = encodeRecord(2, [{ sql: 'x'.repeat(40), params: [] }]);
+    // A checksummed record whose JSON is not a list of [sql, params]: rewrite the payload, then the CRC.
+    const payload = new TextEncoder().encode(JSON.stringify({ not: 'statements' }).padEnd(forged.length - 20, ' '));
+    forged.set(payload, 20);
+    new DataView(forged.buffer).setUint32(8, crc32(forged, 12), true);
+    const journal = new Uint8Array(volume.journalLength + forged.length);
+    journal.set(volume.journal.subarray(0, volume.journalLength));
+    journal.set(forged, volume.journalLength);
+    const broken: MemoryVolume = { image: volume.image, journal, journalLength: journal.length, owner: undefined };
+    const copy = journal.slice();
+    const error = await openStore({ adapter: createMemoryAdapter({ volume: broken }) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptDatabaseError);
+    expect((error as Error).message).toMatch(/journal record 2 .* (not a list of statements|malformed statement|unreadable payload)/);
+    expect(broken.journal).toEqual(copy);
   });
 
   it('journal records without an image are refused', async () => {
