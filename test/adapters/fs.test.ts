@@ -1,5 +1,5 @@
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, rmdirSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
 import type { PersistenceAdapter } from '../../src/persistence.js';
 import { parseJournal } from '../../src/journal.js';
 import { expectSameBytes } from '../helpers/bytes.js';
+import { mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
 import { independentReaders } from '../helpers/independent-sqlite.js';
 import { defineAdapterConformance, noise, record, rejection, sqliteImage, type AdapterLocation } from './conformance.js';
 
@@ -51,23 +52,8 @@ defineAdapterConformance('fs', newLocation, {
   ],
 });
 
-/** A 1 MiB tmpfs for real ENOSPC, where this process may mount one (root on Linux); else undefined. */
-const smallDisk: string | undefined = (() => {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
-  const dir = join(tmpdir(), `pa-fs-full-${process.pid}`);
-  try {
-    execFileSync('mkdir', ['-p', dir]);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir], { stdio: 'ignore' });
-    return dir;
-  } catch {
-    try {
-      rmdirSync(dir);
-    } catch {
-      // nothing to remove
-    }
-    return undefined;
-  }
-})();
+/** A 1 MiB tmpfs for real ENOSPC, where this process may mount one (root on Linux). */
+const smallDisk = mountSmallDisk('pa-fs-full');
 
 describe('fs adapter', () => {
   const locations: FsLocation[] = [];
@@ -90,11 +76,7 @@ describe('fs adapter', () => {
     for (const l of locations.splice(0)) await l.cleanup();
   });
   afterAll(() => {
-    // Lazily: a file still open on it (a failed test) must not leave the mount behind.
-    if (smallDisk !== undefined) {
-      execFileSync('umount', ['-l', smallDisk]);
-      rmdirSync(smallDisk);
-    }
+    smallDisk?.remove();
   });
 
   /** Files in `dir` other than the ones named. */
@@ -535,7 +517,7 @@ describe('fs adapter', () => {
   });
 
   describe.skipIf(smallDisk === undefined)('on a full disk (a 1 MiB tmpfs; needs mount rights)', () => {
-    const disk = smallDisk as string;
+    const disk = (smallDisk as SmallDisk).dir;
     afterEach(async () => {
       for (const name of await readdir(disk)) await rm(join(disk, name), { recursive: true, force: true });
     });

@@ -3,15 +3,14 @@
  * through a wrapping adapter. The store degrades, refuses new writes, recovers, and loses nothing
  * that was acknowledged.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createFileAdapter } from '../../adapters/fs.js';
 import { openStore, PersistenceError, type PersistenceAdapter, type Store } from '../../src/index.js';
 import { faultyAdapter, ioError } from '../helpers/faulty-adapter.js';
 import { tempDir } from '../helpers/go-db.js';
+import { mountSmallDisk } from '../helpers/small-disk.js';
 
 const dir = tempDir('pa-fs-faults-');
 afterAll(() => dir.remove());
@@ -30,26 +29,7 @@ async function idsAfterReopen(path: string): Promise<string[]> {
   return ids;
 }
 
-/** A 1 MiB tmpfs for a real ENOSPC, where this process may mount one (root on Linux); else undefined. */
-function smallDisk(): { dir: string; remove(): void } | undefined {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
-  const mount = join(tmpdir(), `pa-store-full-${process.pid}`);
-  try {
-    mkdirSync(mount, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mount], { stdio: 'ignore' });
-  } catch {
-    rmdirSync(mount);
-    return undefined;
-  }
-  return {
-    dir: mount,
-    remove: () => {
-      execFileSync('umount', ['-l', mount]);
-      rmdirSync(mount);
-    },
-  };
-}
-const disk = smallDisk();
+const disk = mountSmallDisk('pa-store-full');
 afterAll(() => disk?.remove());
 
 describe('faults on files', () => {
