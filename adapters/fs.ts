@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { LoadedState, LockHolder, PersistenceAdapter } from '../src/persistence.js';
+import { imageCapacity, type LoadedState, type LockHolder, type PersistenceAdapter } from '../src/persistence.js';
 
 /** Options of {@link createFileAdapter}. */
 export interface FileAdapterOptions {
@@ -215,15 +215,6 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
   }
 }
 
-/**
- * Spare capacity read images come with: the store's in-memory database grows into it instead of
- * being reallocated (and copied) at its first writes and while it replays the journal (whose
- * records add about their own size). Pages never written are never resident.
- */
-function roomFor(size: number, journalSize: number): number {
-  return Math.ceil((size + journalSize) * 1.5) + 16 * 1024 * 1024;
-}
-
 /** Reads the image into memory the store may keep (see `imageOwned`), or `undefined` when there is none. */
 async function readImage(path: string, journalSize: number): Promise<Uint8Array | undefined> {
   let handle: fs.promises.FileHandle;
@@ -235,7 +226,7 @@ async function readImage(path: string, journalSize: number): Promise<Uint8Array 
   }
   try {
     const { size } = await handle.stat();
-    const bytes = new Uint8Array(new ArrayBuffer(roomFor(size, journalSize)), 0, size);
+    const bytes = new Uint8Array(new ArrayBuffer(imageCapacity(size, journalSize)), 0, size);
     // The image is only ever replaced by rename, never written in place: this fd's file is stable.
     for (let at = 0; at < size; ) {
       const { bytesRead } = await handle.read(bytes, at, Math.min(size - at, 64 * 1024 * 1024), at);

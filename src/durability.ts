@@ -311,10 +311,11 @@ export class DurabilityManager {
     this.#imageSequence = upTo;
     this.#imageBytes = image.length;
     this.#lastCheckpointAt = this.#now();
-    this.#checkSize();
+    this.checkSize();
   }
 
-  #checkSize(): void {
+  /** Warns once when the image passes `sizeWarningBytes` (after every checkpoint, and at open). */
+  checkSize(): void {
     const limit = this.#settings.sizeWarningBytes;
     if (this.#imageBytes < limit) {
       this.#sizeWarned = false;
@@ -326,11 +327,6 @@ export class DurabilityManager {
       code: 'SIZE',
       message: `the database image is ${(this.#imageBytes / 2 ** 20).toFixed(1)} MiB, past the warning threshold of ${(limit / 2 ** 20).toFixed(0)} MiB. The whole database lives in memory (and a checkpoint needs a second copy); run retention, or move to a native SQLite or D1 (see the README's limits)`,
     });
-  }
-
-  /** Checks the image size against the warning threshold (at open). */
-  checkSize(): void {
-    this.#checkSize();
   }
 
   #failed(e: unknown): PersistenceError {

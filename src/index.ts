@@ -5,7 +5,7 @@ export { MIGRATIONS, SCHEMA_VERSION, migrate, readSchemaVersion, type Migration 
 export { SCHEMA_V1 } from './schema-v1.js';
 export { DEFAULT_RETENTION } from './retention.js';
 export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
-export type { LoadedState, PersistenceAdapter } from './persistence.js';
+export { imageCapacity, type LoadedState, type PersistenceAdapter } from './persistence.js';
 export { SyncEngine, isJournaling, type CommitListener, type Engine, type JournalingEngine } from './engine.js';
 export { SEQUENCE_KEY, type Durability, type StoreHealth, type StoreWarning } from './durability.js';
 export { crc32, encodeRecord, MAX_RECORD_PAYLOAD, parseJournal, RECORD_HEADER_BYTES, type JournalRecord, type ParsedJournal } from './journal.js';

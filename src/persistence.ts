@@ -43,6 +43,17 @@ export interface LoadedState {
   readonly imageOwned?: boolean;
 }
 
+/**
+ * The memory to give an image of `imageBytes` that the store will write into: room for it to grow
+ * by half, plus the records a journal of `journalBytes` will replay into it (about their own size),
+ * so sql.js's file system need not reallocate and copy it soon. Fresh pages never written are never
+ * resident, so the room costs address space, not memory. Adapters that set `imageOwned` size their
+ * buffers with it; the engine sizes its own copy with it.
+ */
+export function imageCapacity(imageBytes: number, journalBytes = 0): number {
+  return Math.ceil((imageBytes + journalBytes) * 1.5) + 16 * 1024 * 1024;
+}
+
 /** A place the database is kept. Implementations live in `adapters/`, one per file. */
 export interface PersistenceAdapter {
   /** A short name for messages, e.g. `memory`, `fs`. */

@@ -1,6 +1,7 @@
 import initSqlJs from 'sql.js';
 import { ClosedError, CorruptDatabaseError, SqlError, StoreError, UnsupportedError, ValidationError } from './errors.js';
 import { SyncEngine } from './engine.js';
+import { imageCapacity } from './persistence.js';
 import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 
 /**
@@ -227,11 +228,6 @@ class OwnedImage extends Uint8Array {
   }
 }
 
-/** Headroom the file may grow into before the file system reallocates it. */
-function capacityFor(size: number): number {
-  return Math.ceil(size * 1.5) + 16 * 1024 * 1024;
-}
-
 /**
  * Checks that non-empty bytes start like a SQLite file, and returns bytes sql.js can own and open
  * in memory: a copy with room to grow (the caller's bytes stay untouched), or, when the caller
@@ -250,7 +246,7 @@ function ownedImage(image: Uint8Array, given: boolean): Uint8Array {
   if (given && Object.getPrototypeOf(image) === Uint8Array.prototype && image.byteOffset === 0 && image.buffer instanceof ArrayBuffer) {
     owned = new OwnedImage(image.buffer, image.byteOffset, image.byteLength);
   } else {
-    owned = new OwnedImage(new ArrayBuffer(capacityFor(image.byteLength)), 0, image.byteLength);
+    owned = new OwnedImage(new ArrayBuffer(imageCapacity(image.byteLength)), 0, image.byteLength);
     owned.set(image);
   }
   // Bytes 18-19 = 2 mark a WAL database. The image is complete on its own (a WAL file is never part
