@@ -20,9 +20,10 @@ export interface StoreWarning {
    * `TORN_TAIL`: a last journal record cut short or damaged by a crash was dropped (at open);
    * `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: the checkpoint at `close()` failed,
    * but nothing was lost (the journal stays); `DEGRADED`: an append or checkpoint failed: writes
-   * are refused while the store retries (once per failure episode).
+   * are refused while the store retries (once per failure episode); `FOLLOW`: a following store
+   * (`whenLocked: 'follow'`/`'wait'`) could not refresh or take over, and retries.
    */
-  readonly code: 'TORN_TAIL' | 'SIZE' | 'CHECKPOINT' | 'DEGRADED';
+  readonly code: 'TORN_TAIL' | 'SIZE' | 'CHECKPOINT' | 'DEGRADED' | 'FOLLOW';
   /** A sentence for people. */
   readonly message: string;
   /** The error behind it, if any. */
@@ -31,8 +32,12 @@ export interface StoreWarning {
 
 /** What `store.health()` reports. */
 export interface StoreHealth {
-  /** `'degraded'` while persistence fails (writes are refused, reads work); `'read-only'` for a read-only store. */
-  readonly state: 'ok' | 'degraded' | 'read-only' | 'closed';
+  /**
+   * `'degraded'` while persistence fails (writes are refused, reads work); `'read-only'` for a
+   * read-only store; `'following'` while another store owns the database and this one follows its
+   * commits (`whenLocked: 'follow'`/`'wait'`).
+   */
+  readonly state: 'ok' | 'degraded' | 'read-only' | 'following' | 'closed';
   /** The durability mode in force. */
   readonly durability: Durability;
   /** Whether writes go to a journal (`false`: the whole image is written per flush). */
@@ -56,6 +61,14 @@ export interface StoreHealth {
   /** When the next retry runs (Unix ms), while degraded. */
   readonly nextRetryAt?: number;
 }
+
+/**
+ * What an owning store tells the stores that follow it (through the adapter's `publish`), once it
+ * is durable: the journal records it appended, or the sequence a new image holds.
+ */
+export type ChangeMessage =
+  | { readonly kind: 'pa-store/records'; readonly bytes: Uint8Array }
+  | { readonly kind: 'pa-store/image'; readonly sequence: number };
 
 /** The durability settings `openStore` resolves. */
 export interface DurabilitySettings {
@@ -134,6 +147,7 @@ export class DurabilityManager {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #sizeWarned = false;
   #stopped = false;
+  readonly #publish: ((message: ChangeMessage) => void) | undefined;
 
   constructor(
     engine: JournalingEngine,
@@ -143,6 +157,16 @@ export class DurabilityManager {
     now: () => number,
     transactionsEnded: () => Promise<void>,
   ) {
+    // Telling followers is best effort: it must never fail a write that is durable.
+    this.#publish = adapter.publish
+      ? (message) => {
+          try {
+            adapter.publish?.(message);
+          } catch {
+            /* followers catch up from the next message */
+          }
+        }
+      : undefined;
     this.#engine = engine;
     this.#adapter = adapter;
     this.#settings = settings;
@@ -274,8 +298,9 @@ export class DurabilityManager {
     const at = this.#journalLength;
     this.#pending = [];
     this.#pendingBytes = 0;
+    const appended = concat(frames, bytes);
     try {
-      await (this.#adapter.append as NonNullable<PersistenceAdapter['append']>)(concat(frames, bytes), at);
+      await (this.#adapter.append as NonNullable<PersistenceAdapter['append']>)(appended, at);
     } catch (e) {
       // Kept, in order, for the retry: nothing committed is dropped.
       this.#pending = frames.concat(this.#pending);
@@ -284,6 +309,7 @@ export class DurabilityManager {
     }
     this.#journalLength = at + bytes;
     this.#durableSequence = Math.max(this.#durableSequence, upTo);
+    this.#publish?.({ kind: 'pa-store/records', bytes: appended });
   }
 
   async #writeImage(): Promise<void> {
@@ -311,6 +337,7 @@ export class DurabilityManager {
     this.#imageSequence = upTo;
     this.#imageBytes = image.length;
     this.#lastCheckpointAt = this.#now();
+    this.#publish?.({ kind: 'pa-store/image', sequence: upTo });
     this.checkSize();
   }
 

@@ -151,9 +151,26 @@ export class LockError extends StoreError {
  * `store.health().state` is `'degraded'`; reads keep working.
  */
 export class PersistenceError extends StoreError {
+  /**
+   * What failed, when the adapter said: the `code` of the adapter's error (for example `ENOSPC` or
+   * `EACCES` from the file system; `QUOTA_EXCEEDED`, `DATABASE_DELETED`, `DATABASE_BLOCKED`,
+   * `INDEXEDDB_UNAVAILABLE` or `OWNERSHIP_LOST` from IndexedDB), found along the `cause` chain.
+   */
+  readonly reason: string | undefined;
+
   constructor(message: string, options: StoreErrorOptions = {}) {
     super('PERSISTENCE', message, options);
+    this.reason = reasonOf(options.cause);
   }
+}
+
+function reasonOf(cause: unknown): string | undefined {
+  for (let e = cause, depth = 0; e !== null && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof PersistenceError) return e.reason;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.length > 0) return code;
+  }
+  return undefined;
 }
 
 /** A write was attempted on a store opened with `readOnly: true`. Nothing changed. */

@@ -97,6 +97,26 @@ export interface PersistenceAdapter {
    * not keep a reference to `image` after it resolves (the store may reuse or drop it).
    */
   checkpoint(image: Uint8Array): Promise<void>;
+  /**
+   * Optional capability (several writers-to-be on one database, e.g. browser tabs): waits until this
+   * instance can take ownership, takes it as `lock()` would, and resolves. Rejects when `signal`
+   * aborts (the store closed), and then holds nothing. A store opened with `whenLocked: 'follow'` or
+   * `'wait'` calls it after `lock()` refused, and takes over when it resolves.
+   */
+  waitForLock?(signal: AbortSignal): Promise<void>;
+  /**
+   * Optional capability, with {@link PersistenceAdapter.subscribe}: sends `message` (structured-
+   * cloneable data) to every other instance on this database that subscribed (other tabs), in the
+   * order sent. Best effort: a follower that misses a message finds out from the next one and loads.
+   * The store sends what it made durable, so followers see new commits without polling.
+   */
+  publish?(message: unknown): void;
+  /**
+   * Optional capability: calls `listener` with every message another instance on this database
+   * publishes (never this instance's own). Returns a function that stops it. Messages are
+   * untrusted input: the store checks each one.
+   */
+  subscribe?(listener: (message: unknown) => void): () => void;
   /** Gives up the ownership taken by `lock()`; nothing happens when it is not held. */
   unlock(): Promise<void>;
   /**
