@@ -15,7 +15,15 @@ import {
   ValidationError,
   type LockHolder,
 } from './errors.js';
-import { DurabilityManager, SEQUENCE_KEY, type Durability, type DurabilitySettings, type StoreHealth, type StoreWarning } from './durability.js';
+import {
+  DurabilityManager,
+  SEQUENCE_KEY,
+  type ChangeMessage,
+  type Durability,
+  type DurabilitySettings,
+  type StoreHealth,
+  type StoreWarning,
+} from './durability.js';
 import { parseJournal } from './journal.js';
 import { migrate } from './migrations.js';
 import type { LoadedState, PersistenceAdapter } from './persistence.js';
@@ -271,10 +279,79 @@ export interface StoreOptions {
   sizeWarningBytes?: number;
   /** Opens without taking ownership: reads the image and journal, refuses every write, writes nothing. */
   readOnly?: boolean;
+  /**
+   * What to do when another store owns the database (another tab, with the IndexedDB adapter):
+   * - `'fail'`: `openStore` rejects with a `LockError`;
+   * - `'follow'`: opens as a follower: reads work and see the owner's commits as they become durable,
+   *   writes reject at once with a `LockError`; when the owner closes or its tab dies, this store
+   *   takes over (it loads everything durable first) and writes from then on;
+   * - `'wait'`: like `'follow'`, but writes, transactions and checkpoints wait for the takeover.
+   *
+   * `'follow'` and `'wait'` need an adapter that can wait for ownership and pass messages
+   * (`waitForLock`, `publish`, `subscribe`: the IndexedDB adapter). @default 'fail'
+   */
+  whenLocked?: WhenLocked;
+  /**
+   * A following store (see `whenLocked`) calls it after it applied commits of the owner, reloaded,
+   * or took over. @default none
+   */
+  onChange?: () => void;
   /** Hears what is not an error: a dropped torn tail, a size warning, a failed checkpoint, a degraded store. @default console.warn */
   onWarning?: (warning: StoreWarning) => void;
   /** The first and the longest wait between retries while degraded, in ms. @default { minMs: 50, maxMs: 5000 } */
   retry?: { minMs?: number; maxMs?: number };
+}
+
+/** See {@link StoreOptions.whenLocked}. */
+export type WhenLocked = 'fail' | 'follow' | 'wait';
+
+/** What this store is to its database: the writer, a follower of another store, or a read-only reader. */
+export type StoreRole = 'owner' | 'follower' | 'read-only';
+
+/** An engine opened from the adapter's state, migrated. */
+interface Opened {
+  readonly engine: SqlJsEngine;
+  readonly opened: ReturnType<typeof replay>;
+  readonly hasImage: boolean;
+  readonly migrated: boolean;
+}
+
+/** Messages the adapter delivered, and how the store stops them. */
+interface Mailbox {
+  readonly messages: unknown[];
+  notify: () => void;
+  unsubscribe: () => void;
+}
+
+/** @internal What openStore hands a store that follows another owner. */
+export interface FollowSetup {
+  readonly mode: 'follow' | 'wait';
+  readonly holder: LockHolder;
+  readonly settings: DurabilitySettings;
+  readonly sequence: number;
+  readonly imageBytes: number;
+  readonly mailbox: Mailbox;
+  /** Opens the adapter's current state in a new engine (`asOwner`: the lock is held). */
+  readonly load: (asOwner: boolean) => Promise<Opened>;
+  readonly onChange: (() => void) | undefined;
+}
+
+interface Follower extends FollowSetup {
+  sequence: number;
+  imageBytes: number;
+  reloadDue: boolean;
+  takeoverDue: boolean;
+  work: Promise<void> | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  readonly abort: AbortController;
+  readonly owned: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
+}
+
+function isChangeMessage(message: unknown): message is ChangeMessage {
+  const m = message as Partial<Record<string, unknown>> | null;
+  if (typeof m !== 'object' || m === null) return false;
+  if (m.kind === 'pa-store/records') return m.bytes instanceof Uint8Array;
+  return m.kind === 'pa-store/image' && typeof m.sequence === 'number' && Number.isSafeInteger(m.sequence) && m.sequence >= 0;
 }
 
 /**
@@ -282,11 +359,17 @@ export interface StoreOptions {
  * in the Go store's schema. Open one with {@link openStore}.
  */
 export class Store extends StoreOperations {
-  readonly #engine: Engine;
+  // Replaced when a follower reloads or takes over (see `whenLocked`); fixed otherwise.
+  #engine: Engine;
   readonly #adapter: PersistenceAdapter;
-  readonly #ctx: Context;
-  readonly #durability: DurabilityManager | undefined;
+  #ctx: Context;
+  #durability: DurabilityManager | undefined;
   readonly #readOnly: boolean;
+  // Set while another store owns the database and this one follows it.
+  #follower: Follower | undefined;
+  // Operations running on each engine; a replaced engine closes when its last one settles.
+  readonly #users = new Map<Engine, number>();
+  readonly #retired = new Set<Engine>();
   #closing: Promise<void> | undefined;
   // Settles when the open transaction ends; operations from outside it wait for that.
   #transaction: Promise<void> | undefined;
@@ -313,6 +396,11 @@ export class Store extends StoreOperations {
 
   protected write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    const follower = this.#follower;
+    if (follower) {
+      if (follower.mode === 'wait') return follower.owned.promise.then(() => this.write(op, ...args));
+      return Promise.reject(this.#followerLockError(follower));
+    }
     try {
       this.#checkWritable();
     } catch (e) {
@@ -323,7 +411,12 @@ export class Store extends StoreOperations {
 
   #checkWritable(): void {
     if (this.#readOnly) throw new ReadOnlyError();
+    if (this.#follower) throw this.#followerLockError(this.#follower);
     this.#durability?.checkWritable();
+  }
+
+  #followerLockError(follower: Follower): LockError {
+    return new LockError(`the ${this.#adapter.name} database`, follower.holder);
   }
 
   async #afterWrite<R>(result: R): Promise<R> {
@@ -358,7 +451,22 @@ export class Store extends StoreOperations {
 
   #run<A extends unknown[], R>(op: Operation<A, R>, args: A): Promise<R> {
     if (this.#transaction) return this.#transaction.then(() => this.#run(op, args));
-    return op(this.#ctx, ...args);
+    return this.#using(this.#engine, () => op(this.#ctx, ...args));
+  }
+
+  // Runs `fn` on `engine`, which a follower's reload must not close before `fn` settles.
+  async #using<R>(engine: Engine, fn: () => Promise<R>): Promise<R> {
+    this.#users.set(engine, (this.#users.get(engine) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const users = (this.#users.get(engine) ?? 1) - 1;
+      if (users > 0) this.#users.set(engine, users);
+      else {
+        this.#users.delete(engine);
+        if (this.#retired.delete(engine)) await engine.close().catch(() => undefined);
+      }
+    }
   }
 
   /**
@@ -376,6 +484,8 @@ export class Store extends StoreOperations {
   transaction<T>(fn: (tx: TransactionHandle) => Promise<T> | T): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(ValidationError.of('transaction', 'transaction() takes a function'));
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    // A transaction may write: with `whenLocked: 'wait'` it waits for ownership like a write.
+    if (this.#follower?.mode === 'wait') return this.#follower.owned.promise.then(() => this.transaction(fn));
     return this.#track(this.#transact(fn));
   }
 
@@ -390,7 +500,11 @@ export class Store extends StoreOperations {
     let result: T;
     const before = this.#durability?.lastSequence;
     try {
-      result = await engine.transaction((port: SqlPort) => Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, () => this.#checkWritable()))));
+      result = await this.#using(engine, () =>
+        (engine.transaction as NonNullable<Engine['transaction']>)((port: SqlPort) =>
+          Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, () => this.#checkWritable()))),
+        ),
+      );
     } finally {
       this.#transaction = undefined;
       release();
@@ -417,7 +531,8 @@ export class Store extends StoreOperations {
    */
   flush(): Promise<void> {
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    if (this.#readOnly || !this.#durability) return Promise.resolve();
+    // A follower has nothing of its own to flush (it writes nothing until it takes over).
+    if (this.#readOnly || this.#follower || !this.#durability) return Promise.resolve();
     return this.#durability.flush();
   }
 
@@ -428,6 +543,8 @@ export class Store extends StoreOperations {
   checkpoint(): Promise<void> {
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
     if (this.#readOnly) return Promise.reject(new ReadOnlyError());
+    const follower = this.#follower;
+    if (follower) return follower.mode === 'wait' ? follower.owned.promise.then(() => this.checkpoint()) : Promise.reject(this.#followerLockError(follower));
     if (!this.#durability) return Promise.reject(new UnsupportedError(`the ${this.#engine.name} engine keeps its own persistence; there is no image to checkpoint`));
     return this.#durability.checkpoint();
   }
@@ -435,6 +552,19 @@ export class Store extends StoreOperations {
   /** How persistence is doing: `'degraded'` while writes to the adapter fail (writes are refused then). */
   health(): StoreHealth {
     const closed = this.#closing !== undefined;
+    const follower = this.#follower;
+    if (follower && !closed) {
+      return {
+        state: 'following',
+        durability: follower.settings.mode,
+        journal: follower.settings.useJournal,
+        pendingWrites: 0,
+        lastSequence: follower.sequence,
+        durableSequence: follower.sequence,
+        imageBytes: follower.imageBytes,
+        journalBytes: 0,
+      };
+    }
     if (!this.#durability) {
       return {
         state: closed ? 'closed' : this.#readOnly ? 'read-only' : 'ok',
@@ -466,6 +596,192 @@ export class Store extends StoreOperations {
     return this.#readOnly;
   }
 
+  /** `'owner'` when this store writes the database, `'follower'` while another store owns it (`whenLocked`), or `'read-only'`. */
+  get role(): StoreRole {
+    return this.#readOnly ? 'read-only' : this.#follower ? 'follower' : 'owner';
+  }
+
+  /**
+   * Resolves once this store owns the database: at once for an owner; for a follower, when it took
+   * over. Rejects with `READ_ONLY` for a read-only store, and with `CLOSED` if the store closes first.
+   */
+  owned(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
+    return this.#follower?.owned.promise ?? Promise.resolve();
+  }
+
+  /** @internal Makes a store opened without ownership follow the owner's commits and take over when it can (openStore, `whenLocked`). */
+  follow(setup: FollowSetup): void {
+    let resolve = (): void => {};
+    let reject: (e: unknown) => void = () => {};
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    const follower: Follower = {
+      ...setup,
+      reloadDue: false,
+      takeoverDue: false,
+      work: undefined,
+      timer: undefined,
+      abort: new AbortController(),
+      owned: { promise, resolve, reject },
+    };
+    this.#follower = follower;
+    setup.mailbox.notify = () => this.#followWork(follower);
+    this.#followWork(follower);
+    this.#awaitOwnership(follower, 1);
+  }
+
+  // Asks the adapter for ownership; when it comes, the follower takes over (in its work queue).
+  #awaitOwnership(follower: Follower, attempt: number): void {
+    const waitForLock = this.#adapter.waitForLock?.bind(this.#adapter);
+    if (!waitForLock) return;
+    waitForLock(follower.abort.signal).then(
+      () => {
+        follower.takeoverDue = true;
+        this.#followWork(follower);
+      },
+      (e: unknown) => {
+        if (follower.abort.signal.aborted || this.#follower !== follower) return;
+        this.#followRetry(follower, e, 'waiting for ownership', () => this.#awaitOwnership(follower, attempt + 1), attempt);
+      },
+    );
+  }
+
+  #followRetry(follower: Follower, e: unknown, what: string, retry: () => void, attempt: number): void {
+    const { retryMinMs, retryMaxMs } = follower.settings;
+    const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(attempt - 1, 20));
+    follower.settings.onWarning({
+      code: 'FOLLOW',
+      message: `${what} on the ${this.#adapter.name} database failed (${e instanceof Error ? e.message : String(e)}); retrying in ${delay} ms`,
+      cause: e,
+    });
+    clearTimeout(follower.timer);
+    follower.timer = setTimeout(() => {
+      follower.timer = undefined;
+      if (this.#follower === follower && !this.#closing) retry();
+    }, delay);
+  }
+
+  // One worker per follower applies messages, reloads and takes over, one step at a time.
+  #followWork(follower: Follower, attempt = 1): void {
+    if (follower.work || this.#follower !== follower || this.#closing) return;
+    const work = (async () => {
+      for (;;) {
+        if (this.#follower !== follower || this.#closing) return;
+        if (follower.takeoverDue) {
+          follower.takeoverDue = false;
+          await this.#takeOver(follower);
+          return;
+        }
+        if (follower.reloadDue) {
+          follower.reloadDue = false;
+          await this.#reload(follower);
+          continue;
+        }
+        const message = follower.mailbox.messages.shift();
+        if (message === undefined) return;
+        await this.#apply(follower, message);
+      }
+    })();
+    follower.work = work;
+    work.then(
+      () => {
+        follower.work = undefined;
+      },
+      (e: unknown) => {
+        follower.work = undefined;
+        follower.reloadDue = true;
+        this.#followRetry(follower, e, 'following the owner', () => this.#followWork(follower, attempt + 1), attempt);
+      },
+    );
+  }
+
+  // Applies the owner's durable records in order; anything out of order means a reload.
+  async #apply(follower: Follower, message: unknown): Promise<void> {
+    if (!isChangeMessage(message)) return;
+    if (message.kind === 'pa-store/image') {
+      if (message.sequence > follower.sequence) follower.reloadDue = true;
+      return;
+    }
+    let applied = false;
+    try {
+      const parsed = parseJournal(message.bytes);
+      if (parsed.tornBytes > 0) throw new CorruptDatabaseError('a published record was cut short');
+      for (const record of parsed.records) {
+        if (record.sequence <= follower.sequence) continue;
+        if (record.sequence !== follower.sequence + 1) {
+          follower.reloadDue = true;
+          return;
+        }
+        const statements = record.decodeStatements();
+        while (this.#transaction) await this.#transaction;
+        if (this.#follower !== follower || this.#closing) return;
+        // Synchronous from here: no operation of this store runs in between.
+        (this.#engine as JournalingEngine).applySync(statements);
+        follower.sequence = record.sequence;
+        applied = true;
+      }
+    } catch {
+      // A record that does not parse or apply: the adapter's state is the truth; load it.
+      follower.reloadDue = true;
+    } finally {
+      if (applied) follower.onChange?.();
+    }
+  }
+
+  async #reload(follower: Follower): Promise<void> {
+    const next = await follower.load(false);
+    while (this.#transaction) await this.#transaction;
+    if (this.#follower !== follower || this.#closing) {
+      await next.engine.close().catch(() => undefined);
+      return;
+    }
+    this.#swap(next.engine, undefined);
+    follower.sequence = next.opened.lastSequence;
+    follower.imageBytes = next.opened.imageBytes;
+    follower.onChange?.();
+  }
+
+  // Ownership came: load everything durable (the lock is held, so it is final), and become the owner.
+  async #takeOver(follower: Follower): Promise<void> {
+    let next: Opened;
+    try {
+      next = await follower.load(true);
+    } catch (e) {
+      await this.#adapter.unlock().catch(() => undefined);
+      this.#followRetry(follower, e, 'taking over', () => this.#awaitOwnership(follower, 1), 1);
+      return;
+    }
+    const durability = new DurabilityManager(next.engine, this.#adapter, follower.settings, next.opened, this.#ctx.now, () => this.transactionEnded());
+    while (this.#transaction) await this.#transaction;
+    if (this.#follower !== follower || this.#closing) {
+      durability.stop();
+      await next.engine.close().catch(() => undefined);
+      return;
+    }
+    follower.mailbox.unsubscribe();
+    this.#follower = undefined;
+    this.#swap(next.engine, durability);
+    // A new or migrated database is written at once, as at open (a failure degrades and retries).
+    if (!next.hasImage || next.migrated) await durability.checkpoint().catch(() => undefined);
+    durability.checkSize();
+    follower.owned.resolve();
+    follower.onChange?.();
+  }
+
+  #swap(engine: Engine, durability: DurabilityManager | undefined): void {
+    const old = this.#engine;
+    this.#engine = engine;
+    this.#ctx = { port: engine, now: this.#ctx.now };
+    this.#durability = durability;
+    if (this.#users.has(old)) this.#retired.add(old);
+    else old.close().catch(() => undefined);
+  }
+
   /**
    * Lets every operation already started finish (and an open transaction end), makes every write
    * durable and writes a final image, then releases the engine (statements, WASM memory), the
@@ -476,6 +792,15 @@ export class Store extends StoreOperations {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#idle();
+      const follower = this.#follower;
+      if (follower) {
+        this.#follower = undefined;
+        follower.abort.abort();
+        clearTimeout(follower.timer);
+        follower.mailbox.unsubscribe();
+        follower.owned.reject(new ClosedError('the store'));
+        await follower.work?.catch(() => undefined);
+      }
       let error: unknown;
       try {
         if (!this.#readOnly) await this.#durability?.close();
@@ -515,6 +840,7 @@ function checkedClock(clock: () => number): () => number {
 }
 
 const DURABILITIES: readonly Durability[] = ['write', 'deferred', 'none'];
+const WHEN_LOCKED: readonly WhenLocked[] = ['fail', 'follow', 'wait'];
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -624,7 +950,7 @@ interface Loaded {
 async function loadAndReplay(
   adapter: PersistenceAdapter,
   settings: DurabilitySettings,
-  options: { wasm: WasmSource | undefined; cacheSizeKiB: number | undefined; readOnly: boolean },
+  options: { wasm: WasmSource | undefined; cacheSizeKiB: number | undefined; mustExist: boolean },
 ): Promise<Loaded> {
   let state: LoadedState | undefined;
   try {
@@ -643,7 +969,7 @@ async function loadAndReplay(
     throw ValidationError.of('journal', `the ${adapter.name} adapter loaded a journal that is not a Uint8Array`);
   }
   const hasImage = image !== undefined && image.byteLength > 0;
-  if (options.readOnly && !hasImage && (journal?.byteLength ?? 0) === 0) {
+  if (options.mustExist && !hasImage && (journal?.byteLength ?? 0) === 0) {
     throw new NotFoundError('database', `in the ${adapter.name} adapter (readOnly opens an existing one)`);
   }
   const imageBytes = image?.byteLength ?? 0;
@@ -673,46 +999,94 @@ async function loadAndReplay(
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (typeof options !== 'object' || options === null) throw ValidationError.of('options', 'openStore() takes an options object');
-  const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB, readOnly = false } = options;
+  const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB, readOnly = false, whenLocked = 'fail', onChange } = options;
   if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
   if (typeof readOnly !== 'boolean') throw ValidationError.of('options', 'readOnly must be true or false');
+  if (!WHEN_LOCKED.includes(whenLocked)) throw ValidationError.of('options', `whenLocked must be one of ${WHEN_LOCKED.join(', ')}, not ${String(whenLocked)}`);
+  if (onChange !== undefined && typeof onChange !== 'function') throw ValidationError.of('options', 'onChange must be a function');
+  if (whenLocked !== 'fail') {
+    if (readOnly) throw ValidationError.of('options', `whenLocked: '${whenLocked}' takes over writing one day; it cannot go with readOnly: true`);
+    if (typeof adapter.waitForLock !== 'function' || typeof adapter.subscribe !== 'function') {
+      throw ValidationError.of('options', `whenLocked: '${whenLocked}' needs an adapter that can wait for ownership and pass messages between stores (waitForLock, subscribe); the ${adapter.name} adapter cannot`);
+    }
+  }
   const settings = settingsFrom(options, adapter);
+  const now = checkedClock(clock);
   let engine: Engine | undefined;
   let store: Store | undefined;
+  let mailbox: Mailbox | undefined;
+  // Loads the adapter's state into a new, migrated engine. Without the lock another store may write
+  // meanwhile: a journal emptied and appended again during the read looks damaged, so it reads
+  // again (a real damage stays a CORRUPT error).
+  const load = async (asOwner: boolean, mustExist: boolean): Promise<Opened> => {
+    let loaded: Loaded | undefined;
+    for (let attempt = 1; !loaded; attempt++) {
+      try {
+        loaded = await loadAndReplay(adapter, settings, { wasm, cacheSizeKiB, mustExist });
+      } catch (e) {
+        if (!(!asOwner && e instanceof CorruptDatabaseError && attempt < 3)) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+      }
+    }
+    try {
+      const { from, to } = await migrate(loaded.engine);
+      return { ...loaded, migrated: from !== to };
+    } catch (e) {
+      await loaded.engine.close().catch(() => undefined);
+      throw e;
+    }
+  };
   try {
+    let following: LockError | undefined;
     if (!readOnly) {
       try {
         await adapter.lock();
       } catch (e) {
-        throw lockFailure(adapter, e);
+        const error = lockFailure(adapter, e);
+        if (whenLocked === 'fail' || !(error instanceof LockError)) throw error;
+        following = error;
       }
     }
-    // A read-only open reads while another store may write: a journal emptied and appended again
-    // during the read looks damaged. So it reads again (a real damage stays a CORRUPT error).
-    let loaded: Loaded | undefined;
-    for (let attempt = 1; !loaded; attempt++) {
-      try {
-        loaded = await loadAndReplay(adapter, settings, { wasm, cacheSizeKiB, readOnly });
-      } catch (e) {
-        if (!(readOnly && e instanceof CorruptDatabaseError && attempt < 3)) throw e;
-        await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
-      }
+    if (following) {
+      // Listens before it loads, so no commit falls between the load and the first message.
+      const box: Mailbox = { messages: [], notify: () => {}, unsubscribe: () => {} };
+      box.unsubscribe = (adapter.subscribe as NonNullable<PersistenceAdapter['subscribe']>)((message) => {
+        box.messages.push(message);
+        box.notify();
+      });
+      mailbox = box;
+      const first = await load(false, false);
+      engine = first.engine;
+      store = new Store(first.engine, adapter, clock, undefined, false);
+      mailbox = undefined; // the store stops it from now on
+      store.follow({
+        mode: whenLocked === 'wait' ? 'wait' : 'follow',
+        holder: following.holder,
+        settings,
+        sequence: first.opened.lastSequence,
+        imageBytes: first.opened.imageBytes,
+        mailbox: box,
+        load: (asOwner) => load(asOwner, false),
+        onChange,
+      });
+      return store;
     }
-    engine = loaded.engine;
-    const { opened, hasImage } = loaded;
-    const { from, to } = await migrate(engine);
+    const first = await load(!readOnly, readOnly);
+    engine = first.engine;
+    const { opened, hasImage, migrated } = first;
     const durability = isJournaling(engine)
-      ? new DurabilityManager(engine, adapter, settings, opened, checkedClock(clock), () => store?.transactionEnded() ?? Promise.resolve())
+      ? new DurabilityManager(engine, adapter, settings, opened, now, () => store?.transactionEnded() ?? Promise.resolve())
       : undefined;
     store = new Store(engine, adapter, clock, durability, readOnly);
     if (!readOnly && durability) {
       // A new or migrated database is written at once, so the image on disk is complete and current.
-      if (!hasImage || from !== to) await durability.checkpoint();
+      if (!hasImage || migrated) await durability.checkpoint();
       durability.checkSize();
     }
     return store;
   } catch (e) {
     // The error that stopped the open is the one to report; cleanup failures must not hide it.
+    mailbox?.unsubscribe();
     if (store) await store.close().catch(() => undefined);
     else {
       await engine?.close().catch(() => undefined);
