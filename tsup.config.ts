@@ -6,6 +6,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'adapters/memory': 'adapters/memory.ts',
     'adapters/fs': 'adapters/fs.ts',
+    'adapters/indexeddb': 'adapters/indexeddb.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

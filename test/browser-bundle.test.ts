@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-// The core and the memory adapter must bundle for a browser with nothing from Node in them.
+// The core and the browser adapters must bundle for a browser with nothing from Node in them.
 describe('browser bundles', () => {
-  it.each(['src/index.ts', 'adapters/memory.ts'])('%s bundles for the browser without Node built-ins', async (entry) => {
+  it.each(['src/index.ts', 'adapters/memory.ts', 'adapters/indexeddb.ts'])('%s bundles for the browser without Node built-ins', async (entry) => {
     const result = await build({
       absWorkingDir: root,
       entryPoints: [entry],
@@ -24,6 +24,7 @@ describe('browser bundles', () => {
     expect(imports.filter((path) => nodeBuiltins.has(path))).toEqual([]);
     const inputs = Object.keys(result.metafile.inputs);
     if (entry === 'src/index.ts') expect(inputs).toContain('node_modules/sql.js/dist/sql-wasm-browser.js');
-    expect(inputs.filter((path) => path.includes('node_modules') && !/node_modules\/(sql\.js|zod)\//.test(path))).toEqual([]);
+    expect(inputs.filter((path) => path.includes('node_modules') && !/node_modules\/(sql\.js|zod|idb-keyval)\//.test(path))).toEqual([]);
+    if (entry === 'adapters/indexeddb.ts') expect(inputs.some((path) => path.startsWith('node_modules/idb-keyval/'))).toBe(true);
   });
 });

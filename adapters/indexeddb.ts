@@ -1,0 +1,454 @@
+import { promisifyRequest, type UseStore } from 'idb-keyval';
+import type { LoadedState, LockHolder, PersistenceAdapter } from '../src/persistence.js';
+import { imageCapacity } from '../src/persistence.js';
+
+/**
+ * Keeps the database in the browser's IndexedDB, and makes one tab (or worker) of an origin its
+ * only writer with the Web Locks API.
+ *
+ * Layout: one IndexedDB database per store name (`@platform-agent/store:<name>`) with one object
+ * store, `data`, reached through idb-keyval's custom-store interface:
+ * - `meta`: `{ format: 1, generation, image?: { id, bytes, chunks }, journalBytes }`;
+ * - `['image', id, i]`: the image, in chunks of at most {@link IMAGE_CHUNK_BYTES};
+ * - `['journal', offset]`: one entry per append (the journal is their concatenation).
+ *
+ * Every write is one IndexedDB transaction (`durability: 'strict'` by default: committed to disk
+ * before it resolves), so a tab closed at any moment leaves the old state or the new one. A checkpoint
+ * writes the new image, deletes the old one and every journal entry in one transaction. Every
+ * write checks the `generation` it read when it took ownership: a writer that lost ownership (a
+ * frozen tab resumed after another took over) is refused instead of overwriting newer data.
+ */
+
+/** The size of the chunks an image is stored in (IndexedDB values stay moderate). */
+export const IMAGE_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** Options of {@link createIndexedDbAdapter}. */
+export interface IndexedDbAdapterOptions {
+  /** The database's name: the same name in another tab of the same origin is the same database. */
+  name: string;
+  /**
+   * IndexedDB durability of every write transaction. `'strict'` resolves once the browser has
+   * flushed it to disk (survives an OS crash); `'relaxed'` once it is in the browser's own process
+   * (survives a closed or crashed tab, not a power cut). @default 'strict'
+   */
+  durability?: 'strict' | 'relaxed';
+  /**
+   * How long opening the IndexedDB database may wait (behind another tab's pending upgrade or
+   * deletion) before it fails with `DATABASE_BLOCKED`. @default 10000
+   */
+  openTimeoutMs?: number;
+  /** @internal The IndexedDB factory (tests pass fake-indexeddb). @default globalThis.indexedDB */
+  indexedDB?: IDBFactory;
+  /** @internal The Web Locks manager. @default globalThis.navigator.locks */
+  locks?: LockManager;
+  /** @internal How to open a BroadcastChannel. @default globalThis.BroadcastChannel */
+  broadcastChannel?: (name: string) => BroadcastChannel;
+}
+
+/** What the adapter keeps under the key `meta`. */
+interface Meta {
+  readonly format: 1;
+  readonly generation: number;
+  readonly image?: { readonly id: number; readonly bytes: number; readonly chunks: number };
+  readonly journalBytes: number;
+}
+
+const STORE = 'data';
+const META = 'meta';
+const PREFIX = '@platform-agent/store:';
+
+/** The IndexedDB database and Web Lock names of store `name`. */
+export function indexedDbNames(name: string): { database: string; lock: string; channel: string } {
+  return { database: PREFIX + name, lock: PREFIX + name, channel: PREFIX + name };
+}
+
+type AdapterError = Error & { code: string; holder?: LockHolder };
+
+function failure(code: string, message: string, cause?: unknown): AdapterError {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
+}
+
+/** Gives a DOMException from IndexedDB the adapter's typed code. */
+function translate(e: unknown, what: string): unknown {
+  if ((e as { code?: unknown })?.code !== undefined && typeof (e as { code?: unknown }).code === 'string') return e;
+  const name = (e as { name?: unknown })?.name;
+  const text = e instanceof Error ? e.message : String(e);
+  if (name === 'QuotaExceededError') {
+    return failure('QUOTA_EXCEEDED', `${what}: the browser's storage quota for this origin is used up (${text}); free space (delete old data, run retention) or ask for persistent storage`, e);
+  }
+  if (name === 'VersionError') {
+    return failure('DATABASE_VERSION', `${what}: the IndexedDB database has a newer version than this adapter writes (${text}); it was made by newer code`, e);
+  }
+  if (name === 'InvalidStateError' || name === 'SecurityError' || name === 'UnknownError') {
+    return failure('INDEXEDDB_UNAVAILABLE', `${what}: IndexedDB refused (${name}: ${text}); private browsing or a storage setting may forbid it here`, e);
+  }
+  return e;
+}
+
+function plainCopy(bytes: Uint8Array): Uint8Array {
+  // Structured cloning a view copies its whole buffer: store exactly the bytes of the view.
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
+}
+
+function journalRange(from: number): IDBKeyRange {
+  return IDBKeyRange.bound(['journal', from], ['journal', Infinity]);
+}
+
+function imageRange(id: number): IDBKeyRange {
+  return IDBKeyRange.bound(['image', id, 0], ['image', id, Infinity]);
+}
+
+/**
+ * Keeps the database in IndexedDB (see the module's notes for the layout), one writer per origin
+ * through Web Locks, and tells other tabs about commits with a BroadcastChannel. Works in browser
+ * windows and workers of a secure context (https or localhost).
+ * @example
+ * const store = await openStore({
+ *   adapter: createIndexedDbAdapter({ name: 'agent' }),
+ *   wasm: new URL('sql.js/dist/sql-wasm.wasm', import.meta.url),
+ *   whenLocked: 'follow',
+ * });
+ */
+export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): PersistenceAdapter {
+  if (typeof options !== 'object' || options === null || typeof options.name !== 'string' || options.name.length === 0) {
+    throw new TypeError('createIndexedDbAdapter() needs { name }: a non-empty string');
+  }
+  const durability = options.durability ?? 'strict';
+  if (durability !== 'strict' && durability !== 'relaxed') throw new TypeError(`durability must be 'strict' or 'relaxed', not ${String(durability)}`);
+  const openTimeoutMs = options.openTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(openTimeoutMs) || openTimeoutMs <= 0) throw new TypeError(`openTimeoutMs must be a positive integer, not ${String(openTimeoutMs)}`);
+  const names = indexedDbNames(options.name);
+  const factory = (): IDBFactory => {
+    const idb = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+    if (!idb) throw failure('INDEXEDDB_UNAVAILABLE', 'IndexedDB is not available here (a private window of some browsers, a sandboxed frame, or a runtime without it)');
+    return idb;
+  };
+  const lockManager = (): LockManager => {
+    const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+    if (!locks) throw failure('WEB_LOCKS_UNAVAILABLE', 'the Web Locks API is not available here; it needs a secure context (https:// or http://localhost)');
+    return locks;
+  };
+
+  let closed = false;
+  // Why the database cannot be used any more (deleted or upgraded by someone else), once it happened.
+  let gone: AdapterError | undefined;
+  let connection: Promise<IDBDatabase> | undefined;
+  // Ownership: the Web Lock is held while `release` is set; `generation` is the one it wrote.
+  let release: (() => void) | undefined;
+  let generation: number | undefined;
+  let lost: AdapterError | undefined;
+  // (A function, so no narrowing of `release` survives an await in the callers.)
+  const releaseLock = (): void => release?.();
+  let channel: BroadcastChannel | undefined;
+  const listeners = new Set<(message: unknown) => void>();
+
+  const usable = (): void => {
+    if (closed) throw failure('CLOSED', `the IndexedDB adapter for ${options.name} is closed`);
+    if (gone) throw gone;
+  };
+
+  const open = (): Promise<IDBDatabase> => {
+    if (connection) return connection;
+    let request: IDBOpenDBRequest;
+    try {
+      request = factory().open(names.database, 1);
+    } catch (e) {
+      return Promise.reject(translate(e, `opening IndexedDB database ${names.database}`));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const opened = new Promise<IDBDatabase>((resolve, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            failure('DATABASE_BLOCKED', `opening IndexedDB database ${names.database} waited ${openTimeoutMs} ms: another tab's upgrade or deletion of it is pending, blocked by a connection that stays open; close other tabs of this site and retry`),
+          ),
+        openTimeoutMs,
+      );
+      request.onupgradeneeded = () => {
+        if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
+      };
+      request.onblocked = () =>
+        reject(failure('DATABASE_BLOCKED', `IndexedDB database ${names.database} is blocked: another connection (an older tab of this site) holds it open; close other tabs and retry`));
+      request.onerror = () => reject(translate(request.error, `opening IndexedDB database ${names.database}`));
+      request.onsuccess = () => {
+        const db = request.result;
+        // Someone deletes the database (site data cleared) or upgrades it: let go, and say why
+        // every later call fails, instead of writing into a database that no longer holds the image.
+        db.onversionchange = () => {
+          db.close();
+          gone = failure('DATABASE_DELETED', `IndexedDB database ${names.database} was deleted or upgraded by someone else (site data cleared?); the store's memory still holds every acknowledged write: export it with store.exportImage()`);
+          connection = undefined;
+        };
+        db.onclose = () => {
+          gone ??= failure('DATABASE_DELETED', `the browser closed IndexedDB database ${names.database} (deleted, or storage cleared)`);
+          connection = undefined;
+        };
+        resolve(db);
+      };
+    });
+    connection = opened;
+    opened.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
+    opened.catch(() => {
+      if (connection === opened) connection = undefined;
+      // A request blocked now may still open later: close what it opens.
+      request.onsuccess = () => request.result.close();
+    });
+    return opened;
+  };
+
+  // idb-keyval's custom store, with the transaction durability this adapter promises.
+  const store: UseStore = async (mode, callback) => {
+    usable();
+    const db = await open();
+    let tx: IDBTransaction;
+    try {
+      tx = db.transaction(STORE, mode, { durability: mode === 'readwrite' ? durability : 'default' });
+    } catch (e) {
+      throw translate(e, `starting an IndexedDB transaction on ${names.database}`);
+    }
+    return callback(tx.objectStore(STORE));
+  };
+
+  /** Runs `work` in one read-write transaction and resolves when it committed. */
+  const write = (what: string, work: (data: IDBObjectStore, meta: Meta) => Promise<Meta>): Promise<void> =>
+    store('readwrite', async (data) => {
+      const tx = data.transaction;
+      const committed = promisifyRequest(tx);
+      try {
+        const meta = (await promisifyRequest(data.get(META))) as Meta | undefined;
+        if (lost) throw lost;
+        if (generation === undefined) throw failure('NOT_OWNER', `${what}: this IndexedDB adapter does not own ${options.name} (call lock() first)`);
+        if (meta && meta.generation !== generation) {
+          lost = failure(
+            'OWNERSHIP_LOST',
+            `${what} refused: another tab took ownership of ${options.name} (generation ${meta.generation}, this one wrote ${generation}); this writer must reopen`,
+          );
+          throw lost;
+        }
+        const next = await work(data, meta ?? { format: 1, generation, journalBytes: 0 });
+        data.put(next, META);
+      } catch (e) {
+        committed.catch(() => undefined);
+        try {
+          tx.abort();
+        } catch {
+          /* already finished */
+        }
+        throw e;
+      }
+      try {
+        await committed;
+      } catch (e) {
+        throw translate(tx.error ?? e, what);
+      }
+    }).catch((e: unknown) => {
+      throw translate(e, what);
+    });
+
+  const takeGeneration = async (): Promise<void> => {
+    await store('readwrite', async (data) => {
+      const committed = promisifyRequest(data.transaction);
+      const meta = (await promisifyRequest(data.get(META))) as Meta | undefined;
+      const next: Meta = { ...(meta ?? { format: 1, journalBytes: 0 }), format: 1, generation: (meta?.generation ?? 0) + 1 };
+      data.put(next, META);
+      await committed;
+      generation = next.generation;
+      lost = undefined;
+    });
+  };
+
+  /** Holds the Web Lock until `release()`; resolves `true` once held, `false` when `ifAvailable` found it taken. */
+  const acquire = (request: { ifAvailable: true } | { signal: AbortSignal }): Promise<boolean> =>
+    new Promise<boolean>((resolve, reject) => {
+      const held = lockManager().request(names.lock, { mode: 'exclusive', ...request }, (lock) => {
+        if (!lock) {
+          resolve(false);
+          return undefined;
+        }
+        return new Promise<void>((done) => {
+          release = () => {
+            release = undefined;
+            generation = undefined;
+            done();
+          };
+          resolve(true);
+        });
+      });
+      held.catch((e: unknown) => {
+        // Rejected before it was granted (aborted), or stolen while held.
+        if (release) {
+          release = undefined;
+          lost = failure('OWNERSHIP_LOST', `the Web Lock on ${options.name} was taken away (stolen by another tab)`, e);
+        }
+        reject(e);
+      });
+    });
+
+  const holder = async (): Promise<LockHolder> => {
+    try {
+      const state = await lockManager().query();
+      const held = state.held?.find((l) => l.name === names.lock);
+      return { description: `another tab or worker of this origin${held?.clientId ? ` (client ${held.clientId})` : ''}` };
+    } catch {
+      return { description: 'another tab or worker of this origin' };
+    }
+  };
+
+  const own = async (): Promise<void> => {
+    try {
+      await takeGeneration();
+    } catch (e) {
+      releaseLock();
+      throw translate(e, `taking ownership of ${options.name}`);
+    }
+  };
+
+  return {
+    name: 'indexeddb',
+    persistent: true,
+
+    async lock(): Promise<void> {
+      usable();
+      if (release) return;
+      if (!(await acquire({ ifAvailable: true }))) {
+        const who = await holder();
+        throw Object.assign(failure('LOCKED', `IndexedDB database ${options.name} is owned by ${who.description}`), { holder: who });
+      }
+      await own();
+    },
+
+    async waitForLock(signal: AbortSignal): Promise<void> {
+      usable();
+      if (release) return;
+      await acquire({ signal });
+      if (closed) {
+        releaseLock();
+        throw failure('CLOSED', `the IndexedDB adapter for ${options.name} is closed`);
+      }
+      await own();
+    },
+
+    load(): Promise<LoadedState> {
+      return store('readonly', async (data) => {
+        const meta = (await promisifyRequest(data.get(META))) as Meta | undefined;
+        if (!meta) return { journal: new Uint8Array(0) };
+        const [chunks, journalParts] = await Promise.all([
+          meta.image ? (promisifyRequest(data.getAll(imageRange(meta.image.id))) as Promise<Uint8Array[]>) : Promise.resolve([]),
+          promisifyRequest(data.getAll(journalRange(0))) as Promise<Uint8Array[]>,
+        ]);
+        const journal = new Uint8Array(meta.journalBytes);
+        let at = 0;
+        for (const part of journalParts) {
+          journal.set(part.subarray(0, Math.min(part.length, journal.length - at)), at);
+          at += part.length;
+        }
+        if (at !== meta.journalBytes) {
+          throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${at} journal bytes where its meta says ${meta.journalBytes}`);
+        }
+        if (!meta.image) return { journal };
+        if (chunks.length !== meta.image.chunks) {
+          throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${chunks.length} image chunks where its meta says ${meta.image.chunks}`);
+        }
+        // One copy, with room to grow, handed over to the store (imageOwned).
+        const image = new Uint8Array(new ArrayBuffer(imageCapacity(meta.image.bytes, meta.journalBytes)), 0, meta.image.bytes);
+        let offset = 0;
+        for (const chunk of chunks) {
+          image.set(chunk, offset);
+          offset += chunk.length;
+        }
+        if (offset !== meta.image.bytes) throw failure('CORRUPT', `IndexedDB database ${options.name}'s image chunks hold ${offset} bytes where its meta says ${meta.image.bytes}`);
+        return { image, journal, imageOwned: true };
+      }).catch((e: unknown) => {
+        throw translate(e, `loading ${options.name} from IndexedDB`);
+      });
+    },
+
+    append(bytes: Uint8Array, at: number): Promise<void> {
+      return write(`appending to ${options.name}'s journal`, async (data, meta) => {
+        if (!Number.isSafeInteger(at) || at < 0 || at > meta.journalBytes) {
+          throw new RangeError(`append at ${at} is outside the journal (${meta.journalBytes} bytes)`);
+        }
+        const record = plainCopy(bytes);
+        if (at < meta.journalBytes) {
+          // A retry: the journal becomes its first `at` bytes, then `bytes`.
+          data.delete(journalRange(at));
+          // The entry that starts before `at` and runs past it is cut at `at`.
+          const cursor = at === 0 ? null : await promisifyRequest(data.openCursor(IDBKeyRange.bound(['journal', 0], ['journal', at], false, true), 'prev'));
+          if (cursor) {
+            const start = (cursor.key as [string, number])[1];
+            const part = cursor.value as Uint8Array;
+            if (start + part.length > at) data.put(part.slice(0, at - start), cursor.key);
+          }
+        }
+        data.put(record, ['journal', at]);
+        return { ...meta, journalBytes: at + record.length };
+      });
+    },
+
+    checkpoint(image: Uint8Array): Promise<void> {
+      // Copied out first (IndexedDB values stay moderate): a detached buffer fails here, before
+      // anything is written.
+      const chunks: Uint8Array[] = [];
+      try {
+        const total = image.byteLength;
+        for (let at = 0; at < total || chunks.length === 0; at += IMAGE_CHUNK_BYTES) chunks.push(image.slice(at, at + IMAGE_CHUNK_BYTES));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return write(`checkpointing ${options.name}`, async (data, meta) => {
+        const id = (meta.image?.id ?? 0) + 1;
+        if (meta.image) data.delete(imageRange(meta.image.id));
+        chunks.forEach((chunk, i) => data.put(chunk, ['image', id, i]));
+        data.delete(journalRange(0));
+        return { ...meta, image: { id, bytes: image.byteLength, chunks: chunks.length }, journalBytes: 0 };
+      });
+    },
+
+    publish(message: unknown): void {
+      if (closed) return;
+      try {
+        channel ??= openChannel();
+        channel.postMessage(message);
+      } catch {
+        /* best effort: followers catch up from the next message or at takeover */
+      }
+    },
+
+    subscribe(listener: (message: unknown) => void): () => void {
+      usable();
+      channel ??= openChannel();
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    async unlock(): Promise<void> {
+      releaseLock();
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      releaseLock();
+      listeners.clear();
+      channel?.close();
+      channel = undefined;
+      const db = connection;
+      connection = undefined;
+      await db?.then((d) => d.close()).catch(() => undefined);
+    },
+  };
+
+  function openChannel(): BroadcastChannel {
+    const make = options.broadcastChannel ?? ((name: string) => new BroadcastChannel(name));
+    const opened = make(names.channel);
+    opened.onmessage = (event: MessageEvent) => {
+      for (const listener of listeners) listener(event.data);
+    };
+    return opened;
+  }
+}

@@ -1,0 +1,287 @@
+import 'fake-indexeddb/auto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createIndexedDbAdapter, indexedDbNames, type IndexedDbAdapterOptions } from '../../adapters/indexeddb.js';
+import { LockError, PersistenceError, openStore, type Store, type StoreWarning } from '../../src/index.js';
+import { createFakeLocks, type FakeLocks } from '../helpers/web-locks.js';
+import { defineAdapterConformance, record, rejection, sqliteImage } from './conformance.js';
+
+let counter = 0;
+const uniqueName = (): string => `test-${process.pid}-${++counter}`;
+
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(indexedDbNames(name).database);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/** Makes every IndexedDB put fail as a full quota does, until the returned function runs. */
+function exhaustQuota(): () => Promise<void> {
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function quotaExceeded(): IDBRequest<IDBValidKey> {
+    throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+  };
+  return async () => {
+    IDBObjectStore.prototype.put = put;
+  };
+}
+
+let tab = 0;
+function adapterOn(locks: FakeLocks, name: string, client = `tab-${++tab}`, extra: Partial<IndexedDbAdapterOptions> = {}) {
+  return createIndexedDbAdapter({ name, locks: locks.manager(client), ...extra });
+}
+
+defineAdapterConformance(
+  'indexeddb (fake-indexeddb in Node)',
+  async () => {
+    const name = uniqueName();
+    const locks = createFakeLocks();
+    return { open: () => adapterOn(locks, name), cleanup: () => deleteDatabase(name) };
+  },
+  { checkpointFailures: [{ how: 'the storage quota ran out (QuotaExceededError)', arrange: async () => exhaustQuota() }] },
+);
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('indexeddb adapter', () => {
+  const stores: Store[] = [];
+  const names: string[] = [];
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close().catch(() => undefined);
+    for (const name of names.splice(0)) await deleteDatabase(name).catch(() => undefined);
+  });
+  const track = <S extends Store>(store: S): S => {
+    stores.push(store);
+    return store;
+  };
+  const newName = (): string => {
+    const name = uniqueName();
+    names.push(name);
+    return name;
+  };
+  const task = (id: string) => ({ id, command: 'deploy', params: { n: id } });
+
+  it('refuses bad options with a TypeError', () => {
+    expect(() => createIndexedDbAdapter({ name: '' })).toThrow(TypeError);
+    expect(() => createIndexedDbAdapter(undefined as unknown as IndexedDbAdapterOptions)).toThrow(TypeError);
+    expect(() => createIndexedDbAdapter({ name: 'x', durability: 'fast' as 'strict' })).toThrow(TypeError);
+    expect(() => createIndexedDbAdapter({ name: 'x', openTimeoutMs: 0 })).toThrow(TypeError);
+  });
+
+  it('a writer that lost ownership (its lock taken away, another tab took over) is refused and overwrites nothing', async () => {
+    const name = newName();
+    const locks = createFakeLocks();
+    const first = adapterOn(locks, name, 'frozen');
+    await first.lock();
+    await first.load();
+    await first.checkpoint(await sqliteImage(3, 'first'));
+    await first.append(record(1), 0);
+    locks.revoke(indexedDbNames(name).lock); // the tab froze; the browser gave its lock away
+    const second = adapterOn(locks, name, 'new');
+    await second.lock();
+    const newer = await sqliteImage(5, 'second');
+    await second.checkpoint(newer);
+    const refused = await rejection(first.append!(record(2), record(1).length));
+    expect(refused.code).toBe('OWNERSHIP_LOST');
+    expect((await rejection(first.checkpoint(await sqliteImage(1, 'stale')))).code).toBe('OWNERSHIP_LOST');
+    const loaded = await adapterOn(locks, name).load();
+    expect(loaded.image?.length).toBe(newer.length);
+    expect(loaded.journal?.length ?? 0).toBe(0);
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('without IndexedDB (some private windows), opening fails with a typed error naming the reason', async () => {
+    const saved = globalThis.indexedDB;
+    // @ts-expect-error: removed for the test, as in a browser without IndexedDB
+    delete globalThis.indexedDB;
+    try {
+      const error = await rejection(openStore({ adapter: adapterOn(createFakeLocks(), newName()) }));
+      expect(error).toBeInstanceOf(PersistenceError);
+      expect((error as PersistenceError).reason).toBe('INDEXEDDB_UNAVAILABLE');
+      expect(error.message).toMatch(/IndexedDB is not available/);
+    } finally {
+      globalThis.indexedDB = saved;
+    }
+  });
+
+  it('without Web Locks (not a secure context), opening fails with a typed error naming the reason', async () => {
+    const adapter = createIndexedDbAdapter({ name: newName(), locks: undefined });
+    const error = await rejection(openStore({ adapter }));
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect((error as PersistenceError).reason).toBe('WEB_LOCKS_UNAVAILABLE');
+  });
+
+  it('a database deleted under an open store: writes fail with DATABASE_DELETED, reads and the in-memory state stay', async () => {
+    const name = newName();
+    const warnings: StoreWarning[] = [];
+    const store = track(await openStore({ adapter: adapterOn(createFakeLocks(), name), onWarning: (w) => warnings.push(w), retry: { minMs: 20, maxMs: 50 } }));
+    await store.saveTask(task('kept'));
+    await deleteDatabase(name); // site data cleared: the store's connection is told to go, and goes
+    const error = await rejection(store.saveTask(task('after')));
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect((error as PersistenceError).reason).toBe('DATABASE_DELETED');
+    expect(store.health().state).toBe('degraded');
+    expect(warnings.map((w) => w.code)).toContain('DEGRADED');
+    expect((await store.getTask('kept'))?.id).toBe('kept');
+    expect((await store.exportImage()).length).toBeGreaterThan(0);
+  });
+
+  it('a database whose opening waits behind another tab\'s blocked deletion fails with DATABASE_BLOCKED', async () => {
+    const name = newName();
+    const locks = createFakeLocks();
+    const owner = adapterOn(locks, name);
+    await owner.lock();
+    await owner.checkpoint(await sqliteImage(2));
+    // Another tab holds a connection and ignores versionchange; a third deletes the database.
+    const stubborn = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(indexedDbNames(name).database);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    stubborn.onversionchange = () => {};
+    await owner.close(); // our own connection goes, so only the stubborn one blocks
+    const deletion = indexedDB.deleteDatabase(indexedDbNames(name).database);
+    const deleted = new Promise((resolve) => (deletion.onsuccess = resolve));
+    const reader = adapterOn(locks, name, 'late', { openTimeoutMs: 200 });
+    const error = await rejection(reader.load());
+    expect(error.code).toBe('DATABASE_BLOCKED');
+    expect(error.message).toMatch(/close other tabs/);
+    stubborn.close();
+    await deleted;
+    await reader.close();
+  });
+
+  it('a full quota: the write fails with QUOTA_EXCEEDED, memory stays, and the store recovers when space returns', async () => {
+    const name = newName();
+    const locks = createFakeLocks();
+    const store = track(await openStore({ adapter: adapterOn(locks, name), onWarning: () => {}, retry: { minMs: 10, maxMs: 20 } }));
+    await store.saveTask(task('before'));
+    const restore = exhaustQuota();
+    let error: PersistenceError;
+    try {
+      error = (await rejection(store.saveTask(task('during')))) as PersistenceError;
+      expect(error).toBeInstanceOf(PersistenceError);
+      expect(error.reason).toBe('QUOTA_EXCEEDED');
+      expect(store.health().state).toBe('degraded');
+      expect((await rejection(store.saveTask(task('refused')))).code).toBe('PERSISTENCE');
+      expect((await store.getTask('during'))?.id).toBe('during'); // applied in memory, not acknowledged
+    } finally {
+      await restore();
+    }
+    await until(() => store.health().state === 'ok', 'the store to recover');
+    await store.saveTask(task('after'));
+    await store.close();
+    const reopened = track(await openStore({ adapter: adapterOn(locks, name) }));
+    expect((await reopened.listTasks()).map((t) => t.id).sort()).toEqual(['after', 'before', 'during']);
+  });
+
+  describe('one writer across tabs (whenLocked)', () => {
+    it("'fail' (the default): a second tab's open rejects with a LockError naming the other tab", async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      track(await openStore({ adapter: adapterOn(locks, name, 'tab-a') }));
+      const error = await rejection(openStore({ adapter: adapterOn(locks, name, 'tab-b') }));
+      expect(error).toBeInstanceOf(LockError);
+      expect((error as LockError).holder.description).toMatch(/another tab or worker of this origin \(client tab-a\)/);
+    });
+
+    it("'follow': the follower sees the owner's commits, its writes fail fast, and it takes over when the owner closes", async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const owner = track(await openStore({ adapter: adapterOn(locks, name, 'tab-a') }));
+      await owner.saveTask(task('t1'));
+      let changes = 0;
+      const follower = track(await openStore({ adapter: adapterOn(locks, name, 'tab-b'), whenLocked: 'follow', onChange: () => changes++ }));
+      expect(follower.role).toBe('follower');
+      expect(follower.health().state).toBe('following');
+      expect((await follower.getTask('t1'))?.id).toBe('t1');
+      await owner.saveTask(task('t2'));
+      await owner.transaction(async (tx) => {
+        await tx.saveTask(task('t3'));
+        await tx.updateTaskStatus('t3', 'running');
+      });
+      await until(async () => (await follower.getTask('t3'))?.status === 'running', "the follower to see the owner's transaction");
+      expect(changes).toBeGreaterThan(0);
+      const refused = await rejection(follower.saveTask(task('nope')));
+      expect(refused).toBeInstanceOf(LockError);
+      expect((await rejection(follower.transaction((tx) => tx.saveTask(task('nope'))))).code).toBe('LOCKED');
+      expect((await rejection(follower.checkpoint())).code).toBe('LOCKED');
+      // A checkpoint empties the journal: the follower, already current, stays so.
+      await owner.checkpoint();
+      await owner.saveTask(task('t4'));
+      await until(async () => (await follower.getTask('t4')) !== undefined, 'a commit after the checkpoint');
+      await owner.close();
+      await follower.owned();
+      expect(follower.role).toBe('owner');
+      expect(follower.health().state).toBe('ok');
+      await follower.saveTask(task('t5'));
+      await follower.close();
+      const reopened = track(await openStore({ adapter: adapterOn(locks, name, 'tab-c') }));
+      expect((await reopened.listTasks()).map((t) => t.id).sort()).toEqual(['t1', 't2', 't3', 't4', 't5']);
+    });
+
+    it("'wait': the follower's write waits for ownership and lands after the owner closes", async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const owner = track(await openStore({ adapter: adapterOn(locks, name, 'tab-a') }));
+      await owner.saveTask(task('first'));
+      const follower = track(await openStore({ adapter: adapterOn(locks, name, 'tab-b'), whenLocked: 'wait' }));
+      let landed = false;
+      const waiting = follower.saveTask(task('queued')).then((t) => {
+        landed = true;
+        return t;
+      });
+      await owner.saveTask(task('second'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(landed).toBe(false);
+      await owner.close();
+      expect((await waiting).id).toBe('queued');
+      expect((await follower.listTasks()).map((t) => t.id).sort()).toEqual(['first', 'queued', 'second']);
+    });
+
+    it('a crashed owner tab: the follower takes over with every acknowledged write, and the crashed writer is refused', async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const owner = track(await openStore({ adapter: adapterOn(locks, name, 'doomed'), onWarning: () => {} }));
+      const follower = track(await openStore({ adapter: adapterOn(locks, name, 'survivor'), whenLocked: 'follow' }));
+      const acknowledged: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        await owner.saveTask(task(`a${i}`));
+        acknowledged.push(`a${i}`);
+      }
+      locks.crash('doomed'); // the tab dies: the browser releases its lock; its store never closes
+      await follower.owned();
+      const ids = (await follower.listTasks()).map((t) => t.id);
+      for (const id of acknowledged) expect(ids).toContain(id);
+      await follower.saveTask(task('after'));
+      // The dead tab's store object, if it ever ran again, cannot overwrite the new owner's data.
+      const stale = await rejection(owner.saveTask(task('zombie')));
+      expect((stale as PersistenceError).reason).toBe('OWNERSHIP_LOST');
+      expect(await follower.getTask('zombie')).toBeUndefined();
+    });
+
+    it('a follower ignores messages that are not the store\'s, and recovers from ones it cannot place (it reloads)', async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const owner = track(await openStore({ adapter: adapterOn(locks, name, 'tab-a') }));
+      const follower = track(await openStore({ adapter: adapterOn(locks, name, 'tab-b'), whenLocked: 'follow' }));
+      const noise = new BroadcastChannel(indexedDbNames(name).channel);
+      noise.postMessage({ kind: 'pa-store/records', bytes: 'not bytes' });
+      noise.postMessage('hello');
+      // A record from the future (sequence 99): the follower cannot apply it, so it loads the truth.
+      noise.postMessage({ kind: 'pa-store/records', bytes: record(99) });
+      noise.postMessage({ kind: 'pa-store/image', sequence: 1e6 });
+      await owner.saveTask(task('real'));
+      await until(async () => (await follower.getTask('real')) !== undefined, 'the real commit');
+      expect(follower.health().state).toBe('following');
+      noise.close();
+    });
+  });
+});
