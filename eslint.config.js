@@ -30,6 +30,17 @@ export default tseslint.config(
     },
   },
   {
+    // Browser code: no Node built-ins (a browser bundle must not pull them in).
+    files: ['adapters/indexeddb.ts', 'browser/**/*.ts', 'examples/browser/**/*.js', 'test/browser/pages/**/*.ts', 'test/browser/entries/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', ...nodeBuiltins], message: 'browser code: no Node built-ins.' }] }],
+    },
+  },
+  {
+    files: ['examples/browser/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', crypto: 'readonly', addEventListener: 'readonly', globalThis: 'readonly', URL: 'readonly' } },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', performance: 'readonly', Buffer: 'readonly', globalThis: 'readonly' } },
   },

@@ -82,7 +82,7 @@ describe('indexeddb adapter', () => {
     await first.lock();
     await first.load();
     await first.checkpoint(await sqliteImage(3, 'first'));
-    await first.append(record(1), 0);
+    await first.append!(record(1), 0);
     locks.revoke(indexedDbNames(name).lock); // the tab froze; the browser gave its lock away
     const second = adapterOn(locks, name, 'new');
     await second.lock();
