@@ -72,7 +72,38 @@ function nodeReadFile(): ((path: string | URL) => Promise<Uint8Array>) | undefin
   return fs ? (path) => fs.readFile(path) : undefined;
 }
 
+/**
+ * The exports of the SQLite binary sql.js's JavaScript expects: the `dist/sql-wasm.wasm` of the
+ * sql.js version this package pins (1.16.0; a test compares it with the installed one). Emscripten
+ * minifies the names per build, so a binary of another sql.js version (or any other WASM) has
+ * other exports: it is refused before sql.js sees it, because sql.js would fail inside its own
+ * asynchronous start-up, where no error reaches the caller (the open would hang).
+ */
+export const SQLJS_WASM_EXPORTS =
+  'O:memory,P:function,Q:table,R:function,S:function,T:function,U:function,V:function,W:function,X:function,Y:function,Z:function,_:function,$:function,' +
+  'aa:function,ba:function,ca:function,da:function,ea:function,fa:function,ga:function,ha:function,ia:function,ja:function,ka:function,la:function,' +
+  'ma:function,na:function,oa:function,pa:function,qa:function,ra:function,sa:function,ta:function,ua:function,va:function,wa:function,xa:function,' +
+  'ya:function,za:function,Aa:function,Ba:function,Ca:function,Da:function,Ea:function,Fa:function,Ga:function,Ha:function,Ia:function,Ja:function,' +
+  'Ka:function,La:function,Ma:function,Na:function,Oa:function,Pa:function';
+
+/** A module's exports as `name:kind`, comma-separated, in order. */
+export function wasmExports(module: WebAssembly.Module): string {
+  return WebAssembly.Module.exports(module)
+    .map((e) => `${e.name}:${e.kind}`)
+    .join(',');
+}
+
 async function compiledModule(wasm: WasmSource): Promise<WebAssembly.Module | string> {
+  const module = await compileSource(wasm);
+  if (typeof module !== 'string' && wasmExports(module) !== SQLJS_WASM_EXPORTS) {
+    throw new Error(
+      `this WebAssembly module is not the SQLite binary this package's sql.js (1.16.0) needs (its exports differ: another sql.js version's binary, or another module). Pass @platform-agent/store/sql-wasm.wasm`,
+    );
+  }
+  return module;
+}
+
+async function compileSource(wasm: WasmSource): Promise<WebAssembly.Module | string> {
   if (typeof WebAssembly !== 'undefined' && wasm instanceof WebAssembly.Module) return wasm;
   if (wasm instanceof Uint8Array || wasm instanceof ArrayBuffer) return WebAssembly.compile(wasm as BufferSource);
   if (typeof wasm === 'string' || (typeof URL !== 'undefined' && wasm instanceof URL)) {

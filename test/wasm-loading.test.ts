@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SQLJS_WASM_EXPORTS, wasmExports } from '../src/sqljs-engine.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/open-with-wasm.ts', import.meta.url));
 
@@ -45,11 +48,23 @@ describe('the wasm option, each in a fresh process', () => {
     expect(results[1]).toBe('ok {"ok":true}');
   });
 
-  it('valid WASM that is not sql.js\'s binary is a typed error, not a crash or a hang', () => {
+  it('valid WASM that is not sql.js\'s binary is a typed error before sql.js sees it, and a later good binary still works', () => {
     const { results } = run('wrong-wasm');
-    expect(results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*cannot load the SQLite WebAssembly binary/);
-    // sql.js's loader cannot start over in the same realm; the error says so.
-    expect(results[1]).toMatch(/^error UNSUPPORTED UnsupportedError: .*sql\.js cannot retry in this realm/);
+    expect(results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*cannot load the SQLite WebAssembly binary.*not the SQLite binary.*exports differ/);
+    expect(results[1]).toBe('ok {"ok":true}');
+  });
+
+  it("another sql.js build's binary (other export names) is refused up front instead of hanging the open", () => {
+    const { results } = run('other-sqljs-build');
+    expect(results[0]).toMatch(/^error UNSUPPORTED UnsupportedError: .*exports differ.*@platform-agent\/store\/sql-wasm\.wasm/);
+    expect(results[1]).toBe('ok {"ok":true}');
+  });
+
+  it('the expected exports are those of the installed sql.js binary (update SQLJS_WASM_EXPORTS with sql.js)', () => {
+    const wasmFile = createRequire(import.meta.url).resolve('sql.js/dist/sql-wasm.wasm');
+    expect(wasmExports(new WebAssembly.Module(readFileSync(wasmFile)))).toBe(SQLJS_WASM_EXPORTS);
+    const sqlJs = JSON.parse(readFileSync(new URL('../package.json', pathToFileURL(wasmFile)), 'utf8')) as { version: string };
+    expect(sqlJs.version).toBe('1.16.0');
   });
 
   it('a store opened while another one loads the WASM joins that load (the first call decides)', () => {
