@@ -176,6 +176,21 @@ describe('IndexedDB in Chromium', () => {
     await context.close();
   });
 
+  it('site data cleared under an open store: writes fail with DATABASE_DELETED, reads and every acknowledged write stay in memory', async () => {
+    const context = await harness.newContext();
+    const page = await tabIn(context);
+    const name = uniqueName('deleted');
+    await call(page, 'open', name);
+    for (const id of ids('k', 5)) expect(await call(page, 'save', id)).toEqual({ ok: true });
+    // Our store's connection closes on versionchange, so the deletion is not blocked by it.
+    expect(await call(page, 'deleteDatabase', name)).toBe('deleted');
+    expect(await call(page, 'save', 'lost')).toMatchObject({ ok: false, name: 'PersistenceError', reason: 'DATABASE_DELETED' });
+    expect((await call(page, 'health')).state).toBe('degraded');
+    expect(await call(page, 'ids')).toEqual([...ids('k', 5), 'lost'].sort());
+    expect(await call(page, 'exportedTaskCount')).toBe(6);
+    await context.close();
+  });
+
   it("the README's example page (examples/browser, no bundler: dist/browser.js and dist/sql-wasm.wasm) writes, follows and takes over", async () => {
     ensureBuilt();
     for (const [from, to] of [

@@ -1,6 +1,7 @@
 // One "tab" of a web app that keeps agent state in IndexedDB: the Chromium tests drive it through
 // `globalThis.tab` (test/browser/indexeddb.chromium.test.ts).
 import { createIndexedDbAdapter } from '../../../adapters/indexeddb.js';
+import { createMemoryAdapter } from '../../../adapters/memory.js';
 import { openStore, type Store, type StoreHealth, type WhenLocked } from '../../../src/index.js';
 
 /** What a write came to, as plain data for page.evaluate. */
@@ -73,6 +74,25 @@ const tab = {
       void ack(id);
     }
     return count;
+  },
+  /** Deletes the store's IndexedDB database, as clearing site data does (our open connection is told to go). */
+  deleteDatabase(name: string): Promise<string> {
+    return new Promise((resolve) => {
+      const request = indexedDB.deleteDatabase(`@platform-agent/store:${name}`);
+      request.onsuccess = () => resolve('deleted');
+      request.onerror = () => resolve(`error ${String(request.error)}`);
+      request.onblocked = () => resolve('blocked');
+    });
+  },
+  async exportedTaskCount(): Promise<number> {
+    // The rescue path the README gives for a deleted database: the image from memory, opened anew.
+    const image = await opened().exportImage();
+    const copy = await openStore({ wasm: '/sql-wasm.wasm', adapter: createMemoryAdapter({ image }) });
+    try {
+      return (await copy.listTasks()).length;
+    } finally {
+      await copy.close();
+    }
   },
   async owned(): Promise<string> {
     await opened().owned();
