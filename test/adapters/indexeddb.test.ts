@@ -2,30 +2,12 @@ import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIndexedDbAdapter, indexedDbNames, type IndexedDbAdapterOptions } from '../../adapters/indexeddb.js';
 import { LockError, PersistenceError, openStore, type Store, type StoreWarning } from '../../src/index.js';
+import { deleteIndexedDb, failEveryPut } from '../helpers/indexeddb.js';
 import { createFakeLocks, type FakeLocks } from '../helpers/web-locks.js';
 import { defineAdapterConformance, record, rejection, sqliteImage } from './conformance.js';
 
 let counter = 0;
 const uniqueName = (): string => `test-${process.pid}-${++counter}`;
-
-function deleteDatabase(name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.deleteDatabase(indexedDbNames(name).database);
-    request.onsuccess = () => resolve();
-    request.onerror = () => reject(request.error);
-  });
-}
-
-/** Makes every IndexedDB put fail as a full quota does, until the returned function runs. */
-function exhaustQuota(): () => Promise<void> {
-  const put = IDBObjectStore.prototype.put;
-  IDBObjectStore.prototype.put = function quotaExceeded(): IDBRequest<IDBValidKey> {
-    throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
-  };
-  return async () => {
-    IDBObjectStore.prototype.put = put;
-  };
-}
 
 let tab = 0;
 function adapterOn(locks: FakeLocks, name: string, client = `tab-${++tab}`, extra: Partial<IndexedDbAdapterOptions> = {}) {
@@ -37,9 +19,9 @@ defineAdapterConformance(
   async () => {
     const name = uniqueName();
     const locks = createFakeLocks();
-    return { open: () => adapterOn(locks, name), cleanup: () => deleteDatabase(name) };
+    return { open: () => adapterOn(locks, name), cleanup: () => deleteIndexedDb(name) };
   },
-  { checkpointFailures: [{ how: 'the storage quota ran out (QuotaExceededError)', arrange: async () => exhaustQuota() }] },
+  { checkpointFailures: [{ how: 'the storage quota ran out (QuotaExceededError)', arrange: async () => failEveryPut() }] },
 );
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
@@ -55,7 +37,7 @@ describe('indexeddb adapter', () => {
   const names: string[] = [];
   afterEach(async () => {
     for (const store of stores.splice(0)) await store.close().catch(() => undefined);
-    for (const name of names.splice(0)) await deleteDatabase(name).catch(() => undefined);
+    for (const name of names.splice(0)) await deleteIndexedDb(name).catch(() => undefined);
   });
   const track = <S extends Store>(store: S): S => {
     stores.push(store);
@@ -123,7 +105,7 @@ describe('indexeddb adapter', () => {
     const warnings: StoreWarning[] = [];
     const store = track(await openStore({ adapter: adapterOn(createFakeLocks(), name), onWarning: (w) => warnings.push(w), retry: { minMs: 20, maxMs: 50 } }));
     await store.saveTask(task('kept'));
-    await deleteDatabase(name); // site data cleared: the store's connection is told to go, and goes
+    await deleteIndexedDb(name); // site data cleared: the store's connection is told to go, and goes
     const error = await rejection(store.saveTask(task('after')));
     expect(error).toBeInstanceOf(PersistenceError);
     expect((error as PersistenceError).reason).toBe('DATABASE_DELETED');
@@ -163,7 +145,7 @@ describe('indexeddb adapter', () => {
     const locks = createFakeLocks();
     const store = track(await openStore({ adapter: adapterOn(locks, name), onWarning: () => {}, retry: { minMs: 10, maxMs: 20 } }));
     await store.saveTask(task('before'));
-    const restore = exhaustQuota();
+    const restore = failEveryPut();
     let error: PersistenceError;
     try {
       error = (await rejection(store.saveTask(task('during')))) as PersistenceError;

@@ -1,0 +1,28 @@
+/**
+ * IndexedDB helpers shared by the Node tests (fake-indexeddb) and the Chromium entries (real
+ * IndexedDB): both use the globals, so this file imports nothing from Node.
+ */
+import { indexedDbNames } from '../../adapters/indexeddb.js';
+
+/** Deletes store `name`'s IndexedDB database. */
+export function deleteIndexedDb(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(indexedDbNames(name).database);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/**
+ * Makes every IndexedDB put throw a `QuotaExceededError` (in the middle of a transaction, which then
+ * aborts), as a full quota does, until the returned function runs.
+ */
+export function failEveryPut(): () => Promise<void> {
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function quotaExceeded(): IDBRequest<IDBValidKey> {
+    throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+  };
+  return async () => {
+    IDBObjectStore.prototype.put = put;
+  };
+}
