@@ -9,11 +9,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { agentMix } from './agent-mix.js';
+import { browserDurable } from './browser-durable.js';
 import { durableWrites } from './durable-writes.js';
 import type { Benchmark } from './harness.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. Add new ones here. */
-const BENCHMARKS: readonly Benchmark[] = [agentMix, durableWrites];
+const BENCHMARKS: readonly Benchmark[] = [agentMix, durableWrites, browserDurable];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

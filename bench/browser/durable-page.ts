@@ -1,0 +1,281 @@
+/**
+ * The page of the browser-durable benchmark (bench/browser-durable.ts drives it through
+ * `globalThis.bench`): builds seed images, puts them into IndexedDB through the adapter's own
+ * contract, and times durable saves of the store and raw IndexedDB transactions. Browser code only:
+ * it is bundled by esbuild for Chromium.
+ */
+import { createIndexedDbAdapter, indexedDbNames } from '../../adapters/indexeddb.js';
+import { openStore, type TaskInput } from '../../src/index.js';
+
+const WASM = '/sql-wasm.wasm';
+/** The most tasks per transaction while a seed is filled (its size is checked between them). */
+const SEED_CHUNK = 500;
+/** About what one history task adds to the database, to size the last transactions near the target. */
+const SEED_TASK_BYTES = 4096;
+
+/** mulberry32, as bench/harness.ts's Prng (which imports Node built-ins, so cannot be bundled here). */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ['deploy', 'service', 'error', 'timeout', 'retry', 'cluster', 'node', 'pod', 'restart', 'latency', 'request', 'config', 'rollback', 'version', 'queue', 'worker'];
+const COMMANDS = ['deploy', 'restart_service', 'scale', 'rollback', 'run_query', 'fetch_logs'];
+const ENVS = ['prod', 'staging', 'dev'];
+
+/** Deterministic tasks: the seeds' history (params of a few KB) and the small tasks the subjects save. */
+class Tasks {
+  readonly #next: () => number;
+  constructor(seed: number) {
+    this.#next = prng(seed);
+  }
+  #int(min: number, max: number): number {
+    return min + Math.floor(this.#next() * (max - min + 1));
+  }
+  #pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.#next() * items.length)] as T;
+  }
+  #hex(length: number): string {
+    let s = '';
+    while (s.length < length) s += Math.floor(this.#next() * 0x100000000).toString(16).padStart(8, '0');
+    return s.slice(0, length);
+  }
+  #words(length: number): string {
+    const parts: string[] = [];
+    for (let n = 0; n < length; ) {
+      const w = this.#pick(WORDS);
+      parts.push(w);
+      n += w.length + 1;
+    }
+    return parts.join(' ');
+  }
+  #id(): string {
+    const h = this.#hex(32);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  }
+
+  /** A new pending task as the agent saves it: a command with a few parameters. */
+  newTask(): TaskInput {
+    return {
+      id: this.#id(),
+      command: this.#pick(COMMANDS),
+      params: { service: `svc-${this.#int(0, 39)}`, env: this.#pick(ENVS), version: `v${this.#int(1, 9)}.${this.#int(0, 40)}.${this.#int(0, 200)}`, replicas: this.#int(1, 12) },
+      callerId: `U${this.#hex(10).toUpperCase()}`,
+      responseChannel: `C${this.#hex(10).toUpperCase()}`,
+      responseThread: `${1_700_000_000 + this.#int(0, 9_999_999)}.${String(this.#int(0, 999_999)).padStart(6, '0')}`,
+    };
+  }
+
+  /** A finished task of a seed's history: params of about 2–4 KB (a reason and a plan) and a result. */
+  pastTask(now: number): TaskInput {
+    const createdAt = now - this.#int(60_000, 30 * 86_400_000);
+    const task = this.newTask();
+    return {
+      ...task,
+      params: {
+        ...(task.params as Record<string, unknown>),
+        reason: this.#words(this.#int(800, 2000)),
+        plan: Array.from({ length: this.#int(3, 8) }, () => ({ step: this.#pick(WORDS), target: this.#hex(12), note: this.#words(this.#int(40, 160)) })),
+      },
+      status: 'completed',
+      result: { ok: true, output: this.#words(this.#int(30, 200)) },
+      createdAt,
+      updatedAt: createdAt + 1_000,
+      completedAt: createdAt + 1_000,
+    };
+  }
+}
+
+/** Seed images built in this page, by target size. */
+const seeds = new Map<number, Uint8Array>();
+/** The PRNG seed of the tasks the subjects save: every subject saves the same sequence. */
+const SAVES_SEED = 0xd0_4ab1e;
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function committed(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+function deleteDatabase(database: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(database);
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error(`deleting ${database} is blocked by an open connection`));
+  });
+}
+
+/** One subject's run on one database. */
+export interface StoreRun {
+  /** `openStore` on the seeded database, ms. */
+  readonly openMs: number;
+  /** The image the store opened (health().imageBytes). */
+  readonly imageBytes: number;
+  /** Each timed save, ms. */
+  readonly latencies: number[];
+  /** Journal bytes appended per timed save (0 in whole-image mode). */
+  readonly journalBytesPerSave: number;
+  /** `close()`: the final checkpoint (whole image written), ms. */
+  readonly closeMs: number;
+}
+
+const bench = {
+  info: () => ({ userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated === true }),
+
+  /**
+   * Builds (once) a seed image of at least `targetBytes`: a store on the memory adapter, no
+   * durability, history tasks saved in large transactions until `dbSizeBytes()` reaches the target.
+   */
+  async buildSeed(targetBytes: number): Promise<{ bytes: number; tasks: number; ms: number }> {
+    const t0 = performance.now();
+    const store = await openStore({ wasm: WASM, durability: 'none' });
+    const history = new Tasks(0x5eed_d15c);
+    const now = Date.now();
+    let tasks = 0;
+    try {
+      for (let size = await store.dbSizeBytes(); size < targetBytes; size = await store.dbSizeBytes()) {
+        // Large transactions, shrinking near the target so the image overshoots it by little.
+        const chunk = Math.max(10, Math.min(SEED_CHUNK, Math.floor((targetBytes - size) / SEED_TASK_BYTES)));
+        await store.transaction(async (tx) => {
+          for (let i = 0; i < chunk; i++) await tx.saveTask(history.pastTask(now));
+        });
+        tasks += chunk;
+      }
+      const image = await store.exportImage();
+      seeds.set(targetBytes, image);
+      return { bytes: image.byteLength, tasks, ms: performance.now() - t0 };
+    } finally {
+      await store.close();
+    }
+  },
+
+  /** Puts the seed image of `targetBytes` into the store database `name`, as the adapter's own checkpoint would. */
+  async seed(name: string, targetBytes: number): Promise<number> {
+    const image = seeds.get(targetBytes);
+    if (!image) throw new Error(`no seed of ${targetBytes} bytes was built`);
+    const adapter = createIndexedDbAdapter({ name });
+    await adapter.lock();
+    await adapter.load();
+    await adapter.checkpoint(image);
+    await adapter.close();
+    return image.byteLength;
+  },
+
+  /** Opens the store on `name` (timed), saves `warmup` tasks, then times `count` durable saves, then closes it (timed). */
+  async measureStore(options: { name: string; journal: boolean; durability: 'strict' | 'relaxed'; warmup: number; count: number }): Promise<StoreRun> {
+    const t0 = performance.now();
+    const store = await openStore({ wasm: WASM, adapter: createIndexedDbAdapter({ name: options.name, durability: options.durability }), journal: options.journal });
+    const openMs = performance.now() - t0;
+    const { imageBytes } = store.health();
+    const saves = new Tasks(SAVES_SEED);
+    const latencies: number[] = [];
+    let journalBytes = 0;
+    try {
+      for (let i = 0; i < options.warmup; i++) await store.saveTask(saves.newTask());
+      const before = store.health().journalBytes;
+      for (let i = 0; i < options.count; i++) {
+        const task = saves.newTask();
+        const start = performance.now();
+        await store.saveTask(task);
+        latencies.push(performance.now() - start);
+      }
+      journalBytes = store.health().journalBytes - before;
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw e;
+    }
+    const c0 = performance.now();
+    await store.close();
+    return { openMs, imageBytes, latencies, journalBytesPerSave: journalBytes / options.count, closeMs: performance.now() - c0 };
+  },
+
+  /** The journal bytes of one saveTask of the subjects' tasks, on a new store database `name` (removed after). */
+  async recordBytes(name: string, count: number): Promise<number> {
+    const store = await openStore({ wasm: WASM, adapter: createIndexedDbAdapter({ name }) });
+    const sample = new Tasks(0x5a_3b1e);
+    try {
+      const before = store.health().journalBytes;
+      for (let i = 0; i < count; i++) await store.saveTask(sample.newTask());
+      return (store.health().journalBytes - before) / count;
+    } finally {
+      await store.close();
+      await bench.drop(name);
+    }
+  },
+
+  /**
+   * The floor: one readwrite transaction per value, `durability` as asked, putting `bytes` bytes (a
+   * journal record's size) under a new key, into the plain IndexedDB database `database`.
+   */
+  async measurePut(options: { database: string; durability: 'strict' | 'relaxed'; bytes: number; warmup: number; count: number }): Promise<number[]> {
+    const open = indexedDB.open(options.database, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('data');
+    const db = await request(open);
+    const value = new Uint8Array(options.bytes);
+    const fill = prng(options.bytes);
+    for (let i = 0; i < value.length; i++) value[i] = Math.floor(fill() * 256);
+    const latencies: number[] = [];
+    try {
+      for (let i = 0; i < options.warmup + options.count; i++) {
+        const start = performance.now();
+        const tx = db.transaction('data', 'readwrite', { durability: options.durability });
+        const done = committed(tx);
+        tx.objectStore('data').put(value, i);
+        await done;
+        if (i >= options.warmup) latencies.push(performance.now() - start);
+      }
+    } finally {
+      db.close();
+    }
+    await deleteDatabase(options.database);
+    return latencies;
+  },
+
+  /**
+   * The adapter alone: `append` of `bytes`-byte records (one transaction: read `meta`, put the
+   * record, put `meta`) to the journal of a new store database `name`, which is removed after.
+   */
+  async measureAppend(options: { name: string; bytes: number; warmup: number; count: number }): Promise<number[]> {
+    const adapter = createIndexedDbAdapter({ name: options.name });
+    if (!adapter.append) throw new Error('the IndexedDB adapter has no append()');
+    const append = adapter.append.bind(adapter);
+    const record = new Uint8Array(options.bytes).fill(0x2a);
+    const latencies: number[] = [];
+    try {
+      await adapter.lock();
+      await adapter.load();
+      for (let i = 0, at = 0; i < options.warmup + options.count; i++, at += record.length) {
+        const start = performance.now();
+        await append(record, at);
+        if (i >= options.warmup) latencies.push(performance.now() - start);
+      }
+    } finally {
+      await adapter.close();
+    }
+    await bench.drop(options.name);
+    return latencies;
+  },
+
+  /** Deletes store database `name` (its store must be closed). */
+  drop: (name: string): Promise<void> => deleteDatabase(indexedDbNames(name).database),
+};
+
+(globalThis as unknown as { bench: typeof bench }).bench = bench;
+
+/** The page's API, for the Node side's types. */
+export type DurablePage = typeof bench;
