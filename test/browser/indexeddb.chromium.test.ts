@@ -3,13 +3,13 @@
  * writer, one follower that takes over), a tab closed or crashed in the middle of a write burst, a
  * real storage quota (set through the DevTools protocol), and the README's example page.
  */
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../crash/built.js';
 import { repoRoot } from '../helpers/go-db.js';
-import { startBrowserHarness, type BrowserHarness } from './harness.js';
+import { CHROMIUM_ARGS, chromiumPath, startBrowserHarness, type BrowserHarness } from './harness.js';
 import type { Outcome, Tab } from './pages/tab.js';
 
 let harness: BrowserHarness;
@@ -146,6 +146,42 @@ describe('IndexedDB in Chromium', () => {
     });
   }
 
+  it('the whole browser killed (SIGKILL) mid-burst, on an on-disk profile: after a restart every acknowledged write is there', async () => {
+    // The harness's contexts keep IndexedDB in memory (a private profile). Here the profile is on
+    // disk, so what survives is what the strict IndexedDB commits put there.
+    mkdirSync(join(repoRoot, 'test-output/browser'), { recursive: true });
+    const profile = mkdtempSync(join(repoRoot, 'test-output/browser/profile-'));
+    const launch = () => chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), args: [...CHROMIUM_ARGS], headless: true });
+    const name = uniqueName('browser-kill');
+    const acknowledged: string[] = [];
+    try {
+      const first = await launch();
+      const page = first.pages()[0] ?? (await first.newPage());
+      await page.exposeFunction('ack', (id: string) => void acknowledged.push(id));
+      await harness.gotoEntry(page, 'tab');
+      await call(page, 'open', name);
+      const burst = call(page, 'burst', 'k', 100_000).catch(() => 0);
+      await until(async () => acknowledged.length, (count) => count >= 200, 'acknowledged writes');
+      killProcessesMentioning(profile); // every Chromium process of this profile, at once
+      await burst;
+      await first.close().catch(() => undefined);
+      const seen = acknowledged.slice();
+      const second = await launch();
+      try {
+        const again = second.pages()[0] ?? (await second.newPage());
+        await harness.gotoEntry(again, 'tab');
+        await call(again, 'open', name);
+        const present = new Set(await call(again, 'ids'));
+        expect(seen.filter((id) => !present.has(id))).toEqual([]);
+        expect(present.size).toBeGreaterThanOrEqual(seen.length);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+
   it('a full storage quota: the write fails with QUOTA_EXCEEDED, memory stays, and the store recovers when space returns', async () => {
     const context = await harness.newContext();
     const page = await tabIn(context);
@@ -228,3 +264,24 @@ describe('IndexedDB in Chromium', () => {
     await context.close();
   });
 });
+
+/** SIGKILLs every process whose command line mentions `text` (a Chromium profile directory). */
+function killProcessesMentioning(text: string): void {
+  let killed = 0;
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let commandLine: string;
+    try {
+      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!commandLine.includes(text) || Number(pid) === process.pid) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  if (killed === 0) throw new Error(`no process mentions ${text}`);
+}
