@@ -148,7 +148,9 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     if (gone) throw gone;
   };
 
-  const open = (): Promise<IDBDatabase> => {
+  // `create: false` (reading) never creates the database: opening one that does not exist aborts
+  // its creation and fails with NO_DATABASE, so a read leaves nothing behind.
+  const open = (create: boolean): Promise<IDBDatabase> => {
     if (connection) return connection;
     let request: IDBOpenDBRequest;
     try {
@@ -157,6 +159,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       return Promise.reject(translate(e, `opening IndexedDB database ${names.database}`));
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let absent = false;
     const opened = new Promise<IDBDatabase>((resolve, reject) => {
       timer = setTimeout(
         () =>
@@ -165,12 +168,20 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
           ),
         openTimeoutMs,
       );
-      request.onupgradeneeded = () => {
+      // A pending open must not keep Node's event loop alive (tests); browsers have no unref.
+      (timer as { unref?: () => void }).unref?.();
+      request.onupgradeneeded = (event) => {
+        if (!create && event.oldVersion === 0) {
+          absent = true;
+          request.transaction?.abort();
+          return;
+        }
         if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
       };
       request.onblocked = () =>
         reject(failure('DATABASE_BLOCKED', `IndexedDB database ${names.database} is blocked: another connection (an older tab of this site) holds it open; close other tabs and retry`));
-      request.onerror = () => reject(translate(request.error, `opening IndexedDB database ${names.database}`));
+      request.onerror = () =>
+        reject(absent ? failure('NO_DATABASE', `there is no IndexedDB database ${names.database}`) : translate(request.error, `opening IndexedDB database ${names.database}`));
       request.onsuccess = () => {
         const db = request.result;
         // Someone deletes the database (site data cleared) or upgrades it: let go, and say why
@@ -200,10 +211,11 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     return opened;
   };
 
-  // idb-keyval's custom store, with the transaction durability this adapter promises.
+  // idb-keyval's custom store, with the transaction durability this adapter promises. Writing
+  // creates the database; reading does not.
   const store: UseStore = async (mode, callback) => {
     usable();
-    const db = await open();
+    const db = await open(mode === 'readwrite');
     let tx: IDBTransaction;
     try {
       tx = db.transaction(STORE, mode, { durability: mode === 'readwrite' ? durability : 'default' });
@@ -252,6 +264,8 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
   const takeGeneration = async (): Promise<void> => {
     await store('readwrite', async (data) => {
       const committed = promisifyRequest(data.transaction);
+      // (Handled here too: if the read fails, the transaction aborts and this rejects as well.)
+      committed.catch(() => undefined);
       const meta = (await promisifyRequest(data.get(META))) as Meta | undefined;
       const next: Meta = { ...(meta ?? { format: 1, journalBytes: 0 }), format: 1, generation: (meta?.generation ?? 0) + 1 };
       data.put(next, META);
@@ -340,14 +354,15 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
           meta.image ? (promisifyRequest(data.getAll(imageRange(meta.image.id))) as Promise<Uint8Array[]>) : Promise.resolve([]),
           promisifyRequest(data.getAll(journalRange(0))) as Promise<Uint8Array[]>,
         ]);
-        const journal = new Uint8Array(meta.journalBytes);
+        const total = journalParts.reduce((n, part) => n + part.length, 0);
+        if (total !== meta.journalBytes) {
+          throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${total} journal bytes where its meta says ${meta.journalBytes}`);
+        }
+        const journal = new Uint8Array(total);
         let at = 0;
         for (const part of journalParts) {
-          journal.set(part.subarray(0, Math.min(part.length, journal.length - at)), at);
+          journal.set(part, at);
           at += part.length;
-        }
-        if (at !== meta.journalBytes) {
-          throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${at} journal bytes where its meta says ${meta.journalBytes}`);
         }
         if (!meta.image) return { journal };
         if (chunks.length !== meta.image.chunks) {
@@ -357,12 +372,16 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
         const image = new Uint8Array(new ArrayBuffer(imageCapacity(meta.image.bytes, meta.journalBytes)), 0, meta.image.bytes);
         let offset = 0;
         for (const chunk of chunks) {
+          if (offset + chunk.length > meta.image.bytes) break; // more than meta says: reported below
           image.set(chunk, offset);
           offset += chunk.length;
         }
-        if (offset !== meta.image.bytes) throw failure('CORRUPT', `IndexedDB database ${options.name}'s image chunks hold ${offset} bytes where its meta says ${meta.image.bytes}`);
+        const stored = chunks.reduce((n, chunk) => n + chunk.length, 0);
+        if (stored !== meta.image.bytes) throw failure('CORRUPT', `IndexedDB database ${options.name}'s image chunks hold ${stored} bytes where its meta says ${meta.image.bytes}`);
         return { image, journal, imageOwned: true };
       }).catch((e: unknown) => {
+        // No database yet: nothing has been written (and reading creates none).
+        if ((e as { code?: unknown })?.code === 'NO_DATABASE') return { journal: new Uint8Array(0) };
         throw translate(e, `loading ${options.name} from IndexedDB`);
       });
     },
@@ -440,7 +459,11 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       channel = undefined;
       const db = connection;
       connection = undefined;
-      await db?.then((d) => d.close()).catch(() => undefined);
+      // Not awaited: an open still pending (blocked) closes whenever it resolves.
+      void db?.then(
+        (d) => d.close(),
+        () => undefined,
+      );
     },
   };
 

@@ -341,8 +341,16 @@ interface Follower extends FollowSetup {
   imageBytes: number;
   reloadDue: boolean;
   takeoverDue: boolean;
+  // The worker's run (close() awaits it), and whether one runs (set before it starts: a run with
+  // nothing to do ends before its promise could be stored).
   work: Promise<void> | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  working: boolean;
+  // Failed attempts in a row, for the backoff: following (apply, reload) and taking over, apart.
+  followFailures: number;
+  takeoverFailures: number;
+  // The pending retries, apart, so that one never cancels the other.
+  followTimer: ReturnType<typeof setTimeout> | undefined;
+  lockTimer: ReturnType<typeof setTimeout> | undefined;
   readonly abort: AbortController;
   readonly owned: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
 }
@@ -625,79 +633,126 @@ export class Store extends StoreOperations {
       reloadDue: false,
       takeoverDue: false,
       work: undefined,
-      timer: undefined,
+      working: false,
+      followFailures: 0,
+      takeoverFailures: 0,
+      followTimer: undefined,
+      lockTimer: undefined,
       abort: new AbortController(),
       owned: { promise, resolve, reject },
     };
     this.#follower = follower;
-    setup.mailbox.notify = () => this.#followWork(follower);
+    setup.mailbox.notify = () => {
+      // Far behind (a reload failing, a flood): a reload makes the queued records unnecessary.
+      if (follower.mailbox.messages.length > MAILBOX_LIMIT) {
+        follower.mailbox.messages.length = 0;
+        follower.reloadDue = true;
+      }
+      this.#followWork(follower);
+    };
     this.#followWork(follower);
-    this.#awaitOwnership(follower, 1);
+    this.#awaitOwnership(follower);
   }
 
   // Asks the adapter for ownership; when it comes, the follower takes over (in its work queue).
-  #awaitOwnership(follower: Follower, attempt: number): void {
+  #awaitOwnership(follower: Follower): void {
     const waitForLock = this.#adapter.waitForLock?.bind(this.#adapter);
-    if (!waitForLock) return;
+    if (!waitForLock || this.#follower !== follower || this.#closing) return;
     waitForLock(follower.abort.signal).then(
       () => {
         follower.takeoverDue = true;
         this.#followWork(follower);
       },
       (e: unknown) => {
-        if (follower.abort.signal.aborted || this.#follower !== follower) return;
-        this.#followRetry(follower, e, 'waiting for ownership', () => this.#awaitOwnership(follower, attempt + 1), attempt);
+        if (follower.abort.signal.aborted || this.#follower !== follower || this.#closing) return;
+        this.#retryOwnership(follower, e, 'waiting for ownership');
       },
     );
   }
 
-  #followRetry(follower: Follower, e: unknown, what: string, retry: () => void, attempt: number): void {
+  #retryOwnership(follower: Follower, e: unknown, what: string): void {
+    const delay = this.#followWarning(follower, e, what, ++follower.takeoverFailures);
+    if (delay === undefined) return;
+    clearTimeout(follower.lockTimer);
+    follower.lockTimer = setTimeout(() => {
+      follower.lockTimer = undefined;
+      this.#awaitOwnership(follower);
+    }, delay);
+  }
+
+  // Warns, and says how long to wait before the next attempt (undefined: the store is closing).
+  #followWarning(follower: Follower, e: unknown, what: string, failures: number): number | undefined {
+    if (this.#follower !== follower || this.#closing) return undefined;
     const { retryMinMs, retryMaxMs } = follower.settings;
-    const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(attempt - 1, 20));
+    const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(failures - 1, 20));
     follower.settings.onWarning({
       code: 'FOLLOW',
       message: `${what} on the ${this.#adapter.name} database failed (${e instanceof Error ? e.message : String(e)}); retrying in ${delay} ms`,
       cause: e,
     });
-    clearTimeout(follower.timer);
-    follower.timer = setTimeout(() => {
-      follower.timer = undefined;
-      if (this.#follower === follower && !this.#closing) retry();
-    }, delay);
+    return delay;
+  }
+
+  #changed(follower: Follower): void {
+    const onChange = follower.onChange;
+    if (!onChange) return;
+    // After the reactions already queued (writes waiting for a takeover run first), and a listener
+    // that throws breaks nothing.
+    queueMicrotask(() => {
+      if (this.#closing) return;
+      try {
+        onChange();
+      } catch {
+        /* ignored, like onWarning's */
+      }
+    });
   }
 
   // One worker per follower applies messages, reloads and takes over, one step at a time.
-  #followWork(follower: Follower, attempt = 1): void {
-    if (follower.work || this.#follower !== follower || this.#closing) return;
+  #followWork(follower: Follower): void {
+    if (follower.working || this.#follower !== follower || this.#closing) return;
+    if (follower.followTimer !== undefined) {
+      // Waiting out a failure: only a takeover does not wait (it loads everything anyway).
+      if (!follower.takeoverDue) return;
+      clearTimeout(follower.followTimer);
+      follower.followTimer = undefined;
+    }
+    follower.working = true;
     const work = (async () => {
-      for (;;) {
-        if (this.#follower !== follower || this.#closing) return;
-        if (follower.takeoverDue) {
-          follower.takeoverDue = false;
-          await this.#takeOver(follower);
-          return;
+      try {
+        for (;;) {
+          if (this.#follower !== follower || this.#closing) return;
+          if (follower.takeoverDue) {
+            follower.takeoverDue = false;
+            await this.#takeOver(follower);
+            continue;
+          }
+          if (follower.reloadDue) {
+            follower.reloadDue = false;
+            await this.#reload(follower);
+            follower.followFailures = 0;
+            continue;
+          }
+          const message = follower.mailbox.messages.shift();
+          if (message === undefined) return;
+          await this.#apply(follower, message);
         }
-        if (follower.reloadDue) {
-          follower.reloadDue = false;
-          await this.#reload(follower);
-          continue;
+      } catch (e) {
+        follower.reloadDue = true;
+        const delay = this.#followWarning(follower, e, 'following the owner', ++follower.followFailures);
+        if (delay !== undefined) {
+          follower.followTimer = setTimeout(() => {
+            follower.followTimer = undefined;
+            this.#followWork(follower);
+          }, delay);
         }
-        const message = follower.mailbox.messages.shift();
-        if (message === undefined) return;
-        await this.#apply(follower, message);
+      } finally {
+        // Cleared in the same step the loop ends in, so no wake-up falls between the two.
+        follower.working = false;
+        follower.work = undefined;
       }
     })();
-    follower.work = work;
-    work.then(
-      () => {
-        follower.work = undefined;
-      },
-      (e: unknown) => {
-        follower.work = undefined;
-        follower.reloadDue = true;
-        this.#followRetry(follower, e, 'following the owner', () => this.#followWork(follower, attempt + 1), attempt);
-      },
-    );
+    if (follower.working) follower.work = work;
   }
 
   // Applies the owner's durable records in order; anything out of order means a reload.
@@ -729,7 +784,7 @@ export class Store extends StoreOperations {
       // A record that does not parse or apply: the adapter's state is the truth; load it.
       follower.reloadDue = true;
     } finally {
-      if (applied) follower.onChange?.();
+      if (applied) this.#changed(follower);
     }
   }
 
@@ -743,7 +798,7 @@ export class Store extends StoreOperations {
     this.#swap(next.engine, undefined);
     follower.sequence = next.opened.lastSequence;
     follower.imageBytes = next.opened.imageBytes;
-    follower.onChange?.();
+    this.#changed(follower);
   }
 
   // Ownership came: load everything durable (the lock is held, so it is final), and become the owner.
@@ -753,7 +808,7 @@ export class Store extends StoreOperations {
       next = await follower.load(true);
     } catch (e) {
       await this.#adapter.unlock().catch(() => undefined);
-      this.#followRetry(follower, e, 'taking over', () => this.#awaitOwnership(follower, 1), 1);
+      this.#retryOwnership(follower, e, 'taking over');
       return;
     }
     const durability = new DurabilityManager(next.engine, this.#adapter, follower.settings, next.opened, this.#ctx.now, () => this.transactionEnded());
@@ -764,13 +819,19 @@ export class Store extends StoreOperations {
       return;
     }
     follower.mailbox.unsubscribe();
-    this.#follower = undefined;
+    clearTimeout(follower.followTimer);
+    follower.followTimer = undefined;
     this.#swap(next.engine, durability);
     // A new or migrated database is written at once, as at open (a failure degrades and retries).
+    // The store still counts as a follower meanwhile, so writes keep queueing behind owned().
     if (!next.hasImage || next.migrated) await durability.checkpoint().catch(() => undefined);
     durability.checkSize();
+    if (this.#follower !== follower) return; // closed meanwhile: close() finishes the rest
+    this.#follower = undefined;
+    // Writes that waited for ownership run now, in the order they were made (promise reactions),
+    // before anything made from here on.
     follower.owned.resolve();
-    follower.onChange?.();
+    this.#changed(follower);
   }
 
   #swap(engine: Engine, durability: DurabilityManager | undefined): void {
@@ -796,7 +857,8 @@ export class Store extends StoreOperations {
       if (follower) {
         this.#follower = undefined;
         follower.abort.abort();
-        clearTimeout(follower.timer);
+        clearTimeout(follower.followTimer);
+        clearTimeout(follower.lockTimer);
         follower.mailbox.unsubscribe();
         follower.owned.reject(new ClosedError('the store'));
         await follower.work?.catch(() => undefined);
@@ -841,6 +903,8 @@ function checkedClock(clock: () => number): () => number {
 
 const DURABILITIES: readonly Durability[] = ['write', 'deferred', 'none'];
 const WHEN_LOCKED: readonly WhenLocked[] = ['fail', 'follow', 'wait'];
+// Messages a follower queues before it gives them up for one reload.
+const MAILBOX_LIMIT = 10_000;
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;

@@ -140,6 +140,18 @@ describe('indexeddb adapter', () => {
     await reader.close();
   });
 
+  it('reading a database that does not exist creates none (a read-only open changes nothing)', async () => {
+    const name = newName();
+    const error = await rejection(openStore({ adapter: adapterOn(createFakeLocks(), name), readOnly: true }));
+    expect(error.code).toBe('NOT_FOUND');
+    const databases = await indexedDB.databases();
+    expect(databases.map((d) => d.name)).not.toContain(indexedDbNames(name).database);
+    // And the first write creates it as usual.
+    const store = track(await openStore({ adapter: adapterOn(createFakeLocks(), name) }));
+    await store.saveTask(task('first'));
+    expect((await indexedDB.databases()).map((d) => d.name)).toContain(indexedDbNames(name).database);
+  });
+
   it('a full quota: the write fails with QUOTA_EXCEEDED, memory stays, and the store recovers when space returns', async () => {
     const name = newName();
     const locks = createFakeLocks();

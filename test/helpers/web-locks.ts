@@ -8,6 +8,7 @@
 interface Waiter {
   readonly client: string;
   readonly grant: () => void;
+  granted?: () => void;
 }
 
 export interface FakeLocks {
@@ -30,7 +31,8 @@ export function createFakeLocks(): FakeLocks {
     if (held.has(name)) return;
     const queue = queues.get(name) ?? [];
     const next = queue.shift();
-    if (next) next.grant();
+    next?.granted?.();
+    next?.grant();
   };
 
   const manager = (client: string): LockManager => {
@@ -77,13 +79,15 @@ export function createFakeLocks(): FakeLocks {
         const queue = queues.get(name) ?? [];
         queues.set(name, queue);
         queue.push(waiter);
-        options.signal?.addEventListener('abort', () => {
+        const onAbort = (): void => {
           const i = queue.indexOf(waiter);
           if (i >= 0) {
             queue.splice(i, 1);
             reject(options.signal?.reason ?? new DOMException('aborted', 'AbortError'));
           }
-        });
+        };
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        waiter.granted = () => options.signal?.removeEventListener('abort', onAbort);
         grantNext(name);
       });
     };
