@@ -277,7 +277,11 @@ export interface StoreOptions {
   checkpointBytes?: number;
   /** `onWarning` hears once when the image grows past this size. @default 1 GiB */
   sizeWarningBytes?: number;
-  /** Opens without taking ownership: reads the image and journal, refuses every write, writes nothing. */
+  /**
+   * Opens without taking ownership: reads the image and journal, refuses every write, writes
+   * nothing. On an adapter that passes messages between stores (IndexedDB) it also follows the
+   * owner's commits as they become durable, and never takes over (a dashboard, a viewer tab).
+   */
   readOnly?: boolean;
   /**
    * What to do when another store owns the database (another tab, with the IndexedDB adapter):
@@ -404,6 +408,7 @@ export class Store extends StoreOperations {
 
   protected write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
     const follower = this.#follower;
     if (follower) {
       if (follower.mode === 'wait') return follower.owned.promise.then(() => this.write(op, ...args));
@@ -563,7 +568,7 @@ export class Store extends StoreOperations {
     const follower = this.#follower;
     if (follower && !closed) {
       return {
-        state: 'following',
+        state: this.#readOnly ? 'read-only' : 'following',
         durability: follower.settings.mode,
         journal: follower.settings.useJournal,
         pendingWrites: 0,
@@ -651,7 +656,7 @@ export class Store extends StoreOperations {
       this.#followWork(follower);
     };
     this.#followWork(follower);
-    this.#awaitOwnership(follower);
+    if (!this.#readOnly) this.#awaitOwnership(follower);
   }
 
   // Asks the adapter for ownership; when it comes, the follower takes over (in its work queue).
@@ -1111,7 +1116,9 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
         following = error;
       }
     }
-    if (following) {
+    // A read-only store on an adapter that passes messages follows the owner too (it never takes over).
+    const live = readOnly && typeof adapter.subscribe === 'function';
+    if (following || live) {
       // Listens before it loads, so no commit falls between the load and the first message.
       const box: Mailbox = { messages: [], notify: () => {}, unsubscribe: () => {} };
       box.unsubscribe = (adapter.subscribe as NonNullable<PersistenceAdapter['subscribe']>)((message) => {
@@ -1119,13 +1126,13 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
         box.notify();
       });
       mailbox = box;
-      const first = await load(false, false);
+      const first = await load(false, readOnly);
       engine = first.engine;
-      store = new Store(first.engine, adapter, clock, undefined, false);
+      store = new Store(first.engine, adapter, clock, undefined, readOnly);
       mailbox = undefined; // the store stops it from now on
       store.follow({
         mode: whenLocked === 'wait' ? 'wait' : 'follow',
-        holder: following.holder,
+        holder: following?.holder ?? { description: 'the owner (this store is read-only)' },
         settings,
         sequence: first.opened.lastSequence,
         imageBytes: first.opened.imageBytes,

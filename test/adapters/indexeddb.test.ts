@@ -221,6 +221,26 @@ describe('indexeddb adapter', () => {
       expect((await reopened.listTasks()).map((t) => t.id).sort()).toEqual(['t1', 't2', 't3', 't4', 't5']);
     });
 
+    it('a read-only store follows the owner\'s commits too, and never takes over', async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const owner = track(await openStore({ adapter: adapterOn(locks, name, 'tab-a') }));
+      await owner.saveTask(task('r1'));
+      const viewer = track(await openStore({ adapter: adapterOn(locks, name, 'viewer'), readOnly: true }));
+      expect(viewer.role).toBe('read-only');
+      await owner.saveTask(task('r2'));
+      await until(async () => (await viewer.getTask('r2')) !== undefined, 'the viewer to see the commit');
+      expect(viewer.health().state).toBe('read-only');
+      expect((await rejection(viewer.saveTask(task('no')))).code).toBe('READ_ONLY');
+      await owner.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(viewer.role).toBe('read-only');
+      expect(locks.holder(indexedDbNames(name).lock)).toBeUndefined();
+      const next = track(await openStore({ adapter: adapterOn(locks, name, 'tab-b') }));
+      await next.saveTask(task('r3'));
+      await until(async () => (await viewer.getTask('r3')) !== undefined, 'the viewer to follow the next owner');
+    });
+
     it("'wait': the follower's write waits for ownership and lands after the owner closes", async () => {
       const name = newName();
       const locks = createFakeLocks();
