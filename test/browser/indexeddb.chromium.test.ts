@@ -227,6 +227,24 @@ describe('IndexedDB in Chromium', () => {
     await context.close();
   });
 
+  it("a database whose opening waits behind another tab's blocked deletion: DATABASE_BLOCKED, and it opens once that is over", async () => {
+    const context = await harness.newContext();
+    const name = uniqueName('blocked');
+    const other = await tabIn(context);
+    const page = await tabIn(context);
+    await call(page, 'open', name);
+    await call(page, 'save', 'kept');
+    await call(page, 'close');
+    expect(await call(other, 'blockDeletion', name)).toBe('blocked');
+    const blocked = await call(page, 'tryOpen', name, 300);
+    expect(blocked).toMatchObject({ ok: false, name: 'PersistenceError', reason: 'DATABASE_BLOCKED' });
+    expect(blocked.message).toMatch(/close other tabs/);
+    await call(other, 'releaseDeletion'); // the deletion goes through: the database is gone
+    expect(await call(page, 'tryOpen', name, 300)).toEqual({ ok: true });
+    expect(await call(page, 'ids')).toEqual([]);
+    await context.close();
+  });
+
   it("the README's example page (examples/browser, no bundler: dist/browser.js and dist/sql-wasm.wasm) writes, follows and takes over", async () => {
     ensureBuilt();
     for (const [from, to] of [

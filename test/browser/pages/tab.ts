@@ -27,19 +27,19 @@ function outcome(e: unknown): Outcome {
 }
 
 const tab = {
-  async open(name: string, whenLocked: WhenLocked = 'fail'): Promise<string> {
+  async open(name: string, whenLocked: WhenLocked = 'fail', openTimeoutMs?: number): Promise<string> {
     store = await openStore({
       wasm: '/sql-wasm.wasm',
-      adapter: createIndexedDbAdapter({ name }),
+      adapter: createIndexedDbAdapter({ name, ...(openTimeoutMs === undefined ? {} : { openTimeoutMs }) }),
       whenLocked,
       onWarning: (w) => warnings.push(`${w.code}: ${w.message}`),
       retry: { minMs: 20, maxMs: 200 },
     });
     return store.role;
   },
-  async tryOpen(name: string): Promise<Outcome> {
+  async tryOpen(name: string, openTimeoutMs?: number): Promise<Outcome> {
     try {
-      await tab.open(name);
+      await tab.open(name, 'fail', openTimeoutMs);
       return { ok: true };
     } catch (e) {
       return outcome(e);
@@ -83,6 +83,29 @@ const tab = {
       request.onerror = () => resolve(`error ${String(request.error)}`);
       request.onblocked = () => resolve('blocked');
     });
+  },
+  /**
+   * Another tab's deletion of the database, blocked by a connection of this page that ignores
+   * versionchange: every open of the database waits behind it until `releaseDeletion()`.
+   */
+  async blockDeletion(name: string): Promise<string> {
+    const database = `@platform-agent/store:${name}`;
+    const stubborn = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(database);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    stubborn.onversionchange = () => {}; // does not close: the deletion stays blocked
+    const deletion = indexedDB.deleteDatabase(database);
+    const deleted = new Promise<void>((resolve) => (deletion.onsuccess = () => resolve()));
+    (globalThis as unknown as { releaseDeletion: () => Promise<void> }).releaseDeletion = async () => {
+      stubborn.close();
+      await deleted;
+    };
+    return new Promise((resolve) => (deletion.onblocked = () => resolve('blocked')));
+  },
+  releaseDeletion(): Promise<void> {
+    return (globalThis as unknown as { releaseDeletion: () => Promise<void> }).releaseDeletion();
   },
   async exportedTaskCount(): Promise<number> {
     // The rescue path the README gives for a deleted database: the image from memory, opened anew.
