@@ -138,6 +138,9 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
   let release: (() => void) | undefined;
   let generation: number | undefined;
   let lost: AdapterError | undefined;
+  // The meta this owner last committed: an append at its journal's end then writes without first
+  // waiting for a read (the check of the stored meta runs inside the same transaction).
+  let known: Meta | undefined;
   // (A function, so no narrowing of `release` survives an await in the callers.)
   const releaseLock = (): void => release?.();
   let channel: BroadcastChannel | undefined;
@@ -226,22 +229,27 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
   };
 
   /** Runs `work` in one read-write transaction and resolves when it committed. */
-  const write = (what: string, work: (data: IDBObjectStore, meta: Meta) => Promise<Meta>): Promise<void> =>
-    store('readwrite', async (data) => {
+  const ownershipLost = (what: string, meta: Meta): AdapterError => {
+    known = undefined;
+    lost = failure(
+      'OWNERSHIP_LOST',
+      `${what} refused: another tab took ownership of ${options.name} (generation ${meta.generation}, this one wrote ${generation}); this writer must reopen`,
+    );
+    return lost;
+  };
+
+  const write = (what: string, work: (data: IDBObjectStore, meta: Meta) => Promise<Meta>): Promise<void> => {
+    known = undefined;
+    let next: Meta | undefined;
+    return store('readwrite', async (data) => {
       const tx = data.transaction;
       const committed = promisifyRequest(tx);
       try {
         const meta = (await promisifyRequest(data.get(META))) as Meta | undefined;
         if (lost) throw lost;
         if (generation === undefined) throw failure('NOT_OWNER', `${what}: this IndexedDB adapter does not own ${options.name} (call lock() first)`);
-        if (meta && meta.generation !== generation) {
-          lost = failure(
-            'OWNERSHIP_LOST',
-            `${what} refused: another tab took ownership of ${options.name} (generation ${meta.generation}, this one wrote ${generation}); this writer must reopen`,
-          );
-          throw lost;
-        }
-        const next = await work(data, meta ?? { format: 1, generation, journalBytes: 0 });
+        if (meta && meta.generation !== generation) throw ownershipLost(what, meta);
+        next = await work(data, meta ?? { format: 1, generation, journalBytes: 0 });
         data.put(next, META);
       } catch (e) {
         committed.catch(() => undefined);
@@ -257,9 +265,53 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       } catch (e) {
         throw translate(tx.error ?? e, what);
       }
+      known = next;
     }).catch((e: unknown) => {
       throw translate(e, what);
     });
+  };
+
+  /**
+   * The usual append, at the end of the journal this owner last wrote: the record and the new meta
+   * are put at once, and the stored meta, read first in the same transaction, aborts it all if it
+   * is not the one expected (another owner's generation, a journal changed underneath). One round
+   * trip instead of two.
+   */
+  const appendAtEnd = (record: Uint8Array, at: number, expected: Meta): Promise<void> => {
+    const what = `appending to ${options.name}'s journal`;
+    known = undefined;
+    const next: Meta = { ...expected, journalBytes: at + record.length };
+    let refused: AdapterError | undefined;
+    return store('readwrite', async (data) => {
+      const tx = data.transaction;
+      const committed = promisifyRequest(tx);
+      committed.catch(() => undefined);
+      try {
+        const check = data.get(META);
+        check.onsuccess = () => {
+          const meta = check.result as Meta | undefined;
+          if (meta && meta.generation === generation && meta.journalBytes === expected.journalBytes && meta.image?.id === expected.image?.id) return;
+          refused = meta && meta.generation !== generation ? ownershipLost(what, meta) : failure('CONFLICT', `${what}: the stored journal is not the one this owner wrote`);
+          tx.abort();
+        };
+        data.put(record, ['journal', at]);
+        data.put(next, META);
+      } catch (e) {
+        try {
+          tx.abort();
+        } catch {
+          /* already finished */
+        }
+        throw translate(e, what);
+      }
+      try {
+        await committed;
+      } catch (e) {
+        throw refused ?? translate(tx.error ?? e, what);
+      }
+      known = next;
+    });
+  };
 
   const takeGeneration = async (): Promise<void> => {
     await store('readwrite', async (data) => {
@@ -272,6 +324,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       await committed;
       generation = next.generation;
       lost = undefined;
+      known = next;
     });
   };
 
@@ -287,6 +340,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
           release = () => {
             release = undefined;
             generation = undefined;
+            known = undefined;
             done();
           };
           resolve(true);
@@ -319,6 +373,37 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       releaseLock();
       throw translate(e, `taking ownership of ${options.name}`);
     }
+  };
+
+  const append = (bytes: Uint8Array, at: number): Promise<void> => {
+    const expected = known;
+    if (expected && at === expected.journalBytes && generation !== undefined && !lost) {
+      return appendAtEnd(plainCopy(bytes), at, expected).catch((e: unknown) => {
+        // The journal was not what this owner last wrote (not another owner: that is final):
+        // the general path reads it first and decides.
+        if ((e as { code?: unknown })?.code !== 'CONFLICT') throw e;
+        return append(bytes, at);
+      });
+    }
+    return write(`appending to ${options.name}'s journal`, async (data, meta) => {
+      if (!Number.isSafeInteger(at) || at < 0 || at > meta.journalBytes) {
+        throw new RangeError(`append at ${at} is outside the journal (${meta.journalBytes} bytes)`);
+      }
+      const record = plainCopy(bytes);
+      if (at < meta.journalBytes) {
+        // A retry: the journal becomes its first `at` bytes, then `bytes`.
+        data.delete(journalRange(at));
+        // The entry that starts before `at` and runs past it is cut at `at`.
+        const cursor = at === 0 ? null : await promisifyRequest(data.openCursor(IDBKeyRange.bound(['journal', 0], ['journal', at], false, true), 'prev'));
+        if (cursor) {
+          const start = (cursor.key as [string, number])[1];
+          const part = cursor.value as Uint8Array;
+          if (start + part.length > at) data.put(part.slice(0, at - start), cursor.key);
+        }
+      }
+      data.put(record, ['journal', at]);
+      return { ...meta, journalBytes: at + record.length };
+    });
   };
 
   return {
@@ -386,27 +471,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       });
     },
 
-    append(bytes: Uint8Array, at: number): Promise<void> {
-      return write(`appending to ${options.name}'s journal`, async (data, meta) => {
-        if (!Number.isSafeInteger(at) || at < 0 || at > meta.journalBytes) {
-          throw new RangeError(`append at ${at} is outside the journal (${meta.journalBytes} bytes)`);
-        }
-        const record = plainCopy(bytes);
-        if (at < meta.journalBytes) {
-          // A retry: the journal becomes its first `at` bytes, then `bytes`.
-          data.delete(journalRange(at));
-          // The entry that starts before `at` and runs past it is cut at `at`.
-          const cursor = at === 0 ? null : await promisifyRequest(data.openCursor(IDBKeyRange.bound(['journal', 0], ['journal', at], false, true), 'prev'));
-          if (cursor) {
-            const start = (cursor.key as [string, number])[1];
-            const part = cursor.value as Uint8Array;
-            if (start + part.length > at) data.put(part.slice(0, at - start), cursor.key);
-          }
-        }
-        data.put(record, ['journal', at]);
-        return { ...meta, journalBytes: at + record.length };
-      });
-    },
+    append,
 
     checkpoint(image: Uint8Array): Promise<void> {
       // Copied out first (IndexedDB values stay moderate): a detached buffer fails here, before

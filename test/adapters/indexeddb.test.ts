@@ -4,6 +4,7 @@ import { createIndexedDbAdapter, indexedDbNames, type IndexedDbAdapterOptions } 
 import { LockError, PersistenceError, openStore, type Store, type StoreWarning } from '../../src/index.js';
 import { deleteIndexedDb, failEveryPut } from '../helpers/indexeddb.js';
 import { createFakeLocks, type FakeLocks } from '../helpers/web-locks.js';
+import { parseJournal } from '../../src/journal.js';
 import { defineAdapterConformance, record, rejection, sqliteImage } from './conformance.js';
 
 let counter = 0;
@@ -77,6 +78,44 @@ describe('indexeddb adapter', () => {
     expect(loaded.image?.length).toBe(newer.length);
     expect(loaded.journal?.length ?? 0).toBe(0);
     await Promise.all([first.close(), second.close()]);
+  });
+
+  it('an append at the end of a journal that changed underneath (same owner) falls back to reading it, and keeps the contract', async () => {
+    const name = newName();
+    const locks = createFakeLocks();
+    const owner = adapterOn(locks, name);
+    await owner.lock();
+    await owner.load();
+    await owner.checkpoint(await sqliteImage(2));
+    await owner.append!(record(1), 0);
+    // Something else grows the journal behind the owner's back (its cached meta is now stale).
+    const stray = record(7, 'stray');
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.open(indexedDbNames(name).database);
+      request.onsuccess = () => {
+        const db = request.result;
+        const tx = db.transaction('data', 'readwrite');
+        const data = tx.objectStore('data');
+        const meta = data.get('meta');
+        meta.onsuccess = () => {
+          // In two entries, so an append that trusted its stale view would leave the second behind.
+          const half = Math.floor(stray.length / 2);
+          data.put(stray.slice(0, half), ['journal', record(1).length]);
+          data.put(stray.slice(half), ['journal', record(1).length + half]);
+          data.put({ ...meta.result, journalBytes: record(1).length + stray.length }, 'meta');
+        };
+        tx.oncomplete = () => {
+          db.close();
+          resolve();
+        };
+        tx.onerror = () => reject(tx.error);
+      };
+      request.onerror = () => reject(request.error);
+    });
+    await owner.append!(record(2), record(1).length);
+    const loaded = await adapterOn(locks, name).load();
+    expect(parseJournal(loaded.journal ?? new Uint8Array(0)).records.map((r) => r.sequence)).toEqual([1, 2]);
+    await owner.close();
   });
 
   it('without IndexedDB (some private windows), opening fails with a typed error naming the reason', async () => {
