@@ -1,4 +1,4 @@
-import { promisifyRequest, type UseStore } from 'idb-keyval';
+import { promisifyRequest, update, type UseStore } from 'idb-keyval';
 import type { LoadedState, LockHolder, PersistenceAdapter } from '../src/persistence.js';
 import { imageCapacity } from '../src/persistence.js';
 
@@ -79,7 +79,10 @@ function translate(e: unknown, what: string): unknown {
   if (name === 'VersionError') {
     return failure('DATABASE_VERSION', `${what}: the IndexedDB database has a newer version than this adapter writes (${text}); it was made by newer code`, e);
   }
-  if (name === 'InvalidStateError' || name === 'SecurityError' || name === 'UnknownError') {
+  if (name === 'UnknownError') {
+    return failure('INDEXEDDB_ERROR', `${what}: IndexedDB failed (UnknownError: ${text}); the browser could not read or write its storage (a disk error, or its files are damaged)`, e);
+  }
+  if (name === 'InvalidStateError' || name === 'SecurityError') {
     return failure('INDEXEDDB_UNAVAILABLE', `${what}: IndexedDB refused (${name}: ${text}); private browsing or a storage setting may forbid it here`, e);
   }
   return e;
@@ -223,6 +226,8 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     try {
       tx = db.transaction(STORE, mode, { durability: mode === 'readwrite' ? durability : 'default' });
     } catch (e) {
+      // Closed since it opened (deleted, or storage cleared): say that, not what the browser threw.
+      if (gone) throw gone;
       throw translate(e, `starting an IndexedDB transaction on ${names.database}`);
     }
     return callback(tx.objectStore(STORE));
@@ -313,19 +318,18 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     });
   };
 
+  // A new owner bumps the generation: one read-modify-write transaction (idb-keyval's update).
   const takeGeneration = async (): Promise<void> => {
-    await store('readwrite', async (data) => {
-      const committed = promisifyRequest(data.transaction);
-      // (Handled here too: if the read fails, the transaction aborts and this rejects as well.)
-      committed.catch(() => undefined);
-      const meta = (await promisifyRequest(data.get(META))) as Meta | undefined;
-      const next: Meta = { ...(meta ?? { format: 1, journalBytes: 0 }), format: 1, generation: (meta?.generation ?? 0) + 1 };
-      data.put(next, META);
-      await committed;
-      generation = next.generation;
-      lost = undefined;
-      known = next;
-    });
+    let next: Meta | undefined;
+    await update<Meta>(
+      META,
+      (meta) => (next = { ...(meta ?? { format: 1, journalBytes: 0 }), format: 1, generation: (meta?.generation ?? 0) + 1 }),
+      store,
+    );
+    if (!next) throw failure('CORRUPT', `taking ownership of ${options.name}: the generation was not written`);
+    generation = next.generation;
+    lost = undefined;
+    known = next;
   };
 
   /** Holds the Web Lock until `release()`; resolves `true` once held, `false` when `ifAvailable` found it taken. */
@@ -373,6 +377,28 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       releaseLock();
       throw translate(e, `taking ownership of ${options.name}`);
     }
+  };
+
+  // Without BroadcastChannel (rare) the adapter has no publish/subscribe: stores on it cannot follow.
+  const canBroadcast = options.broadcastChannel !== undefined || typeof (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel === 'function';
+
+  const publish = (message: unknown): void => {
+    if (closed) return;
+    try {
+      channel ??= openChannel();
+      channel.postMessage(message);
+    } catch {
+      /* best effort: followers catch up from the next message or at takeover */
+    }
+  };
+
+  const subscribe = (listener: (message: unknown) => void): (() => void) => {
+    usable();
+    channel ??= openChannel();
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+    };
   };
 
   const append = (bytes: Uint8Array, at: number): Promise<void> => {
@@ -492,24 +518,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       });
     },
 
-    publish(message: unknown): void {
-      if (closed) return;
-      try {
-        channel ??= openChannel();
-        channel.postMessage(message);
-      } catch {
-        /* best effort: followers catch up from the next message or at takeover */
-      }
-    },
-
-    subscribe(listener: (message: unknown) => void): () => void {
-      usable();
-      channel ??= openChannel();
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    ...(canBroadcast ? { publish, subscribe } : {}),
 
     async unlock(): Promise<void> {
       releaseLock();

@@ -154,7 +154,7 @@ export class PersistenceError extends StoreError {
   /**
    * What failed, when the adapter said: the `code` of the adapter's error (for example `ENOSPC` or
    * `EACCES` from the file system; `QUOTA_EXCEEDED`, `DATABASE_DELETED`, `DATABASE_BLOCKED`,
-   * `INDEXEDDB_UNAVAILABLE` or `OWNERSHIP_LOST` from IndexedDB), found along the `cause` chain.
+   * `INDEXEDDB_UNAVAILABLE`, `INDEXEDDB_ERROR`, `WEB_LOCKS_UNAVAILABLE` or `OWNERSHIP_LOST` from IndexedDB), found along the `cause` chain.
    */
   readonly reason: string | undefined;
 

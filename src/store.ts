@@ -306,6 +306,9 @@ export interface StoreOptions {
   retry?: { minMs?: number; maxMs?: number };
 }
 
+// The key of the method openStore uses to make a store follow: not exported, so not public API.
+const FOLLOW: unique symbol = Symbol('follow');
+
 /** See {@link StoreOptions.whenLocked}. */
 export type WhenLocked = 'fail' | 'follow' | 'wait';
 
@@ -625,7 +628,7 @@ export class Store extends StoreOperations {
   }
 
   /** @internal Makes a store opened without ownership follow the owner's commits and take over when it can (openStore, `whenLocked`). */
-  follow(setup: FollowSetup): void {
+  [FOLLOW](setup: FollowSetup): void {
     let resolve = (): void => {};
     let reject: (e: unknown) => void = () => {};
     const promise = new Promise<void>((res, rej) => {
@@ -1130,7 +1133,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       engine = first.engine;
       store = new Store(first.engine, adapter, clock, undefined, readOnly);
       mailbox = undefined; // the store stops it from now on
-      store.follow({
+      store[FOLLOW]({
         mode: whenLocked === 'wait' ? 'wait' : 'follow',
         holder: following?.holder ?? { description: 'the owner (this store is read-only)' },
         settings,

@@ -118,7 +118,8 @@ describe('IndexedDB in Chromium', () => {
       await writer.exposeFunction('ack', (id: string) => void acknowledged.push(id));
       await harness.gotoEntry(writer, 'tab');
       const follower = await tabIn(context);
-      await call(writer, 'open', name, 'follow');
+      // A checkpoint every 16 KiB of journal: the page also goes in the middle of checkpoints.
+      await call(writer, 'open', name, 'follow', { checkpointBytes: 16 * 1024 });
       await call(follower, 'open', name, 'follow');
       const burst = call(writer, 'burst', 'b', 100_000).catch(() => 0); // ends with the page
       await until(async () => acknowledged.length, (count) => count >= 150, 'acknowledged writes');
@@ -159,7 +160,7 @@ describe('IndexedDB in Chromium', () => {
       const page = first.pages()[0] ?? (await first.newPage());
       await page.exposeFunction('ack', (id: string) => void acknowledged.push(id));
       await harness.gotoEntry(page, 'tab');
-      await call(page, 'open', name);
+      await call(page, 'open', name, 'fail', { checkpointBytes: 16 * 1024 });
       const burst = call(page, 'burst', 'k', 100_000).catch(() => 0);
       await until(async () => acknowledged.length, (count) => count >= 200, 'acknowledged writes');
       killProcessesMentioning(profile); // every Chromium process of this profile, at once
@@ -212,7 +213,7 @@ describe('IndexedDB in Chromium', () => {
     await context.close();
   });
 
-  it('site data cleared under an open store: writes fail with DATABASE_DELETED, reads and every acknowledged write stay in memory', async () => {
+  it('the database deleted under an open store (as clearing site data does): writes fail with DATABASE_DELETED, reads and every acknowledged write stay in memory', async () => {
     const context = await harness.newContext();
     const page = await tabIn(context);
     const name = uniqueName('deleted');
@@ -242,6 +243,23 @@ describe('IndexedDB in Chromium', () => {
     await call(other, 'releaseDeletion'); // the deletion goes through: the database is gone
     expect(await call(page, 'tryOpen', name, 300)).toEqual({ ok: true });
     expect(await call(page, 'ids')).toEqual([]);
+    await context.close();
+  });
+
+  it('a writer whose lock another tab takes away (steal) is refused with OWNERSHIP_LOST and overwrites nothing', async () => {
+    const context = await harness.newContext();
+    const name = uniqueName('steal');
+    const writer = await tabIn(context);
+    const thief = await tabIn(context);
+    await call(writer, 'open', name);
+    expect(await call(writer, 'save', 'before')).toEqual({ ok: true });
+    expect(await call(thief, 'stealLock', name)).toBe('stolen');
+    const refused = await call(writer, 'save', 'after');
+    expect(refused).toMatchObject({ ok: false, name: 'PersistenceError', reason: 'OWNERSHIP_LOST' });
+    await thief.close(); // the stolen lock goes with its page
+    const check = await tabIn(context);
+    await call(check, 'open', name);
+    expect(await call(check, 'ids')).toEqual(['before']);
     await context.close();
   });
 

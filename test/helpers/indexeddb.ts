@@ -26,3 +26,19 @@ export function failEveryPut(): () => Promise<void> {
     IDBObjectStore.prototype.put = put;
   };
 }
+
+/**
+ * Makes the IndexedDB put of `key` (e.g. the adapter's `meta`, the last put of a checkpoint) throw a
+ * `QuotaExceededError`, after the puts before it in the same transaction went through, until the
+ * returned function runs: a transaction that fails half built.
+ */
+export function failPutOf(key: IDBValidKey): () => Promise<void> {
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function failingPut(this: IDBObjectStore, value: unknown, k?: IDBValidKey): IDBRequest<IDBValidKey> {
+    if (k !== undefined && indexedDB.cmp(k, key) === 0) throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+    return put.call(this, value, k);
+  };
+  return async () => {
+    IDBObjectStore.prototype.put = put;
+  };
+}

@@ -32,6 +32,8 @@ function createBus() {
 interface HandAdapter extends PersistenceAdapter {
   /** How many more load() calls fail. */
   failLoads: number;
+  /** While true, append() fails (a full disk). */
+  failAppends: boolean;
   loads: number;
   /** Set to hold checkpoint() until it is resolved. */
   holdCheckpoint: Promise<void> | undefined;
@@ -49,7 +51,12 @@ function handAdapter(volume: MemoryVolume, bus: ReturnType<typeof createBus>, op
   const adapter: HandAdapter = {
     ...base,
     failLoads: 0,
+    failAppends: false,
     loads: 0,
+    async append(bytes, at) {
+      if (adapter.failAppends) throw Object.assign(new Error('simulated full disk'), { code: 'ENOSPC' });
+      return base.append?.(bytes, at);
+    },
     holdCheckpoint: undefined,
     async load() {
       adapter.loads++;
@@ -173,6 +180,27 @@ describe('following another owner (hand-driven adapters)', () => {
     expect(follower.role).toBe('owner');
     expect(warnings.filter((w) => w.code === 'FOLLOW').length).toBeGreaterThanOrEqual(2);
     expect((await follower.listTasks()).map((t) => t.id).sort()).toEqual(['before', 'queued']);
+  });
+
+  it('a follower sees only what is durable: a write whose append failed reaches it once a retry persisted it', async () => {
+    const volume = createMemoryVolume();
+    const bus = createBus();
+    const ownerAdapter = handAdapter(volume, bus);
+    const owner = track(await openStore({ adapter: ownerAdapter, durability: 'write', onWarning: () => {}, retry: { minMs: 5, maxMs: 10 } }));
+    const follower = track(await openStore({ adapter: handAdapter(volume, bus), whenLocked: 'follow' }));
+    await owner.saveTask(task('durable'));
+    await until(() => follower.health().lastSequence === 1, 'the durable write');
+    ownerAdapter.failAppends = true;
+    const failed = await owner.saveTask(task('not yet')).catch((e: { reason?: string }) => e.reason);
+    expect(failed).toBe('ENOSPC');
+    // The bus delivers synchronously: had the owner published before its append, the follower
+    // would hold the write by now.
+    await sleep(20);
+    expect(await follower.getTask('not yet')).toBeUndefined();
+    expect(follower.health().lastSequence).toBe(1);
+    ownerAdapter.failAppends = false; // the owner's retry persists it; then it is published
+    await until(() => follower.health().lastSequence === 2, 'the write once durable');
+    expect((await follower.getTask('not yet'))?.id).toBe('not yet');
   });
 
   it('an onChange that throws breaks nothing: no reloads, no warnings, commits still followed', async () => {

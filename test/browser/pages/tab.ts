@@ -27,11 +27,13 @@ function outcome(e: unknown): Outcome {
 }
 
 const tab = {
-  async open(name: string, whenLocked: WhenLocked = 'fail', openTimeoutMs?: number): Promise<string> {
+  async open(name: string, whenLocked: WhenLocked = 'fail', options: { openTimeoutMs?: number; checkpointBytes?: number } = {}): Promise<string> {
+    const { openTimeoutMs, checkpointBytes } = options;
     store = await openStore({
       wasm: '/sql-wasm.wasm',
       adapter: createIndexedDbAdapter({ name, ...(openTimeoutMs === undefined ? {} : { openTimeoutMs }) }),
       whenLocked,
+      ...(checkpointBytes === undefined ? {} : { checkpointBytes }),
       onWarning: (w) => warnings.push(`${w.code}: ${w.message}`),
       retry: { minMs: 20, maxMs: 200 },
     });
@@ -39,7 +41,7 @@ const tab = {
   },
   async tryOpen(name: string, openTimeoutMs?: number): Promise<Outcome> {
     try {
-      await tab.open(name, 'fail', openTimeoutMs);
+      await tab.open(name, 'fail', { openTimeoutMs });
       return { ok: true };
     } catch (e) {
       return outcome(e);
@@ -106,6 +108,15 @@ const tab = {
   },
   releaseDeletion(): Promise<void> {
     return (globalThis as unknown as { releaseDeletion: () => Promise<void> }).releaseDeletion();
+  },
+  /** Takes the store's Web Lock away from whoever holds it (`steal`), and keeps it. */
+  async stealLock(name: string): Promise<string> {
+    return new Promise((resolve) => {
+      void navigator.locks.request(`@platform-agent/store:${name}`, { steal: true }, () => {
+        resolve('stolen');
+        return new Promise<void>(() => {});
+      });
+    });
   },
   async exportedTaskCount(): Promise<number> {
     // The rescue path the README gives for a deleted database: the image from memory, opened anew.
