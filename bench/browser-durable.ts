@@ -359,7 +359,7 @@ function report(summaries: readonly Summary[], seeds: readonly Seed[], params: P
       `(a journal record's size, measured as \`health().journalBytes\` per save over ${RECORD_SAMPLE} saves) under a new key of a database of its own, awaited until \`complete\`. ` +
       '**relaxed**: the same with `durability: \'relaxed\'` (the store: `createIndexedDbAdapter({ name, durability: \'relaxed\' })`): committed without waiting for the disk.',
     '- **adapter append**: the IndexedDB adapter alone (`lock()`, `load()`, then `append(record, at)` one after another) with records of that size, on a new database: ' +
-      'one strict transaction that reads the `meta` entry, then puts the record and the new `meta`. The store\'s save is that plus its own work (validation, SQL in sql.js, encoding the record).',
+      'one strict transaction that puts the record and the new `meta` at once, with the read of the stored `meta` (the ownership check) in the same transaction. The store\'s save is that plus its own work (validation, SQL in sql.js, encoding the record).',
     '- **off-the-record**: the strict put in a context of the test harness (`harness.newContext()`, an incognito-like profile): its IndexedDB is in memory and never syncs, ' +
       'which is why this benchmark runs Chromium with a persistent profile (`launchPersistentContext`, on the repository\'s disk).',
     `- **open**: \`openStore()\` on the seeded database (sql.js already loaded in the page): reading the image from IndexedDB and opening it. ` +
