@@ -189,10 +189,26 @@ async function startSqlJs(wasm: WasmSource | undefined): Promise<SqlJsStatic> {
       }
     };
   }
+  // sql.js's loader takes a worker global scope (WorkerGlobalScope) for a web worker and reads
+  // `self.location.href` for its script's directory. Cloudflare's workerd has the scope but no
+  // location: an empty one stands in for the synchronous start (the binary is handed over, never
+  // fetched relative to it), and is removed before any other code runs.
+  const scope = globalThis as { WorkerGlobalScope?: unknown; location?: unknown };
+  const stubLocation = scope.WorkerGlobalScope !== undefined && scope.location === undefined;
+  if (stubLocation) {
+    if (!source) {
+      if (typeof NativeDecoder === 'function') globalThis.TextDecoder = NativeDecoder;
+      throw new UnsupportedError(
+        'this runtime (a worker scope without location, such as Cloudflare workerd) has no default place for the SQLite WebAssembly binary: pass it as the wasm option, a WebAssembly.Module (import wasm from "@platform-agent/store/sql-wasm.wasm") or its bytes',
+      );
+    }
+    Object.defineProperty(globalThis, 'location', { value: { href: '' }, configurable: true, writable: true });
+  }
   try {
     started = init(config);
   } finally {
     if (typeof NativeDecoder === 'function') globalThis.TextDecoder = NativeDecoder;
+    if (stubLocation) delete scope.location;
   }
   try {
     const SQL = await Promise.race([started, instantiateFailed]);

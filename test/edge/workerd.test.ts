@@ -1,0 +1,73 @@
+/**
+ * The store in Cloudflare's workerd (through miniflare): a Worker bundled from the package's own
+ * dist, the SQLite binary imported as a compiled WebAssembly.Module, as Workers import `.wasm`.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../crash/built.js';
+import { repoRoot } from '../helpers/go-db.js';
+
+let dir: string;
+let mf: Miniflare;
+
+beforeAll(async () => {
+  ensureBuilt();
+  mkdirSync(join(repoRoot, 'test-output'), { recursive: true });
+  dir = mkdtempSync(join(repoRoot, 'test-output/workerd-'));
+  // Resolved as a Worker's bundler does: the package by its name (so its exports map, its dist),
+  // browser builds of dependencies, the `.wasm` import left for the runtime.
+  await build({
+    absWorkingDir: repoRoot,
+    entryPoints: ['test/edge/worker-entry.ts'],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['browser', 'module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['*.wasm'],
+    outfile: join(dir, 'worker.js'),
+    logLevel: 'silent',
+  });
+  copyFileSync(join(repoRoot, 'dist/sql-wasm.wasm'), join(dir, 'sql-wasm.wasm'));
+  mf = new Miniflare({
+    modules: [
+      { type: 'ESModule', path: join(dir, 'worker.js') },
+      { type: 'CompiledWasm', path: join(dir, 'sql-wasm.wasm') },
+    ],
+    compatibilityDate: '2026-08-01',
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await mf.dispatchFetch(`http://worker${path}`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('in workerd (miniflare)', () => {
+  // First, while sql.js is not loaded yet in this isolate: the failure must leave it loadable.
+  it('without the wasm option, opening fails with a typed error that says how to pass the binary', async () => {
+    const { status, body } = await get('/no-wasm');
+    expect(status).toBe(500);
+    expect(body).toMatchObject({ ok: false, name: 'UnsupportedError', code: 'UNSUPPORTED' });
+    expect(body.message).toMatch(/pass it as the wasm option, a WebAssembly\.Module/);
+  });
+
+  it('a store opens with the binary as a compiled WebAssembly.Module, writes, reads and exports', async () => {
+    const { status, body } = await get('/round-trip');
+    expect(status).toBe(200);
+    expect(body.ok).toBe(true);
+    const value = body.value as { task: Record<string, unknown>; image: number };
+    expect(value.task).toMatchObject({ id: 't1', status: 'completed', params: { env: 'edge' }, result: { ok: true } });
+    expect(value.image).toBeGreaterThan(4096);
+    // And again in the same isolate (sql.js stays loaded).
+    expect((await get('/round-trip')).status).toBe(200);
+  });
+});
