@@ -10,6 +10,7 @@ export default defineConfig([
       'adapters/memory': 'adapters/memory.ts',
       'adapters/fs': 'adapters/fs.ts',
       'adapters/indexeddb': 'adapters/indexeddb.ts',
+      'adapters/kv': 'adapters/kv.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -17,6 +17,7 @@
  * at any point after a failure.
  */
 
+import type { Durability } from './durability.js';
 import type { LockHolder } from './errors.js';
 
 export type { LockHolder };
@@ -63,6 +64,12 @@ export interface PersistenceAdapter {
    * store's default durability: `'write'` when persistent, `'none'` when not.
    */
   readonly persistent: boolean;
+  /**
+   * Optional: the durability the store uses on this adapter when `openStore` is given none, for a
+   * medium that suits another one than `persistent` implies (Cloudflare KV: `'deferred'`, since it
+   * takes about one write per second per key). @default `'write'` when persistent, `'none'` when not
+   */
+  readonly defaultDurability?: Durability;
   /**
    * Takes exclusive ownership of the database for writing, before `load()`. Must reject at once,
    * with an error whose `code` is `'LOCKED'` and whose `holder` is a {@link LockHolder} (the store

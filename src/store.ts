@@ -927,7 +927,7 @@ function defaultWarning(warning: StoreWarning): void {
 }
 
 function settingsFrom(options: StoreOptions, adapter: PersistenceAdapter): DurabilitySettings {
-  const mode = options.durability ?? (adapter.persistent ? 'write' : 'none');
+  const mode = options.durability ?? adapter.defaultDurability ?? (adapter.persistent ? 'write' : 'none');
   if (!DURABILITIES.includes(mode)) throw ValidationError.of('options', `durability must be one of ${DURABILITIES.join(', ')}, not ${String(mode)}`);
   if (options.journal !== undefined && typeof options.journal !== 'boolean') throw ValidationError.of('options', 'journal must be true or false');
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') throw ValidationError.of('options', 'onWarning must be a function');
