@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // The core and the adapters it may load know no environment: no Node built-ins, no DOM globals.
-    files: ['src/**/*.ts', 'adapters/memory.ts', 'adapters/kv.ts'],
+    files: ['src/**/*.ts', 'adapters/memory.ts', 'adapters/kv.ts', 'engines/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -11,6 +11,7 @@ export default defineConfig([
       'adapters/fs': 'adapters/fs.ts',
       'adapters/indexeddb': 'adapters/indexeddb.ts',
       'adapters/kv': 'adapters/kv.ts',
+      'engines/d1': 'engines/d1.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

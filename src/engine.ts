@@ -7,6 +7,11 @@ export interface Engine extends SqlPort {
   readonly name: string;
   /** A complete SQLite file of the current state (not available inside an open transaction). */
   exportImage?(): Promise<Uint8Array>;
+  /**
+   * `true` for an engine that keeps its own storage and has every write durable when it resolves
+   * (Cloudflare D1): the store then has no adapter, no journal and no image of its own.
+   */
+  readonly durable?: boolean;
   /** Frees everything the engine holds; later calls fail. */
   close(): Promise<void>;
 }

@@ -36,4 +36,9 @@ export interface SqlPort {
    * roll back when it throws. Optional: engines with only atomic batches leave it out.
    */
   transaction?<T>(fn: (port: SqlPort) => Promise<T>): Promise<T>;
+  /**
+   * The database's size in bytes. Optional: without it the store asks SQLite's page pragmas, which
+   * some engines (Cloudflare D1) do not allow.
+   */
+  sizeBytes?(): Promise<number>;
 }

@@ -204,6 +204,7 @@ export abstract class StoreOperations {
   /** The database size: `page_count × page_size`. */
   dbSizeBytes(): Promise<number> {
     return this.call(async (ctx) => {
+      if (ctx.port.sizeBytes) return ctx.port.sizeBytes();
       const rows = await ctx.port.all('SELECT page_count * page_size AS size FROM pragma_page_count(), pragma_page_size()');
       return Number(rows[0]?.size ?? 0);
     });
@@ -248,6 +249,13 @@ export interface StoreOptions {
    * Where the database is kept. @default `createMemoryAdapter()` (in memory only)
    */
   adapter?: PersistenceAdapter;
+  /**
+   * An engine that keeps its own storage instead of sql.js and an adapter: `createD1Engine(env.DB)`
+   * from `@platform-agent/store/engines/d1`. The same migrations and queries run on it; what it
+   * cannot do (interactive transactions, an image) is refused with `UNSUPPORTED`. Not together with
+   * `adapter`, `wasm`, `readOnly`, `whenLocked` or `durability`.
+   */
+  engine?: Engine;
   /** Where the SQLite WebAssembly binary comes from. @default in Node, the installed sql.js package's */
   wasm?: WasmSource;
   /**
@@ -584,7 +592,7 @@ export class Store extends StoreOperations {
     if (!this.#durability) {
       return {
         state: closed ? 'closed' : this.#readOnly ? 'read-only' : 'ok',
-        durability: 'none',
+        durability: this.#engine.durable ? 'write' : 'none',
         journal: false,
         pendingWrites: 0,
         lastSequence: 0,
@@ -1082,6 +1090,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       throw ValidationError.of('options', `whenLocked: '${whenLocked}' needs an adapter that can wait for ownership and pass messages between stores (waitForLock, subscribe); the ${adapter.name} adapter cannot`);
     }
   }
+  if (options.engine !== undefined) return openOnEngine(options);
   const settings = settingsFrom(options, adapter);
   const now = checkedClock(clock);
   let engine: Engine | undefined;
@@ -1169,4 +1178,31 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     }
     throw e;
   }
+}
+
+/** `openStore({ engine })`: the store on an engine that keeps its own storage (Cloudflare D1). */
+async function openOnEngine(options: StoreOptions): Promise<Store> {
+  const { engine, clock = Date.now } = options;
+  if (typeof engine !== 'object' || engine === null || typeof engine.run !== 'function' || typeof engine.all !== 'function' || typeof engine.batch !== 'function') {
+    throw ValidationError.of('options', 'the engine option must be an engine (run, all, batch), such as createD1Engine(env.DB)');
+  }
+  const clash = (['adapter', 'wasm', 'readOnly', 'whenLocked', 'durability', 'journal', 'cacheSizeKiB'] as const).filter((name) => options[name] !== undefined);
+  if (clash.length > 0) throw ValidationError.of('options', `the engine option keeps its own storage; ${clash.join(', ')} cannot go with it`);
+  if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
+  await migrate(engine);
+  // The store's ownership and persistence calls have nothing to do: the engine keeps its own storage.
+  const own: PersistenceAdapter = {
+    name: engine.name,
+    persistent: true,
+    async lock() {},
+    async load() {
+      return {};
+    },
+    async checkpoint() {
+      throw new UnsupportedError(`the ${engine.name} engine keeps its own persistence; there is no image to checkpoint`);
+    },
+    async unlock() {},
+    async close() {},
+  };
+  return new Store(engine, own, clock, undefined, false);
 }

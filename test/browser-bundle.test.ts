@@ -8,7 +8,7 @@ const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 // The core and the browser and edge adapters must bundle for a browser with nothing from Node in them.
 describe('browser bundles', () => {
-  it.each(['src/index.ts', 'adapters/memory.ts', 'adapters/indexeddb.ts', 'adapters/kv.ts'])('%s bundles for the browser without Node built-ins', async (entry) => {
+  it.each(['src/index.ts', 'adapters/memory.ts', 'adapters/indexeddb.ts', 'adapters/kv.ts', 'engines/d1.ts'])('%s bundles for the browser without Node built-ins', async (entry) => {
     const result = await build({
       absWorkingDir: root,
       entryPoints: [entry],

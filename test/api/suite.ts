@@ -70,7 +70,14 @@ const task = (id: string, extra: Partial<TaskInput> = {}): TaskInput => ({
   ...extra,
 });
 
-export function defineApiSuite(engine: string, open: OpenStore): void {
+/** What an engine cannot do, so the suite checks the refusal instead. */
+export interface ApiSuiteOptions {
+  /** `false` for an engine without interactive transactions (Cloudflare D1): `transaction()` must reject with `UNSUPPORTED`. */
+  transactions?: boolean;
+}
+
+export function defineApiSuite(engine: string, open: OpenStore, options: ApiSuiteOptions = {}): void {
+  const transactions = options.transactions ?? true;
   async function setup(): Promise<{ store: Store; clock: TestClock }> {
     const clock = testClock();
     const store = await open(clock.now);
@@ -684,95 +691,119 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
       });
     });
 
-    describe('transactions', () => {
-      it('all writes commit together', async () => {
-        const { store } = await setup();
-        await store.saveApproval({ requestId: 'r', taskId: 't', callerId: 'U', permission: 'p', action: 'a', resource: 'x' });
-        await store.saveTask(task('t', { status: 'awaiting_approval' }));
-        const out = await store.transaction(async (tx) => {
-          await tx.deleteApproval('r');
-          await tx.updateTaskStatus('t', 'pending');
-          const id = await tx.appendAudit({ userId: 'U', action: 'approve', result: 'ok' });
-          expect((await tx.getTask('t'))?.status).toBe('pending');
-          return id;
-        });
-        expect(typeof out).toBe('number');
-        expect(await store.getApproval('r')).toBeUndefined();
-        expect((await store.getTask('t'))?.status).toBe('pending');
-        expect(await store.listAudit()).toHaveLength(1);
-        await store.close();
-      });
-
-      it('none commit when the callback throws, and the error comes back as thrown', async () => {
-        const { store } = await setup();
-        await store.saveTask(task('t'));
-        const before = await snapshot(store);
-        const boom = new Error('boom');
-        await expect(
-          store.transaction(async (tx) => {
-            await tx.saveTask(task('u'));
-            await tx.completeTask('t', { result: 1 });
-            throw boom;
-          }),
-        ).rejects.toBe(boom);
-        expect(await snapshot(store)).toEqual(before);
-        await expectCode(
-          store.transaction(async (tx) => {
-            await tx.appendAudit({ userId: 'U', action: 'a', result: 'r' });
-            await tx.updateTaskStatus('missing', 'running');
-          }),
-          'NOT_FOUND',
-          NotFoundError,
-        );
-        expect(await snapshot(store)).toEqual(before);
-        await store.close();
-      });
-
-      it('calls on the store wait until the transaction ends; the handle is dead afterwards', async () => {
-        const { store } = await setup();
-        let release = (): void => {};
-        const gate = new Promise<void>((r) => (release = r));
-        let handle: TransactionHandle | undefined;
-        const tx = store.transaction(async (t) => {
-          handle = t;
-          await t.saveTask(task('inside'));
-          await gate;
-          return 'done';
-        });
-        await new Promise((r) => setTimeout(r, 10));
-        let seen: string[] | undefined;
-        const outside = store.listTasks().then((ts) => (seen = ts.map((t) => t.id)));
-        const outsideWrite = store.saveTask(task('outside'));
-        await new Promise((r) => setTimeout(r, 10));
-        expect(seen).toBeUndefined();
-        release();
-        expect(await tx).toBe('done');
-        await outside;
-        await outsideWrite;
-        expect(seen).toEqual(['inside']);
-        expect((await store.listTasks()).map((t) => t.id).sort()).toEqual(['inside', 'outside']);
-        await expectCode(handle!.getTask('inside'), 'CLOSED', ClosedError);
-        await store.close();
-      });
-
-      it('transactions run one after another', async () => {
-        const { store } = await setup();
-        const order: string[] = [];
-        await Promise.all(
-          ['a', 'b', 'c'].map((id) =>
+    if (!transactions) {
+      describe('transactions', () => {
+        it('are refused with UNSUPPORTED, and the function never runs; single operations and batches work', async () => {
+          const { store } = await setup();
+          await store.saveTask(task('t'));
+          let ran = false;
+          const before = await snapshot(store);
+          await expectCode(
             store.transaction(async (tx) => {
-              order.push(`start ${id}`);
-              await tx.saveTask(task(id));
-              await new Promise((r) => setTimeout(r, 5));
-              order.push(`end ${id}`);
+              ran = true;
+              await tx.saveTask(task('u'));
             }),
-          ),
-        );
-        expect(order).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
-        expect(await store.listTasks()).toHaveLength(3);
-        await store.close();
+            'UNSUPPORTED',
+          );
+          expect(ran).toBe(false);
+          expect(await snapshot(store)).toEqual(before);
+          expect((await store.runRetention()).tasks).toBe(0);
+          await store.close();
+        });
       });
-    });
+    }
+
+    if (transactions) {
+    describe('transactions', () => {
+        it('all writes commit together', async () => {
+          const { store } = await setup();
+          await store.saveApproval({ requestId: 'r', taskId: 't', callerId: 'U', permission: 'p', action: 'a', resource: 'x' });
+          await store.saveTask(task('t', { status: 'awaiting_approval' }));
+          const out = await store.transaction(async (tx) => {
+            await tx.deleteApproval('r');
+            await tx.updateTaskStatus('t', 'pending');
+            const id = await tx.appendAudit({ userId: 'U', action: 'approve', result: 'ok' });
+            expect((await tx.getTask('t'))?.status).toBe('pending');
+            return id;
+          });
+          expect(typeof out).toBe('number');
+          expect(await store.getApproval('r')).toBeUndefined();
+          expect((await store.getTask('t'))?.status).toBe('pending');
+          expect(await store.listAudit()).toHaveLength(1);
+          await store.close();
+        });
+  
+        it('none commit when the callback throws, and the error comes back as thrown', async () => {
+          const { store } = await setup();
+          await store.saveTask(task('t'));
+          const before = await snapshot(store);
+          const boom = new Error('boom');
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.saveTask(task('u'));
+              await tx.completeTask('t', { result: 1 });
+              throw boom;
+            }),
+          ).rejects.toBe(boom);
+          expect(await snapshot(store)).toEqual(before);
+          await expectCode(
+            store.transaction(async (tx) => {
+              await tx.appendAudit({ userId: 'U', action: 'a', result: 'r' });
+              await tx.updateTaskStatus('missing', 'running');
+            }),
+            'NOT_FOUND',
+            NotFoundError,
+          );
+          expect(await snapshot(store)).toEqual(before);
+          await store.close();
+        });
+  
+        it('calls on the store wait until the transaction ends; the handle is dead afterwards', async () => {
+          const { store } = await setup();
+          let release = (): void => {};
+          const gate = new Promise<void>((r) => (release = r));
+          let handle: TransactionHandle | undefined;
+          const tx = store.transaction(async (t) => {
+            handle = t;
+            await t.saveTask(task('inside'));
+            await gate;
+            return 'done';
+          });
+          await new Promise((r) => setTimeout(r, 10));
+          let seen: string[] | undefined;
+          const outside = store.listTasks().then((ts) => (seen = ts.map((t) => t.id)));
+          const outsideWrite = store.saveTask(task('outside'));
+          await new Promise((r) => setTimeout(r, 10));
+          expect(seen).toBeUndefined();
+          release();
+          expect(await tx).toBe('done');
+          await outside;
+          await outsideWrite;
+          expect(seen).toEqual(['inside']);
+          expect((await store.listTasks()).map((t) => t.id).sort()).toEqual(['inside', 'outside']);
+          await expectCode(handle!.getTask('inside'), 'CLOSED', ClosedError);
+          await store.close();
+        });
+  
+        it('transactions run one after another', async () => {
+          const { store } = await setup();
+          const order: string[] = [];
+          await Promise.all(
+            ['a', 'b', 'c'].map((id) =>
+              store.transaction(async (tx) => {
+                order.push(`start ${id}`);
+                await tx.saveTask(task(id));
+                await new Promise((r) => setTimeout(r, 5));
+                order.push(`end ${id}`);
+              }),
+            ),
+          );
+          expect(order).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+          expect(await store.listTasks()).toHaveLength(3);
+          await store.close();
+        });
+      });
+    }
 
     describe('lifecycle and clock', () => {
       it('every call after close() fails with CLOSED; close() is idempotent', async () => {
@@ -789,43 +820,49 @@ export function defineApiSuite(engine: string, open: OpenStore): void {
         await expectCode(store.transaction(async () => 1), 'CLOSED', ClosedError);
       });
 
-      it('calls made before close() run, even those waiting for a transaction; later ones are refused', async () => {
-        const { store } = await setup();
-        await store.saveTask(task('t'));
-        let release = (): void => {};
-        const gate = new Promise<void>((r) => (release = r));
-        const tx = store.transaction(async (t) => {
-          await t.saveTask(task('in-tx'));
-          await gate;
+      // (Needs interactive transactions.)
+      if (transactions) {
+        it('calls made before close() run, even those waiting for a transaction; later ones are refused', async () => {
+          const { store } = await setup();
+          await store.saveTask(task('t'));
+          let release = (): void => {};
+          const gate = new Promise<void>((r) => (release = r));
+          const tx = store.transaction(async (t) => {
+            await t.saveTask(task('in-tx'));
+            await gate;
+          });
+          await new Promise((r) => setTimeout(r, 1));
+          const queuedWrite = store.updateTaskStatus('t', 'running');
+          const queuedRead = store.getTask('t');
+          const queuedTx = store.transaction(async (t) => t.completeTask('in-tx', { result: 1 }));
+          const closing = store.close();
+          await expectCode(store.getTask('t'), 'CLOSED', ClosedError);
+          release();
+          await tx;
+          await expect(queuedWrite).resolves.toBeUndefined();
+          expect((await queuedRead)?.status).toBe('running');
+          await expect(queuedTx).resolves.toBeUndefined();
+          await closing;
+          await expectCode(store.transaction(async () => 1), 'CLOSED', ClosedError);
         });
-        await new Promise((r) => setTimeout(r, 1));
-        const queuedWrite = store.updateTaskStatus('t', 'running');
-        const queuedRead = store.getTask('t');
-        const queuedTx = store.transaction(async (t) => t.completeTask('in-tx', { result: 1 }));
-        const closing = store.close();
-        await expectCode(store.getTask('t'), 'CLOSED', ClosedError);
-        release();
-        await tx;
-        await expect(queuedWrite).resolves.toBeUndefined();
-        expect((await queuedRead)?.status).toBe('running');
-        await expect(queuedTx).resolves.toBeUndefined();
-        await closing;
-        await expectCode(store.transaction(async () => 1), 'CLOSED', ClosedError);
-      });
+      }
 
-      it('close() waits for an open transaction to commit', async () => {
-        const { store } = await setup();
-        let committed = false;
-        const tx = store.transaction(async (t) => {
-          await new Promise((r) => setTimeout(r, 20));
-          await t.saveTask(task('t'));
-          committed = true;
+      // (Needs interactive transactions.)
+      if (transactions) {
+        it('close() waits for an open transaction to commit', async () => {
+          const { store } = await setup();
+          let committed = false;
+          const tx = store.transaction(async (t) => {
+            await new Promise((r) => setTimeout(r, 20));
+            await t.saveTask(task('t'));
+            committed = true;
+          });
+          await new Promise((r) => setTimeout(r, 1));
+          await store.close();
+          await tx;
+          expect(committed).toBe(true);
         });
-        await new Promise((r) => setTimeout(r, 1));
-        await store.close();
-        await tx;
-        expect(committed).toBe(true);
-      });
+      }
 
       it('a clock that returns no integer ms is an error and writes nothing', async () => {
         let value = Date.UTC(2026, 0, 1);
