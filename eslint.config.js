@@ -37,6 +37,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['examples/worker-*/**/*.js'],
+    languageOptions: { globals: { Response: 'readonly', URL: 'readonly' } },
+  },
+  {
     files: ['examples/browser/**/*.js'],
     languageOptions: { globals: { document: 'readonly', crypto: 'readonly', addEventListener: 'readonly', globalThis: 'readonly', URL: 'readonly' } },
   },

@@ -1,0 +1,92 @@
+/**
+ * The two Worker examples (examples/worker-kv, examples/worker-d1) built from the package's dist as a
+ * Worker's bundler would, and run in workerd through miniflare with their bindings.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../crash/built.js';
+import { repoRoot } from '../helpers/go-db.js';
+
+let dir: string;
+const running: Miniflare[] = [];
+
+// Workers import `.wasm` as a compiled module: left to the runtime, next to the bundle.
+const wasmBeside: Plugin = {
+  name: 'wasm-beside',
+  setup(b) {
+    b.onResolve({ filter: /\.wasm$/ }, () => ({ path: './sql-wasm.wasm', external: true }));
+  },
+};
+
+async function bundle(example: string): Promise<string> {
+  const out = join(dir, example);
+  mkdirSync(out, { recursive: true });
+  await build({
+    absWorkingDir: repoRoot,
+    entryPoints: [`examples/${example}/worker.js`],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['browser', 'module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    plugins: [wasmBeside],
+    outfile: join(out, 'worker.js'),
+    logLevel: 'silent',
+  });
+  copyFileSync(join(repoRoot, 'dist/sql-wasm.wasm'), join(out, 'sql-wasm.wasm'));
+  return out;
+}
+
+function start(out: string, bindings: { kvNamespaces?: string[]; d1Databases?: string[] }): Miniflare {
+  const mf = new Miniflare({
+    modules: [
+      { type: 'ESModule', path: join(out, 'worker.js') },
+      { type: 'CompiledWasm', path: join(out, 'sql-wasm.wasm') },
+    ],
+    compatibilityDate: '2026-08-01',
+    ...bindings,
+  });
+  running.push(mf);
+  return mf;
+}
+
+async function call(mf: Miniflare, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const response = await mf.dispatchFetch(`http://worker${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+  return { status: response.status, json: await response.json() };
+}
+
+beforeAll(() => {
+  ensureBuilt();
+  mkdirSync(join(repoRoot, 'test-output'), { recursive: true });
+  dir = mkdtempSync(join(repoRoot, 'test-output/examples-'));
+}, 120_000);
+
+afterAll(async () => {
+  for (const mf of running) await mf.dispose().catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the Worker examples, in workerd', () => {
+  it('examples/worker-kv: tasks saved in one request are listed by the next (Workers KV)', async () => {
+    const mf = start(await bundle('worker-kv'), { kvNamespaces: ['KV'] });
+    expect((await call(mf, 'POST', '/tasks', { id: 't1', command: 'deploy', params: { env: 'edge' } })).status).toBe(201);
+    expect((await call(mf, 'POST', '/tasks', { id: 't2', command: 'rollback' })).status).toBe(201);
+    const listed = await call(mf, 'GET', '/tasks');
+    expect(listed.status).toBe(200);
+    expect((listed.json as { id: string }[]).map((t) => t.id).sort()).toEqual(['t1', 't2']);
+    const bad = await call(mf, 'POST', '/tasks', { id: '', command: 'x' });
+    expect(bad).toMatchObject({ status: 400, json: { error: 'VALIDATION' } });
+  });
+
+  it('examples/worker-d1: the same API on D1, across requests', async () => {
+    const mf = start(await bundle('worker-d1'), { d1Databases: ['DB'] });
+    expect((await call(mf, 'POST', '/tasks', { id: 'a', command: 'deploy' })).status).toBe(201);
+    const completed = await call(mf, 'POST', '/tasks/a/complete', { result: { pods: 3 } });
+    expect(completed).toMatchObject({ status: 200, json: { id: 'a', status: 'completed', result: { pods: 3 } } });
+    expect(await call(mf, 'POST', '/tasks/nope/complete', {})).toMatchObject({ status: 404, json: { error: 'NOT_FOUND' } });
+    expect(((await call(mf, 'GET', '/tasks')).json as { id: string }[]).map((t) => t.id)).toEqual(['a']);
+  });
+});
