@@ -21,7 +21,7 @@ beforeAll(async () => {
   // browser builds of dependencies, the `.wasm` import left for the runtime.
   await build({
     absWorkingDir: repoRoot,
-    entryPoints: ['test/edge/worker-entry.ts'],
+    entryPoints: ['test/edge/worker-entry.js'],
     bundle: true,
     format: 'esm',
     platform: 'neutral',

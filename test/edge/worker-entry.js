@@ -1,26 +1,17 @@
-// A Worker on the package's own dist (bundled by test/edge/workerd.test.ts), run in workerd.
-import { openStore, type StoreError } from '@platform-agent/store';
-import { createKvAdapter, type KeyValueStore } from '@platform-agent/store/adapters/kv';
+// A Worker on the package's own dist (bundled by test/edge/workerd.test.ts from the package's name,
+// so through its exports map), run in workerd. Plain JavaScript: on a fresh clone the typecheck runs
+// before dist/ (and so the package's own types) exists.
+import { openStore } from '@platform-agent/store';
+import { createKvAdapter } from '@platform-agent/store/adapters/kv';
 import wasm from './sql-wasm.wasm';
 
-/** The part of Cloudflare's KV binding this Worker uses. */
-interface KvNamespace {
-  get(key: string, type: 'arrayBuffer'): Promise<ArrayBuffer | null>;
-  put(key: string, value: ArrayBuffer | ArrayBufferView): Promise<void>;
-  delete(key: string): Promise<void>;
-}
-
-interface Env {
-  KV: KvNamespace;
-}
-
 /** Cloudflare KV as the adapter's key-value store: three lines. */
-function kvOf(env: Env): KeyValueStore {
+function kvOf(env) {
   return { get: (key) => env.KV.get(key, 'arrayBuffer'), put: (key, value) => env.KV.put(key, value), delete: (key) => env.KV.delete(key) };
 }
 
 /** One request's store on KV: opened, used, closed (the close writes the image). Small chunks, so the image spans several values. */
-async function withKvStore<T>(env: Env, use: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+async function withKvStore(env, use) {
   const store = await openStore({ wasm, adapter: createKvAdapter({ kv: kvOf(env), key: 'agent', chunkBytes: 16 * 1024 }) });
   try {
     return await use(store);
@@ -29,7 +20,7 @@ async function withKvStore<T>(env: Env, use: (store: Awaited<ReturnType<typeof o
   }
 }
 
-async function roundTrip(): Promise<unknown> {
+async function roundTrip() {
   const store = await openStore({ wasm });
   try {
     await store.saveTask({ id: 't1', command: 'deploy', params: { env: 'edge' } });
@@ -41,7 +32,7 @@ async function roundTrip(): Promise<unknown> {
 }
 
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(request, env) {
     const url = new URL(request.url);
     const path = url.pathname;
     try {
@@ -61,8 +52,7 @@ export default {
       if (path === '/round-trip') return Response.json({ ok: true, value: await roundTrip() });
       return new Response('not found', { status: 404 });
     } catch (e) {
-      const error = e as StoreError;
-      return Response.json({ ok: false, name: error.constructor?.name, code: error.code, message: error.message }, { status: 500 });
+      return Response.json({ ok: false, name: e?.constructor?.name, code: e?.code, message: e?.message }, { status: 500 });
     }
   },
 };
