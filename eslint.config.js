@@ -37,7 +37,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['examples/worker-*/**/*.js', 'test/edge/**/*.js'],
+    files: ['examples/worker/**/*.js', 'test/edge/**/*.js'],
     languageOptions: { globals: { Response: 'readonly', URL: 'readonly' } },
   },
   {

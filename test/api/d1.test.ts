@@ -13,7 +13,7 @@ let mf: Miniflare;
 let db: D1DatabaseLike;
 
 beforeAll(async () => {
-  mf = new Miniflare({ modules: true, script: 'export default { fetch() { return new Response(null, { status: 404 }); } };', d1Databases: ['DB'], compatibilityDate: '2026-08-01' });
+  mf = new Miniflare({ modules: true, script: 'export default { fetch() { return new Response(null, { status: 404 }); } };', d1Databases: ['DB'], compatibilityDate: '2026-04-26' });
   db = (await mf.getD1Database('DB')) as unknown as D1DatabaseLike;
 }, 60_000);
 

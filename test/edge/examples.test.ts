@@ -1,5 +1,5 @@
 /**
- * The two Worker examples (examples/worker-kv, examples/worker-d1) built from the package's dist as a
+ * The two Worker examples (examples/worker/kv, examples/worker/d1) built from the package's dist as a
  * Worker's bundler would, and run in workerd through miniflare with their bindings.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +26,7 @@ async function bundle(example: string): Promise<string> {
   mkdirSync(out, { recursive: true });
   await build({
     absWorkingDir: repoRoot,
-    entryPoints: [`examples/${example}/worker.js`],
+    entryPoints: [`examples/worker/${example}/worker.js`],
     bundle: true,
     format: 'esm',
     platform: 'neutral',
@@ -46,7 +46,7 @@ function start(out: string, bindings: { kvNamespaces?: string[]; d1Databases?: s
       { type: 'ESModule', path: join(out, 'worker.js') },
       { type: 'CompiledWasm', path: join(out, 'sql-wasm.wasm') },
     ],
-    compatibilityDate: '2026-08-01',
+    compatibilityDate: '2026-04-26',
     ...bindings,
   });
   running.push(mf);
@@ -70,8 +70,8 @@ afterAll(async () => {
 });
 
 describe('the Worker examples, in workerd', () => {
-  it('examples/worker-kv: tasks saved in one request are listed by the next (Workers KV)', async () => {
-    const mf = start(await bundle('worker-kv'), { kvNamespaces: ['KV'] });
+  it('examples/worker/kv: tasks saved in one request are listed by the next (Workers KV)', async () => {
+    const mf = start(await bundle('kv'), { kvNamespaces: ['KV'] });
     expect((await call(mf, 'POST', '/tasks', { id: 't1', command: 'deploy', params: { env: 'edge' } })).status).toBe(201);
     expect((await call(mf, 'POST', '/tasks', { id: 't2', command: 'rollback' })).status).toBe(201);
     const listed = await call(mf, 'GET', '/tasks');
@@ -81,8 +81,8 @@ describe('the Worker examples, in workerd', () => {
     expect(bad).toMatchObject({ status: 400, json: { error: 'VALIDATION' } });
   });
 
-  it('examples/worker-d1: the same API on D1, across requests', async () => {
-    const mf = start(await bundle('worker-d1'), { d1Databases: ['DB'] });
+  it('examples/worker/d1: the same API on D1, across requests', async () => {
+    const mf = start(await bundle('d1'), { d1Databases: ['DB'] });
     expect((await call(mf, 'POST', '/tasks', { id: 'a', command: 'deploy' })).status).toBe(201);
     const completed = await call(mf, 'POST', '/tasks/a/complete', { result: { pods: 3 } });
     expect(completed).toMatchObject({ status: 200, json: { id: 'a', status: 'completed', result: { pods: 3 } } });

@@ -42,7 +42,7 @@ function start(): Miniflare {
       { type: 'ESModule', path: join(dir, 'worker.js') },
       { type: 'CompiledWasm', path: join(dir, 'sql-wasm.wasm') },
     ],
-    compatibilityDate: '2026-08-01',
+    compatibilityDate: '2026-04-26',
     kvNamespaces: ['KV'],
     kvPersist: join(dir, 'kv'),
   });
