@@ -61,18 +61,33 @@ function failure(code: string, message: string, cause?: unknown): AdapterError {
   return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
 }
 
-// Ownership within one JavaScript realm (an isolate): per key-value store object, the prefixes held.
-const owners = new WeakMap<object, Map<string, object>>();
+// Ownership within one JavaScript realm (an isolate): the prefixes held, by key (a new wrapper
+// object per request must not make a second owner).
+const owners = new Map<string, object>();
 
-function toBytes(value: Uint8Array | ArrayBuffer): Uint8Array {
-  return value instanceof Uint8Array ? value : new Uint8Array(value);
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new TypeError(
+    `kv.get must return bytes (a Uint8Array or an ArrayBuffer), not ${typeof value === 'string' ? 'a string' : Object.prototype.toString.call(value)}: with Workers KV pass 'arrayBuffer' (env.KV.get(key, 'arrayBuffer'))`,
+  );
+}
+
+/** A new image id: random, so two writers that should not both write (see lock()) never mix chunks. */
+function newImageId(): number {
+  const random = new Uint32Array(2);
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (a: Uint32Array) => Uint32Array } }).crypto;
+  if (crypto?.getRandomValues) crypto.getRandomValues(random);
+  else for (let i = 0; i < random.length; i++) random[i] = Math.floor(Math.random() * 2 ** 32);
+  // 52 bits: a safe integer, never 0 (the journal's id before the first image).
+  return ((random[0] as number) & 0xfffff) * 2 ** 32 + (random[1] as number) + 1;
 }
 
 /**
  * Keeps the database in a key-value store (see the module's notes for the layout).
  *
- * Ownership: `lock()` holds the prefix against other stores in this JavaScript realm only; a key-value
- * store has no locks. Exactly one writer per prefix across machines is the deployment's job: a
+ * Ownership: `lock()` holds the key against other stores in this JavaScript realm (isolate) only; a
+ * key-value store has no locks. Exactly one writer per prefix across machines is the deployment's job: a
  * Durable Object is that single writer on Cloudflare.
  * @example
  * // Cloudflare KV, in a Worker:
@@ -99,20 +114,17 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
   const usable = (): void => {
     if (closed) throw failure('CLOSED', `the key-value adapter for ${key} is closed`);
   };
-  const held = (): Map<string, object> => {
-    let map = owners.get(kv);
-    if (!map) owners.set(kv, (map = new Map()));
-    return map;
-  };
+  const held = (): Map<string, object> => owners;
   const imageKey = (id: number, i: number): string => `${key}/image/${id}/${i}`;
   const journalKey = (id: number, at: number): string => `${key}/journal/${id}/${at}`;
 
   const readManifest = async (): Promise<Manifest | undefined> => {
     const raw = await kv.get(key);
     if (raw === null || raw === undefined) return undefined;
+    const bytes = toBytes(raw);
     let manifest: Manifest;
     try {
-      manifest = JSON.parse(new TextDecoder().decode(toBytes(raw))) as Manifest;
+      manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
     } catch (e) {
       throw failure('CORRUPT', `the manifest under ${key} is not JSON`, e);
     }
@@ -212,9 +224,13 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
           cut.length = at - cut.at;
         }
       }
-      if (record.length === 0) return;
-      await kv.put(journalKey(state.imageId, at), record);
-      state.segments.push({ at, length: record.length });
+      // In values of at most chunkBytes, in order: a crash between two leaves a record cut short at
+      // the end of the chain, which the store drops as a torn tail.
+      for (let offset = 0; offset < record.length; offset += chunkBytes) {
+        const piece = record.slice(offset, offset + chunkBytes);
+        await kv.put(journalKey(state.imageId, at + offset), piece);
+        state.segments.push({ at: at + offset, length: piece.length });
+      }
     },
 
     async checkpoint(image: Uint8Array): Promise<void> {
@@ -224,7 +240,8 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
       for (let at = 0; at < image.byteLength || chunks.length === 0; at += chunkBytes) chunks.push(image.slice(at, at + chunkBytes));
       const previous = await current();
       const oldManifest = await readManifest();
-      const id = Math.max(previous.imageId, oldManifest?.image.id ?? 0) + 1;
+      let id = newImageId();
+      while (id === previous.imageId || id === oldManifest?.image.id) id = newImageId();
       for (const [i, chunk] of chunks.entries()) await kv.put(imageKey(id, i), chunk);
       const manifest: Manifest = { format: 1, image: { id, bytes: image.byteLength, chunks: chunks.length } };
       await kv.put(key, new TextEncoder().encode(JSON.stringify(manifest)));
@@ -238,14 +255,12 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
     },
 
     async unlock(): Promise<void> {
-      const map = owners.get(kv);
-      if (map?.get(key) === self) map.delete(key);
+      if (owners.get(key) === self) owners.delete(key);
       known = undefined;
     },
 
     async close(): Promise<void> {
-      const map = owners.get(kv);
-      if (map?.get(key) === self) map.delete(key);
+      if (owners.get(key) === self) owners.delete(key);
       known = undefined;
       closed = true;
     },

@@ -10,6 +10,7 @@ import {
   NotFoundError,
   PersistenceError,
   ReadOnlyError,
+  SqlError,
   StoreError,
   UnsupportedError,
   ValidationError,
@@ -53,7 +54,7 @@ import type {
 } from './records.js';
 import { runRetention } from './retention.js';
 import * as sessions from './sessions.js';
-import type { SqlPort } from './sql-port.js';
+import type { SqlPort, SqlStatement, SqlValue } from './sql-port.js';
 import { isJournaling, type Engine, type JournalingEngine } from './engine.js';
 import { createSqlJsEngine, type SqlJsEngine, type WasmSource } from './sqljs-engine.js';
 import * as tasks from './tasks.js';
@@ -1189,7 +1190,8 @@ async function openOnEngine(options: StoreOptions): Promise<Store> {
   const clash = (['adapter', 'wasm', 'readOnly', 'whenLocked', 'durability', 'journal', 'cacheSizeKiB'] as const).filter((name) => options[name] !== undefined);
   if (clash.length > 0) throw ValidationError.of('options', `the engine option keeps its own storage; ${clash.join(', ')} cannot go with it`);
   if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
-  await migrate(engine);
+  const typed = typedErrors(engine);
+  await migrate(typed);
   // The store's ownership and persistence calls have nothing to do: the engine keeps its own storage.
   const own: PersistenceAdapter = {
     name: engine.name,
@@ -1204,5 +1206,29 @@ async function openOnEngine(options: StoreOptions): Promise<Store> {
     async unlock() {},
     async close() {},
   };
-  return new Store(engine, own, clock, undefined, false);
+  return new Store(typed, own, clock, undefined, false);
+}
+
+/** The engine with its errors made the store's: a `StoreError` passes, anything else becomes a `SqlError`. */
+function typedErrors(engine: Engine): Engine {
+  const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (e) {
+        if (e instanceof StoreError) throw e;
+        throw new SqlError(`${engine.name} ${what} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    };
+  return {
+    name: engine.name,
+    ...(engine.durable === undefined ? {} : { durable: engine.durable }),
+    run: wrap('statement', (sql: string, params?: readonly SqlValue[]) => engine.run(sql, params)),
+    all: wrap('query', (sql: string, params?: readonly SqlValue[]) => engine.all(sql, params)),
+    batch: wrap('batch', (statements: readonly SqlStatement[]) => engine.batch(statements)),
+    ...(engine.sizeBytes ? { sizeBytes: wrap('size query', () => (engine.sizeBytes as () => Promise<number>)()) } : {}),
+    ...(engine.exportImage ? { exportImage: () => (engine.exportImage as () => Promise<Uint8Array>)() } : {}),
+    ...(engine.transaction ? { transaction: <T>(fn: (port: SqlPort) => Promise<T>) => (engine.transaction as <U>(f: (port: SqlPort) => Promise<U>) => Promise<U>)(fn) } : {}),
+    close: () => (typeof engine.close === 'function' ? engine.close() : Promise.resolve()),
+  };
 }

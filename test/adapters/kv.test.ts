@@ -107,6 +107,44 @@ describe('kv adapter', () => {
     expectSameBytes(loaded.journal ?? new Uint8Array(0), record(1), 'old journal');
   });
 
+  it('a write larger than chunkBytes is appended in several values, none over the limit, and reads back', async () => {
+    const kv = memoryKv(1024);
+    const store = await openStore({ adapter: createKvAdapter({ kv, key: 'big-write', chunkBytes: 1024, durability: 'write' }) });
+    stores.push(store);
+    await store.saveTask({ id: 'wide', command: 'deploy', params: { blob: 'x'.repeat(5000) } });
+    const journalValues = [...kv.values.entries()].filter(([k]) => k.startsWith('big-write/journal/'));
+    expect(journalValues.length).toBeGreaterThan(4);
+    expect(journalValues.every(([, v]) => v.length <= 1024)).toBe(true);
+    expect(store.health().state).toBe('ok');
+    await store.close();
+    const reopened = await openStore({ adapter: createKvAdapter({ kv, key: 'big-write', chunkBytes: 1024 }) });
+    stores.push(reopened);
+    expect((await reopened.getTask('wide'))?.params).toEqual({ blob: 'x'.repeat(5000) });
+  });
+
+  it('a second adapter on the same key in this isolate is locked out, whatever wrapper object it was given', async () => {
+    const kv = memoryKv();
+    const wrap = (): KeyValueStore => ({ get: (k) => kv.get(k), put: (k, v) => kv.put(k, v), delete: (k) => kv.delete(k) });
+    const first = createKvAdapter({ kv: wrap(), key: 'shared' });
+    await first.lock();
+    const error = await rejection(createKvAdapter({ kv: wrap(), key: 'shared' }).lock());
+    expect(error.code).toBe('LOCKED');
+    await first.close();
+    await createKvAdapter({ kv: wrap(), key: 'shared' }).lock();
+  });
+
+  it('a get that returns text instead of bytes is a TypeError that says to ask for an ArrayBuffer', async () => {
+    const kv = memoryKv();
+    const owner = createKvAdapter({ kv, key: 'text' });
+    await owner.lock();
+    await owner.checkpoint(await sqliteImage(2));
+    await owner.close();
+    const texty: KeyValueStore = { get: async (k) => (kv.values.has(k) ? ('text' as unknown as ArrayBuffer) : null), put: kv.put, delete: kv.delete };
+    const error = await rejection(createKvAdapter({ kv: texty, key: 'text' }).load());
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toMatch(/arrayBuffer/);
+  });
+
   it("the store's default durability on it is 'deferred' (Cloudflare KV's), and 'write' when asked (a Durable Object's)", async () => {
     const kv = memoryKv();
     const deferred = await openStore({ adapter: createKvAdapter({ kv, key: 'd1' }) });

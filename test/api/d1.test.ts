@@ -6,7 +6,7 @@
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createD1Engine, type D1DatabaseLike } from '../../engines/d1.js';
-import { openStore, SCHEMA_VERSION } from '../../src/index.js';
+import { openStore, SCHEMA_VERSION, SqlError } from '../../src/index.js';
 import { defineApiSuite } from './suite.js';
 
 let mf: Miniflare;
@@ -44,6 +44,17 @@ describe('the D1 engine', () => {
     await expect(again.exportImage()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await expect(again.checkpoint()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await again.close();
+  });
+
+  it("D1's own errors reach the caller as the store's SqlError (a value over D1's size limit), and change nothing", async () => {
+    const store = await openStore({ engine: createD1Engine(await emptied()) });
+    await store.saveTask({ id: 'small', command: 'deploy', params: {} });
+    const error = await store.saveTask({ id: 'huge', command: 'deploy', params: { blob: 'x'.repeat(3 * 1024 * 1024) } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SqlError);
+    expect((error as SqlError).code).toBe('SQL');
+    expect((error as SqlError).message).toMatch(/D1 statement failed/);
+    expect((await store.listTasks()).map((t) => t.id)).toEqual(['small']);
+    await store.close();
   });
 
   it('refuses options that belong to sql.js and adapters, and a binding that is not one', async () => {

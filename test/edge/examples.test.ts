@@ -77,6 +77,10 @@ describe('the Worker examples, in workerd', () => {
     const listed = await call(mf, 'GET', '/tasks');
     expect(listed.status).toBe(200);
     expect((listed.json as { id: string }[]).map((t) => t.id).sort()).toEqual(['t1', 't2']);
+    // Concurrent requests take turns in the isolate (KV has no locks): none is lost.
+    const concurrent = await Promise.all(['c1', 'c2', 'c3', 'c4'].map((id) => call(mf, 'POST', '/tasks', { id, command: 'deploy' })));
+    expect(concurrent.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect(((await call(mf, 'GET', '/tasks')).json as { id: string }[]).map((t) => t.id).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 't1', 't2']);
     const bad = await call(mf, 'POST', '/tasks', { id: '', command: 'x' });
     expect(bad).toMatchObject({ status: 400, json: { error: 'VALIDATION' } });
   });

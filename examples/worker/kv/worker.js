@@ -13,26 +13,36 @@ const kvOf = (env) => ({
   delete: (key) => env.KV.delete(key),
 });
 
+// KV has no locks: one writer per key is the deployment's job. Within this isolate, requests take
+// turns; across isolates (production traffic), put the store behind a Durable Object.
+let turn = Promise.resolve();
+
 export default {
-  async fetch(request, env) {
-    // KV takes about one write per second per key and is eventually consistent across locations,
-    // so the adapter's default durability is 'deferred'. Here each request opens the store and
-    // closes it before answering: close() writes everything (one image, a few KV values).
-    const store = await openStore({ wasm, adapter: createKvAdapter({ kv: kvOf(env), key: 'agent' }) });
-    try {
-      const url = new URL(request.url);
-      if (request.method === 'POST' && url.pathname === '/tasks') {
-        const { id, command, params } = await request.json();
-        return Response.json(await store.saveTask({ id, command, params: params ?? {} }), { status: 201 });
-      }
-      if (request.method === 'GET' && url.pathname === '/tasks') {
-        return Response.json(await store.listTasks({ limit: 50 }));
-      }
-      return new Response('not found', { status: 404 });
-    } catch (e) {
-      return Response.json({ error: e.code ?? 'ERROR', message: e.message }, { status: e.code === 'VALIDATION' ? 400 : 500 });
-    } finally {
-      await store.close();
-    }
+  fetch(request, env) {
+    const mine = turn.then(() => handle(request, env));
+    turn = mine.catch(() => undefined);
+    return mine;
   },
 };
+
+async function handle(request, env) {
+  // KV takes about one write per second per key and is eventually consistent across locations,
+  // so the adapter's default durability is 'deferred'. Here each request opens the store and
+  // closes it before answering: close() writes everything (one image, a few KV values).
+  const store = await openStore({ wasm, adapter: createKvAdapter({ kv: kvOf(env), key: 'agent' }) });
+  try {
+    const url = new URL(request.url);
+    if (request.method === 'POST' && url.pathname === '/tasks') {
+      const { id, command, params } = await request.json();
+      return Response.json(await store.saveTask({ id, command, params: params ?? {} }), { status: 201 });
+    }
+    if (request.method === 'GET' && url.pathname === '/tasks') {
+      return Response.json(await store.listTasks({ limit: 50 }));
+    }
+    return new Response('not found', { status: 404 });
+  } catch (e) {
+    return Response.json({ error: e.code ?? 'ERROR', message: e.message }, { status: e.code === 'VALIDATION' ? 400 : 500 });
+  } finally {
+    await store.close();
+  }
+}
