@@ -53,6 +53,11 @@ export interface KvAdapterOptions {
 interface Manifest {
   readonly format: 1;
   readonly image: { readonly id: number; readonly bytes: number; readonly chunks: number };
+  /**
+   * The image before this one and its journal, kept until the next checkpoint, so a reader that read
+   * the previous manifest (a load in progress, another location's cached copy) still finds them.
+   */
+  readonly previous?: { readonly id: number; readonly chunks: number; readonly journal: readonly number[] };
 }
 
 type AdapterError = Error & { code: string; holder?: LockHolder };
@@ -243,14 +248,18 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
       let id = newImageId();
       while (id === previous.imageId || id === oldManifest?.image.id) id = newImageId();
       for (const [i, chunk] of chunks.entries()) await kv.put(imageKey(id, i), chunk);
-      const manifest: Manifest = { format: 1, image: { id, bytes: image.byteLength, chunks: chunks.length } };
+      const manifest: Manifest = {
+        format: 1,
+        image: { id, bytes: image.byteLength, chunks: chunks.length },
+        previous: { id: previous.imageId, chunks: oldManifest?.image.chunks ?? 0, journal: previous.segments.map((s) => s.at) },
+      };
       await kv.put(key, new TextEncoder().encode(JSON.stringify(manifest)));
       known = { imageId: id, segments: [] };
-      // The old image and journal are unreachable now; removing them is housekeeping.
-      const garbage = [
-        ...Array.from({ length: oldManifest?.image.chunks ?? 0 }, (_, i) => imageKey(oldManifest?.image.id ?? 0, i)),
-        ...previous.segments.map((s) => journalKey(previous.imageId, s.at)),
-      ];
+      // The image before the previous one (and its journal) is unreachable now: removing it is
+      // housekeeping. The previous one stays for readers that are still loading it.
+      const old = oldManifest?.previous;
+      const wellFormed = old && Number.isSafeInteger(old.id) && Number.isSafeInteger(old.chunks) && Array.isArray(old.journal) && old.journal.every((at) => Number.isSafeInteger(at));
+      const garbage = old && wellFormed ? [...Array.from({ length: old.chunks }, (_, i) => imageKey(old.id, i)), ...old.journal.map((at) => journalKey(old.id, at))] : [];
       await Promise.all(garbage.map((k) => kv.delete(k).catch(() => undefined)));
     },
 

@@ -21,9 +21,10 @@ export interface StoreWarning {
    * `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: the checkpoint at `close()` failed,
    * but nothing was lost (the journal stays); `DEGRADED`: an append or checkpoint failed: writes
    * are refused while the store retries (once per failure episode); `FOLLOW`: a following store
-   * (`whenLocked: 'follow'`/`'wait'`) could not refresh or take over, and retries.
+   * (`whenLocked: 'follow'`/`'wait'`) could not refresh or take over, and retries; `DURABILITY`: the
+   * adapter chose the durability (`'deferred'` on Cloudflare KV), once per adapter kind and realm.
    */
-  readonly code: 'TORN_TAIL' | 'SIZE' | 'CHECKPOINT' | 'DEGRADED' | 'FOLLOW';
+  readonly code: 'TORN_TAIL' | 'SIZE' | 'CHECKPOINT' | 'DEGRADED' | 'FOLLOW' | 'DURABILITY';
   /** A sentence for people. */
   readonly message: string;
   /** The error behind it, if any. */

@@ -919,6 +919,8 @@ function checkedClock(clock: () => number): () => number {
 }
 
 const DURABILITIES: readonly Durability[] = ['write', 'deferred', 'none'];
+// Adapter kinds whose chosen durability was told (see openStore).
+const toldDeferred = new Set<string>();
 const WHEN_LOCKED: readonly WhenLocked[] = ['fail', 'follow', 'wait'];
 // Messages a follower queues before it gives them up for one reload.
 const MAILBOX_LIMIT = 10_000;
@@ -1080,6 +1082,7 @@ async function loadAndReplay(
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (typeof options !== 'object' || options === null) throw ValidationError.of('options', 'openStore() takes an options object');
+  if (options.engine !== undefined) return openOnEngine(options);
   const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB, readOnly = false, whenLocked = 'fail', onChange } = options;
   if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
   if (typeof readOnly !== 'boolean') throw ValidationError.of('options', 'readOnly must be true or false');
@@ -1091,8 +1094,16 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       throw ValidationError.of('options', `whenLocked: '${whenLocked}' needs an adapter that can wait for ownership and pass messages between stores (waitForLock, subscribe); the ${adapter.name} adapter cannot`);
     }
   }
-  if (options.engine !== undefined) return openOnEngine(options);
+
   const settings = settingsFrom(options, adapter);
+  if (options.durability === undefined && adapter.defaultDurability === 'deferred' && !toldDeferred.has(adapter.name)) {
+    // Said once per adapter kind and realm (a Worker opens a store per request).
+    toldDeferred.add(adapter.name);
+    settings.onWarning({
+      code: 'DURABILITY',
+      message: `the ${adapter.name} adapter defaults to durability 'deferred': writes resolve at once and reach storage within flushIntervalMs (${settings.flushIntervalMs} ms), or at flush()/close(); a crash loses at most that window. Pass durability: 'write' where one writer has strongly consistent storage (a Durable Object)`,
+    });
+  }
   const now = checkedClock(clock);
   let engine: Engine | undefined;
   let store: Store | undefined;
@@ -1187,9 +1198,16 @@ async function openOnEngine(options: StoreOptions): Promise<Store> {
   if (typeof engine !== 'object' || engine === null || typeof engine.run !== 'function' || typeof engine.all !== 'function' || typeof engine.batch !== 'function') {
     throw ValidationError.of('options', 'the engine option must be an engine (run, all, batch), such as createD1Engine(env.DB)');
   }
-  const clash = (['adapter', 'wasm', 'readOnly', 'whenLocked', 'durability', 'journal', 'cacheSizeKiB'] as const).filter((name) => options[name] !== undefined);
+  const clash = (['adapter', 'wasm', 'durability', 'journal', 'cacheSizeKiB', 'flushIntervalMs', 'checkpointBytes', 'sizeWarningBytes', 'retry'] as const).filter(
+    (name) => options[name] !== undefined,
+  );
+  if (options.readOnly === true) clash.push('readOnly' as never);
+  if (options.whenLocked !== undefined && options.whenLocked !== 'fail') clash.push('whenLocked' as never);
   if (clash.length > 0) throw ValidationError.of('options', `the engine option keeps its own storage; ${clash.join(', ')} cannot go with it`);
   if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
+  for (const name of ['onWarning', 'onChange'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw ValidationError.of('options', `${name} must be a function`);
+  }
   const typed = typedErrors(engine);
   await migrate(typed);
   // The store's ownership and persistence calls have nothing to do: the engine keeps its own storage.

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKvAdapter, type KeyValueStore, type KvAdapterOptions } from '../../adapters/kv.js';
-import { openStore, type Store } from '../../src/index.js';
+import { openStore, type Store, type StoreWarning } from '../../src/index.js';
 import { expectSameBytes } from '../helpers/bytes.js';
 import { defineAdapterConformance, noise, record, rejection, sqliteImage } from './conformance.js';
 
@@ -93,6 +93,31 @@ describe('kv adapter', () => {
     expectSameBytes((await createKvAdapter({ kv, key: 'big' }).load()).image ?? new Uint8Array(0), image, 'image after a refused checkpoint');
   });
 
+  it('a reader that read the previous manifest still finds that image after one checkpoint; the one before is removed', async () => {
+    const kv = memoryKv();
+    const owner = createKvAdapter({ kv, key: 'gc', chunkBytes: 4096 });
+    await owner.lock();
+    const first = await sqliteImage(30, 'first');
+    await owner.checkpoint(first);
+    await owner.append!(record(1), 0);
+    const staleManifest = kv.values.get('gc') as Uint8Array; // what a reader in the middle of a load holds
+    await owner.checkpoint(await sqliteImage(40, 'second'));
+    // A reader that read the first manifest goes on to its chunks and journal: still there.
+    const reader = memoryKv();
+    for (const [k, v] of kv.values) reader.values.set(k, v);
+    reader.values.set('gc', staleManifest);
+    const loaded = await createKvAdapter({ kv: reader, key: 'gc' }).load();
+    expectSameBytes(loaded.image ?? new Uint8Array(0), first, 'previous image');
+    expectSameBytes(loaded.journal ?? new Uint8Array(0), record(1), 'previous journal');
+    // One more checkpoint: the first image's keys are gone, the second's stay.
+    await owner.checkpoint(await sqliteImage(50, 'third'));
+    const firstId = (JSON.parse(new TextDecoder().decode(staleManifest)) as { image: { id: number } }).image.id;
+    expect([...kv.values.keys()].filter((k) => k.includes(`/${firstId}/`))).toEqual([]);
+    const manifest = JSON.parse(new TextDecoder().decode(kv.values.get('gc'))) as { previous: { id: number } };
+    expect([...kv.values.keys()].some((k) => k.startsWith(`gc/image/${manifest.previous.id}/`))).toBe(true);
+    await owner.close();
+  });
+
   it('a crash between the chunk writes and the manifest leaves the previous image and its journal readable', async () => {
     const kv = memoryKv();
     const old = await sqliteImage(20, 'old');
@@ -117,7 +142,8 @@ describe('kv adapter', () => {
     expect(journalValues.every(([, v]) => v.length <= 1024)).toBe(true);
     expect(store.health().state).toBe('ok');
     await store.close();
-    const reopened = await openStore({ adapter: createKvAdapter({ kv, key: 'big-write', chunkBytes: 1024 }) });
+    // (durability given, so the once-per-realm DURABILITY warning is left for the test that checks it)
+    const reopened = await openStore({ adapter: createKvAdapter({ kv, key: 'big-write', chunkBytes: 1024 }), durability: 'write' });
     stores.push(reopened);
     expect((await reopened.getTask('wide'))?.params).toEqual({ blob: 'x'.repeat(5000) });
   });
@@ -147,9 +173,17 @@ describe('kv adapter', () => {
 
   it("the store's default durability on it is 'deferred' (Cloudflare KV's), and 'write' when asked (a Durable Object's)", async () => {
     const kv = memoryKv();
-    const deferred = await openStore({ adapter: createKvAdapter({ kv, key: 'd1' }) });
+    const warnings: StoreWarning[] = [];
+    const deferred = await openStore({ adapter: createKvAdapter({ kv, key: 'd1' }), onWarning: (w) => warnings.push(w) });
     stores.push(deferred);
     expect(deferred.health().durability).toBe('deferred');
+    // It says so, once per adapter kind in this realm (a Worker opens a store per request).
+    expect(warnings.map((w) => w.code)).toEqual(['DURABILITY']);
+    expect(warnings[0]?.message).toMatch(/deferred.*a crash loses at most that window/);
+    await deferred.close();
+    const again = await openStore({ adapter: createKvAdapter({ kv, key: 'd1' }), onWarning: (w) => warnings.push(w) });
+    stores.push(again);
+    expect(warnings).toHaveLength(1);
     const written = await openStore({ adapter: createKvAdapter({ kv, key: 'd2', durability: 'write' }) });
     stores.push(written);
     expect(written.health().durability).toBe('write');

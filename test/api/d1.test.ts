@@ -61,6 +61,12 @@ describe('the D1 engine', () => {
     const engine = createD1Engine(db);
     await expect(openStore({ engine, wasm: new Uint8Array(8) })).rejects.toMatchObject({ code: 'VALIDATION' });
     await expect(openStore({ engine, durability: 'deferred' })).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(openStore({ engine, flushIntervalMs: 10 })).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(openStore({ engine, whenLocked: 'follow' })).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/engine option/) });
+    await expect(openStore({ engine, onWarning: 'x' as never })).rejects.toMatchObject({ code: 'VALIDATION' });
+    // The defaults themselves are fine.
+    const store = await openStore({ engine, readOnly: false, whenLocked: 'fail' });
+    await store.close();
     expect(() => createD1Engine({} as D1DatabaseLike)).toThrow(TypeError);
   });
 });
