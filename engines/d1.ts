@@ -24,11 +24,11 @@ export interface D1DatabaseLike {
   batch(statements: D1PreparedStatementLike[]): Promise<{ meta?: { changes?: number } }[]>;
 }
 
-/** Statements whose row counts mean something (D1 reports other statements' changes loosely). */
-const DML = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+/** Queries change nothing (D1 may still report a count); every other statement reports D1's own. */
+const QUERY = /^\s*SELECT\b/i;
 
 function changesOf(sql: string, meta: { changes?: number } | undefined): number {
-  return DML.test(sql) ? Number(meta?.changes ?? 0) : 0;
+  return QUERY.test(sql) ? 0 : Number(meta?.changes ?? 0);
 }
 
 function toValue(value: unknown): SqlValue {

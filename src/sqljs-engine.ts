@@ -199,7 +199,7 @@ async function startSqlJs(wasm: WasmSource | undefined): Promise<SqlJsStatic> {
     if (!source) {
       if (typeof NativeDecoder === 'function') globalThis.TextDecoder = NativeDecoder;
       throw new UnsupportedError(
-        'this runtime (a worker scope without location, such as Cloudflare workerd) has no default place for the SQLite WebAssembly binary: pass it as the wasm option, a WebAssembly.Module (import wasm from "@platform-agent/store/sql-wasm.wasm") or its bytes',
+        'this runtime (a worker scope without location, such as Cloudflare workerd) has no default place for the SQLite WebAssembly binary: pass it as the wasm option, a WebAssembly.Module (import wasm from "@platform-agent/store/sql-wasm.wasm"; workerd does not compile WebAssembly from bytes)',
       );
     }
     Object.defineProperty(globalThis, 'location', { value: { href: '' }, configurable: true, writable: true });
