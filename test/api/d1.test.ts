@@ -7,13 +7,14 @@ import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createD1Engine, type D1DatabaseLike } from '../../engines/d1.js';
 import { openStore, SCHEMA_VERSION, SqlError } from '../../src/index.js';
+import { COMPATIBILITY_DATE } from '../edge/workers.js';
 import { defineApiSuite } from './suite.js';
 
 let mf: Miniflare;
 let db: D1DatabaseLike;
 
 beforeAll(async () => {
-  mf = new Miniflare({ modules: true, script: 'export default { fetch() { return new Response(null, { status: 404 }); } };', d1Databases: ['DB'], compatibilityDate: '2026-04-26' });
+  mf = new Miniflare({ modules: true, script: 'export default { fetch() { return new Response(null, { status: 404 }); } };', d1Databases: ['DB'], compatibilityDate: COMPATIBILITY_DATE });
   db = (await mf.getD1Database('DB')) as unknown as D1DatabaseLike;
 }, 60_000);
 

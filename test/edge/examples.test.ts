@@ -2,53 +2,23 @@
  * The two Worker examples (examples/worker/kv, examples/worker/d1) built from the package's dist as a
  * Worker's bundler would, and run in workerd through miniflare with their bindings.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../crash/built.js';
 import { repoRoot } from '../helpers/go-db.js';
+import { bundleWorker, startWorker } from './workers.js';
 
 let dir: string;
 const running: Miniflare[] = [];
 
-// Workers import `.wasm` as a compiled module: left to the runtime, next to the bundle.
-const wasmBeside: Plugin = {
-  name: 'wasm-beside',
-  setup(b) {
-    b.onResolve({ filter: /\.wasm$/ }, () => ({ path: './sql-wasm.wasm', external: true }));
-  },
-};
-
 async function bundle(example: string): Promise<string> {
-  const out = join(dir, example);
-  mkdirSync(out, { recursive: true });
-  await build({
-    absWorkingDir: repoRoot,
-    entryPoints: [`examples/worker/${example}/worker.js`],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['browser', 'module', 'main'],
-    conditions: ['workerd', 'worker', 'browser'],
-    plugins: [wasmBeside],
-    outfile: join(out, 'worker.js'),
-    logLevel: 'silent',
-  });
-  copyFileSync(join(repoRoot, 'dist/sql-wasm.wasm'), join(out, 'sql-wasm.wasm'));
-  return out;
+  return bundleWorker(`examples/worker/${example}/worker.js`, join(dir, example));
 }
 
 function start(out: string, bindings: { kvNamespaces?: string[]; d1Databases?: string[] }): Miniflare {
-  const mf = new Miniflare({
-    modules: [
-      { type: 'ESModule', path: join(out, 'worker.js') },
-      { type: 'CompiledWasm', path: join(out, 'sql-wasm.wasm') },
-    ],
-    compatibilityDate: '2026-04-26',
-    ...bindings,
-  });
+  const mf = startWorker(out, bindings);
   running.push(mf);
   return mf;
 }

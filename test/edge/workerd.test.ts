@@ -2,13 +2,13 @@
  * The store in Cloudflare's workerd (through miniflare): a Worker bundled from the package's own
  * dist, the SQLite binary imported as a compiled WebAssembly.Module, as Workers import `.wasm`.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../crash/built.js';
 import { repoRoot } from '../helpers/go-db.js';
+import { bundleWorker, startWorker } from './workers.js';
 
 let dir: string;
 let mf: Miniflare;
@@ -17,35 +17,13 @@ beforeAll(async () => {
   ensureBuilt();
   mkdirSync(join(repoRoot, 'test-output'), { recursive: true });
   dir = mkdtempSync(join(repoRoot, 'test-output/workerd-'));
-  // Resolved as a Worker's bundler does: the package by its name (so its exports map, its dist),
-  // browser builds of dependencies, the `.wasm` import left for the runtime.
-  await build({
-    absWorkingDir: repoRoot,
-    entryPoints: ['test/edge/worker-entry.js'],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['browser', 'module', 'main'],
-    conditions: ['workerd', 'worker', 'browser'],
-    external: ['*.wasm'],
-    outfile: join(dir, 'worker.js'),
-    logLevel: 'silent',
-  });
-  copyFileSync(join(repoRoot, 'dist/sql-wasm.wasm'), join(dir, 'sql-wasm.wasm'));
+  await bundleWorker('test/edge/worker-entry.js', dir);
   mf = start();
 }, 120_000);
 
 /** A Miniflare running the Worker, its KV kept on disk in the test's directory (so it outlives a restart). */
 function start(): Miniflare {
-  return new Miniflare({
-    modules: [
-      { type: 'ESModule', path: join(dir, 'worker.js') },
-      { type: 'CompiledWasm', path: join(dir, 'sql-wasm.wasm') },
-    ],
-    compatibilityDate: '2026-04-26',
-    kvNamespaces: ['KV'],
-    kvPersist: join(dir, 'kv'),
-  });
+  return startWorker(dir, { kvNamespaces: ['KV'], kvPersist: join(dir, 'kv') });
 }
 
 afterAll(async () => {
