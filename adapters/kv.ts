@@ -119,7 +119,6 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
   const usable = (): void => {
     if (closed) throw failure('CLOSED', `the key-value adapter for ${key} is closed`);
   };
-  const held = (): Map<string, object> => owners;
   const imageKey = (id: number, i: number): string => `${key}/image/${id}/${i}`;
   const journalKey = (id: number, at: number): string => `${key}/journal/${id}/${at}`;
 
@@ -178,13 +177,12 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
 
     async lock(): Promise<void> {
       usable();
-      const map = held();
-      const owner = map.get(key);
+      const owner = owners.get(key);
       if (owner !== undefined && owner !== self) {
         const holder: LockHolder = { description: 'another store in this JavaScript realm (isolate) on the same key-value store and key' };
         throw Object.assign(failure('LOCKED', `key ${key} is owned by ${holder.description}`), { holder });
       }
-      map.set(key, self);
+      owners.set(key, self);
     },
 
     async load(): Promise<LoadedState> {
@@ -192,7 +190,7 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
       const manifest = await readManifest();
       const imageId = manifest?.image.id ?? 0;
       const journal = await readJournal(imageId);
-      if (held().get(key) === self) known = { imageId, segments: journal.segments };
+      if (owners.get(key) === self) known = { imageId, segments: journal.segments };
       if (!manifest) return { journal: journal.bytes };
       const { bytes, chunks } = manifest.image;
       const values = await Promise.all(Array.from({ length: chunks }, (_, i) => kv.get(imageKey(imageId, i))));
