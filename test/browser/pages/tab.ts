@@ -1,6 +1,6 @@
 // One "tab" of a web app that keeps agent state in IndexedDB: the Chromium tests drive it through
 // `globalThis.tab` (test/browser/indexeddb.chromium.test.ts).
-import { createIndexedDbAdapter } from '../../../adapters/indexeddb.js';
+import { createIndexedDbAdapter, indexedDbNames } from '../../../adapters/indexeddb.js';
 import { createMemoryAdapter } from '../../../adapters/memory.js';
 import { openStore, type Store, type StoreHealth, type WhenLocked } from '../../../src/index.js';
 
@@ -80,7 +80,7 @@ const tab = {
   /** Deletes the store's IndexedDB database, as clearing site data does (our open connection is told to go). */
   deleteDatabase(name: string): Promise<string> {
     return new Promise((resolve) => {
-      const request = indexedDB.deleteDatabase(`@platform-agent/store:${name}`);
+      const request = indexedDB.deleteDatabase(indexedDbNames(name).database);
       request.onsuccess = () => resolve('deleted');
       request.onerror = () => resolve(`error ${String(request.error)}`);
       request.onblocked = () => resolve('blocked');
@@ -91,7 +91,7 @@ const tab = {
    * versionchange: every open of the database waits behind it until `releaseDeletion()`.
    */
   async blockDeletion(name: string): Promise<string> {
-    const database = `@platform-agent/store:${name}`;
+    const { database } = indexedDbNames(name);
     const stubborn = await new Promise<IDBDatabase>((resolve, reject) => {
       const request = indexedDB.open(database);
       request.onsuccess = () => resolve(request.result);
@@ -112,7 +112,7 @@ const tab = {
   /** Takes the store's Web Lock away from whoever holds it (`steal`), and keeps it. */
   async stealLock(name: string): Promise<string> {
     return new Promise((resolve) => {
-      void navigator.locks.request(`@platform-agent/store:${name}`, { steal: true }, () => {
+      void navigator.locks.request(indexedDbNames(name).lock, { steal: true }, () => {
         resolve('stolen');
         return new Promise<void>(() => {});
       });
