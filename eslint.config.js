@@ -31,7 +31,7 @@ export default tseslint.config(
   },
   {
     // Browser code: no Node built-ins (a browser bundle must not pull them in).
-    files: ['adapters/indexeddb.ts', 'browser/**/*.ts', 'examples/browser/**/*.js', 'test/browser/pages/**/*.ts', 'test/browser/entries/**/*.ts', 'bench/browser/**/*.ts'],
+    files: ['adapters/indexeddb.ts', 'browser/**/*.ts', 'dashboard/**/*.ts', 'examples/browser/**/*.js', 'test/browser/pages/**/*.ts', 'test/browser/entries/**/*.ts', 'bench/browser/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', ...nodeBuiltins], message: 'browser code: no Node built-ins.' }] }],
     },

@@ -1,7 +1,7 @@
-import { copyFile } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
-// `npm run build` empties dist/ first: the two builds below run side by side, so neither cleans.
+// `npm run build` empties dist/ first: the builds below run side by side, so none cleans.
 export default defineConfig([
   {
     // One entry per package subpath, mirrored 1:1 by the `exports` map in package.json.
@@ -35,6 +35,38 @@ export default defineConfig([
     minify: true,
     async onSuccess() {
       await copyFile('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
+    },
+  },
+  {
+    // The `agent-store` command (package `bin`): Node only, one ES module; sql.js and zod stay
+    // dependencies, loaded from node_modules at run time.
+    entry: { 'cli/agent-store': 'cli/main.ts' },
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    sourcemap: true,
+    splitting: false,
+    treeshake: true,
+  },
+  {
+    // The dashboard: a static page (`dist/dashboard/`) that `agent-store serve` serves and an app can
+    // host on its own origin. One browser bundle with everything inside, no Node code, no CDN.
+    entry: { 'dashboard/app': 'dashboard/app.ts' },
+    format: ['esm'],
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: true,
+    splitting: false,
+    treeshake: true,
+    noExternal: [/.*/],
+    minify: true,
+    async onSuccess() {
+      await mkdir('dist/dashboard', { recursive: true });
+      await Promise.all([
+        copyFile('dashboard/index.html', 'dist/dashboard/index.html'),
+        copyFile('dashboard/style.css', 'dist/dashboard/style.css'),
+        copyFile('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/dashboard/sql-wasm.wasm'),
+      ]);
     },
   },
 ]);

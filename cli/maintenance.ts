@@ -1,0 +1,391 @@
+/**
+ * The maintenance commands: `check`, `retention`, `checkpoint`, `migrate`, `backup` and `restore`.
+ * Those that write take ownership of the database (a running agent makes them fail with LOCKED);
+ * `check`, `backup` and `retention --dry-run` read, so they work while the agent runs.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createFileAdapter, fileAdapterPaths } from '../adapters/fs.js';
+import { createMemoryAdapter } from '../adapters/memory.js';
+import { CorruptDatabaseError, DEFAULT_RETENTION, migrate, openStore, parseJournal, readSchemaVersion, SCHEMA_VERSION, SEQUENCE_KEY, SchemaVersionError, StoreError, createSqlJsEngine, type RetentionPolicy, type RetentionResult, type SqlJsEngine, type StoreWarning } from '../src/index.js';
+import type { Command } from './command.js';
+import { fileSchemaVersion, fileSizes, openForWriting, requireFile, rowCounts, snapshot, withImage } from './database.js';
+import { CliError, EXIT, UsageError } from './errors.js';
+import { bytes, parseDuration, table } from './format.js';
+
+/** The outcome of one check of `check`. */
+interface CheckOutcome {
+  readonly name: string;
+  readonly ok: boolean;
+  /** What was found; for a failed check, what is wrong. */
+  readonly detail: string;
+  /** A failure that means damage (exit 5) rather than a difference (exit 1). */
+  readonly damage?: boolean;
+}
+
+async function sequenceOf(engine: SqlJsEngine): Promise<number> {
+  const meta = await engine.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  if (meta.length === 0) return 0;
+  const row = (await engine.all('SELECT value FROM meta WHERE key = ?', [SEQUENCE_KEY]))[0];
+  return row ? Number(row.value) : 0;
+}
+
+async function integrity(engine: SqlJsEngine): Promise<string[]> {
+  const rows = await engine.all('PRAGMA integrity_check');
+  const messages = rows.map((r) => String(Object.values(r)[0]));
+  return messages.length === 1 && messages[0] === 'ok' ? [] : messages;
+}
+
+// The schema objects (tables, indices) as SQLite stores them, whitespace normalised.
+async function schemaObjects(engine: SqlJsEngine): Promise<Map<string, string>> {
+  const rows = await engine.all("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY type, name");
+  return new Map(rows.map((r) => [`${String(r.type)} ${String(r.name)}`, String(r.sql).replace(/\s+/g, ' ').trim()]));
+}
+
+const check: Command = {
+  name: 'check',
+  usage: '<db>',
+  summary: 'integrity check, schema check and journal check (read-only; works while the agent runs)',
+  details:
+    'Exit 0 when every check passes, 1 when the schema differs from v1, 5 when the image, the journal or the replayed database is damaged. A torn journal tail (a crash in the middle of an append, or an append in progress now) is a note, not a failure: the next open drops it.',
+  options: {},
+  positionals: [1, 1],
+  async run(ctx) {
+    const path = ctx.args[0] as string;
+    requireFile(path);
+    const outcomes: CheckOutcome[] = [];
+    const notes: string[] = [];
+    const { journal: journalPath } = fileAdapterPaths(path);
+
+    // 1. The image file on its own, as the sqlite3 shell sees it.
+    let imageSequence = 0;
+    const raw = new Uint8Array(readFileSync(path));
+    if (raw.byteLength === 0) {
+      outcomes.push({ name: 'image', ok: true, detail: 'empty (a new database whose first image is not written yet)' });
+    } else {
+      try {
+        await withImage(raw, async (engine) => {
+          const problems = await integrity(engine);
+          imageSequence = await sequenceOf(engine);
+          const version = await readSchemaVersion(engine);
+          if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
+          outcomes.push(problems.length === 0 ? { name: 'image', ok: true, detail: `SQLite file of ${bytes(raw.byteLength)}, integrity ok, holds journal records up to ${imageSequence}` } : { name: 'image', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
+        });
+      } catch (e) {
+        if (e instanceof SchemaVersionError) throw e;
+        outcomes.push({ name: 'image', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
+      }
+    }
+
+    // 2. The journal's framing and sequence numbers.
+    let journal: Uint8Array | undefined;
+    try {
+      journal = new Uint8Array(readFileSync(journalPath));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (!journal || journal.byteLength === 0) {
+      outcomes.push({ name: 'journal', ok: true, detail: 'empty (everything is in the image)' });
+    } else {
+      try {
+        const parsed = parseJournal(journal);
+        for (const record of parsed.records) record.decodeStatements();
+        const newer = parsed.records.filter((r) => r.sequence > imageSequence);
+        const first = newer[0];
+        if (first && first.sequence !== imageSequence + 1) {
+          outcomes.push({ name: 'journal', ok: false, damage: true, detail: `the journal continues at record ${first.sequence}, but the image holds records up to ${imageSequence}: records are missing` });
+        } else {
+          const covered = parsed.records.length - newer.length;
+          outcomes.push({
+            name: 'journal',
+            ok: true,
+            detail: `${parsed.records.length} records in ${bytes(parsed.validLength)}${newer.length > 0 ? `, ${newer.length} to replay (${first?.sequence}…${newer[newer.length - 1]?.sequence})` : ''}${covered > 0 ? `, ${covered} already in the image` : ''}`,
+          });
+        }
+        if (parsed.tornBytes > 0) notes.push(`the journal ends in ${parsed.tornBytes} bytes of an unfinished record (a crash in the middle of an append, or an append in progress now); the next open drops them`);
+      } catch (e) {
+        outcomes.push({ name: 'journal', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
+      }
+    }
+
+    // 3. Image and journal replayed together, as the store opens them, and the schema it ends with.
+    const warnings: StoreWarning[] = [];
+    let replayed: Uint8Array | undefined;
+    try {
+      replayed = await snapshot(path, (w) => warnings.push(w));
+    } catch (e) {
+      if (e instanceof SchemaVersionError) throw e;
+      if (!(e instanceof CorruptDatabaseError || e instanceof StoreError)) throw e;
+      outcomes.push({ name: 'replay', ok: false, damage: true, detail: e.message.replace(/^\[@platform-agent\/store\] /, '') });
+    }
+    if (replayed) {
+      await withImage(replayed, async (engine) => {
+        const problems = await integrity(engine);
+        const counts = await rowCounts(engine);
+        outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${Object.values(counts).reduce((a, b) => a + b, 0)} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
+        const expected = await createSqlJsEngine();
+        try {
+          await migrate(expected);
+          const want = await schemaObjects(expected);
+          const have = await schemaObjects(engine);
+          const missing = [...want.keys()].filter((k) => !have.has(k));
+          const different = [...want.keys()].filter((k) => have.has(k) && have.get(k) !== want.get(k));
+          const extra = [...have.keys()].filter((k) => !want.has(k));
+          if (extra.length > 0) notes.push(`objects that are not part of schema v${SCHEMA_VERSION}: ${extra.join(', ')}`);
+          outcomes.push(
+            missing.length + different.length === 0
+              ? { name: 'schema', ok: true, detail: `v${SCHEMA_VERSION}: every table and index as the Go store creates it` }
+              : { name: 'schema', ok: false, detail: [missing.length ? `missing: ${missing.join(', ')}` : '', different.length ? `defined differently: ${different.join(', ')}` : ''].filter(Boolean).join('; ') },
+          );
+        } finally {
+          await expected.close();
+        }
+      });
+    }
+    for (const w of warnings) notes.push(`${w.code}: ${w.message}`);
+
+    const failed = outcomes.filter((o) => !o.ok);
+    const exitCode = failed.some((o) => o.damage) ? EXIT.CORRUPT : failed.length > 0 ? EXIT.FAILED : EXIT.OK;
+    const text = [
+      table(outcomes, [
+        { title: 'check', value: (o) => o.name },
+        { title: 'result', value: (o) => (o.ok ? 'ok' : 'FAILED') },
+        { title: 'detail', value: (o) => o.detail, max: 120 },
+      ]),
+      ...notes.map((n) => `note: ${n}`),
+      failed.length === 0 ? 'all checks passed' : `${failed.length} check(s) failed`,
+    ].join('\n');
+    return { json: { database: path, ok: failed.length === 0, checks: outcomes, notes }, text, exitCode };
+  },
+};
+
+const RETENTION_TABLES = Object.keys(DEFAULT_RETENTION) as (keyof RetentionResult)[];
+
+function parsePolicy(values: readonly string[]): RetentionPolicy {
+  const policy: Record<string, number | false> = {};
+  for (const item of values) {
+    const [table, value] = item.split('=');
+    if (!table || value === undefined || !RETENTION_TABLES.includes(table as keyof RetentionResult)) {
+      throw new UsageError(`--max-age takes <table>=<age|off> with a table among ${RETENTION_TABLES.join(', ')}, not "${item}"`);
+    }
+    policy[table] = value === 'off' ? false : parseDuration(value, `--max-age ${table}`);
+  }
+  return policy as RetentionPolicy;
+}
+
+function retentionText(result: RetentionResult, policy: RetentionPolicy, dryRun: boolean): string {
+  const rows = RETENTION_TABLES.map((t) => ({ t, n: result[t], keep: policy[t] === false ? 'kept (off)' : `${Math.round(((policy[t] as number | undefined) ?? DEFAULT_RETENTION[t]) / 3_600_000)}h` }));
+  const total = rows.reduce((a, r) => a + r.n, 0);
+  return `${table(rows, [
+    { title: 'table', value: (r) => r.t },
+    { title: 'max age', value: (r) => r.keep },
+    { title: dryRun ? 'would delete' : 'deleted', value: (r) => r.n },
+  ])}\n${dryRun ? `dry run: ${total} rows would be deleted; nothing was changed` : `${total} rows deleted`}`;
+}
+
+const retention: Command = {
+  name: 'retention',
+  usage: '<db> [--dry-run] [--max-age <table>=<age|off>]…',
+  summary: "deletes old rows with the Go agent's ages (or shows what it would delete)",
+  details: `Tables and default ages: ${RETENTION_TABLES.map((t) => `${t} ${DEFAULT_RETENTION[t] / 3_600_000}h`).join(', ')}. --dry-run reads a snapshot and works while the agent runs; without it the database must not be open in a running store.`,
+  options: {
+    'dry-run': { type: 'boolean', help: 'count what would be deleted; change nothing' },
+    'max-age': { type: 'string', multiple: true, arg: '<table>=<age|off>', help: 'another age for a table (auditLog=90d), or off to keep it' },
+  },
+  positionals: [1, 1],
+  async run(ctx) {
+    const path = ctx.args[0] as string;
+    const policy = parsePolicy((ctx.options['max-age'] as string[] | undefined) ?? []);
+    const dryRun = ctx.options['dry-run'] === true;
+    let result: RetentionResult;
+    if (dryRun) {
+      const image = await snapshot(path, ctx.onWarning);
+      const scratch = await openStore({ adapter: createMemoryAdapter({ image }), onWarning: ctx.onWarning });
+      try {
+        result = await scratch.runRetention(policy);
+      } finally {
+        await scratch.close();
+      }
+    } else {
+      const store = await openForWriting(path, ctx.onWarning);
+      try {
+        result = await store.runRetention(policy);
+      } finally {
+        await store.close();
+      }
+    }
+    return { json: { database: path, dryRun, deleted: result }, text: retentionText(result, policy, dryRun) };
+  },
+};
+
+const checkpoint: Command = {
+  name: 'checkpoint',
+  usage: '<db>',
+  summary: 'writes the journal into a new image (the database must not be open in a running store)',
+  options: {},
+  positionals: [1, 1],
+  async run(ctx) {
+    const path = ctx.args[0] as string;
+    const before = fileSizes(path);
+    const store = await openForWriting(path, ctx.onWarning);
+    try {
+      await store.checkpoint();
+    } finally {
+      await store.close();
+    }
+    const after = fileSizes(path);
+    return {
+      json: { database: path, before, after },
+      text: `checkpointed ${path}: image ${bytes(before.imageBytes)} → ${bytes(after.imageBytes)}, journal ${bytes(before.journalBytes)} → ${bytes(after.journalBytes)}`,
+    };
+  },
+};
+
+const migrateCommand: Command = {
+  name: 'migrate',
+  usage: '<db>',
+  summary: `brings the database to schema v${SCHEMA_VERSION} (the database must not be open in a running store)`,
+  options: {},
+  positionals: [1, 1],
+  async run(ctx) {
+    const path = ctx.args[0] as string;
+    requireFile(path);
+    const from = await fileSchemaVersion(path);
+    if (from > SCHEMA_VERSION) throw new SchemaVersionError(String(from), SCHEMA_VERSION);
+    const store = await openForWriting(path, ctx.onWarning);
+    await store.close();
+    const to = await fileSchemaVersion(path);
+    return { json: { database: path, from, to, migrated: from !== to }, text: from === to ? `${path} is already at schema v${to}` : `migrated ${path} from schema v${from} to v${to}` };
+  },
+};
+
+/** Writes `data` to `out` atomically and durably: a temp file, fsync, rename, fsync of the directory. */
+function writeFileAtomic(out: string, data: Uint8Array): void {
+  const temp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    for (let at = 0; at < data.byteLength; ) at += writeSync(fd, data, at, data.byteLength - at);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(temp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(temp, out);
+  } catch (e) {
+    rmSync(temp, { force: true });
+    throw e;
+  }
+  const dir = openSync(dirname(out), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
+}
+
+const backup: Command = {
+  name: 'backup',
+  usage: '<db> <out> [--force]',
+  summary: 'a consistent snapshot of everything acknowledged so far, as one SQLite file (works while the agent runs)',
+  details: 'The backup is a plain SQLite file (no journal beside it) that the sqlite3 shell, the Go agent and `agent-store restore` open.',
+  options: { force: { type: 'boolean', help: 'replace <out> if it exists' } },
+  positionals: [2, 2],
+  async run(ctx) {
+    const [path, out] = ctx.args as [string, string];
+    requireFile(path);
+    if (samePath(path, out)) throw new UsageError('the backup cannot be the database itself');
+    if (existsSync(out) && ctx.options.force !== true) throw new CliError(EXIT.FAILED, 'EXISTS', `${out} exists; pass --force to replace it`);
+    const image = await snapshot(path, ctx.onWarning);
+    const tables = await withImage(image, async (engine) => {
+      const problems = await integrity(engine);
+      if (problems.length > 0) throw new CorruptDatabaseError(`the snapshot of ${path} failed its integrity check (${problems[0]}); no backup was written`);
+      return rowCounts(engine);
+    });
+    writeFileAtomic(out, image);
+    return { json: { database: path, backup: out, bytes: image.byteLength, tables }, text: `backed up ${path} to ${out} (${bytes(image.byteLength)}, ${Object.values(tables).reduce((a, b) => a + b, 0)} rows)` };
+  },
+};
+
+const restore: Command = {
+  name: 'restore',
+  usage: '<backup> <db> [--force]',
+  summary: 'replaces the database with a backup (the database must not be open in a running store)',
+  details: 'The backup is checked first (SQLite, integrity, schema version); the database is then replaced atomically and its journal emptied. --force is needed when <db> already holds data.',
+  options: { force: { type: 'boolean', help: 'replace a database that holds data' } },
+  positionals: [2, 2],
+  async run(ctx) {
+    const [from, path] = ctx.args as [string, string];
+    requireFile(from, 'backup');
+    if (samePath(from, path)) throw new UsageError('the backup and the database are the same file');
+    const image = new Uint8Array(readFileSync(from));
+    // The backup must open as the store opens a database (SQLite, a schema it knows, intact).
+    const probe = await openStore({ adapter: createMemoryAdapter({ image }), readOnly: true, onWarning: ctx.onWarning }).catch((e: unknown) => {
+      if (e instanceof CorruptDatabaseError) throw new CorruptDatabaseError(`${from} is not a usable backup: ${e.message.replace(/^\[@platform-agent\/store\] /, '')}`, { cause: e });
+      throw e;
+    });
+    await probe.close();
+    const { tables, restored } = await withImage(image, async (engine) => {
+      const problems = await integrity(engine);
+      if (problems.length > 0) throw new CorruptDatabaseError(`${from} failed its integrity check (${problems[0]}); nothing was restored`);
+      return { tables: await rowCounts(engine), restored: await sequenceOf(engine) };
+    });
+    const existing = fileSizes(path);
+    if ((existing.imageBytes > 0 || existing.journalBytes > 0) && ctx.options.force !== true) {
+      throw new CliError(EXIT.FAILED, 'EXISTS', `${path} holds a database; pass --force to replace it with ${from}`);
+    }
+    const adapter = createFileAdapter({ path });
+    try {
+      await adapter.lock();
+    } catch (e) {
+      const holder = (e as { holder?: { description?: string } }).holder;
+      if ((e as { code?: unknown }).code === 'LOCKED') throw new CliError(EXIT.LOCKED, 'LOCKED', `${path} is locked by ${holder?.description ?? 'another store'}; stop it first`, { cause: e });
+      throw e;
+    }
+    try {
+      // A crash after the new image is renamed in but before the old journal is emptied must not
+      // replay the old journal onto it: the new image claims every sequence the old journal used.
+      let sequence = restored;
+      const state = await adapter.load();
+      if (state.image && state.image.byteLength > 0) {
+        sequence = Math.max(sequence, await withImage(state.image, sequenceOf).catch(() => 0));
+      }
+      if (state.journal && state.journal.byteLength > 0) {
+        try {
+          const records = parseJournal(state.journal).records;
+          sequence = Math.max(sequence, records[records.length - 1]?.sequence ?? 0);
+        } catch {
+          truncateSync(fileAdapterPaths(path).journal, 0); // unreadable: nothing in it can be replayed safely
+        }
+      }
+      const final = await withImage(image, async (engine) => {
+        await engine.run('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+        await engine.run('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [SEQUENCE_KEY, String(sequence)]);
+        return engine.exportImage();
+      });
+      await adapter.checkpoint(final);
+    } finally {
+      await adapter.unlock().catch(() => undefined);
+      await adapter.close();
+    }
+    return { json: { database: path, backup: from, bytes: image.byteLength, tables }, text: `restored ${path} from ${from} (${bytes(image.byteLength)}, ${Object.values(tables).reduce((a, b) => a + b, 0)} rows)` };
+  },
+};
+
+/** The maintenance commands. */
+export const MAINTENANCE_COMMANDS: readonly Command[] = [check, retention, checkpoint, migrateCommand, backup, restore];
+
+export { writeFileAtomic };
