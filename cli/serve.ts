@@ -263,8 +263,9 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       clearInterval(heartbeat);
       for (const res of streams) res.end();
       streams.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections(); // keep-alive connections would hold close() open
+      await closed;
     },
   };
 }

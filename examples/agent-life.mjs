@@ -1,4 +1,4 @@
-// A short day in the life of the platform agent, on the store: `npm start`.
+// A short day in the life of the platform agent, on the store: `npm run example`.
 // Time is simulated with an injected clock, so retention has something to delete.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

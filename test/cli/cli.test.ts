@@ -1,0 +1,430 @@
+/**
+ * The built `agent-store` command on real files: every command, its `--json` output parsed and
+ * compared with what better-sqlite3 (a SQLite independent of sql.js) reads from the same file, and
+ * the failures (missing, locked by a running store, corrupt, newer schema, bad usage) with their
+ * exit codes.
+ */
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../crash/built.js';
+import { tempDir, type TempDir } from '../helpers/go-db.js';
+import { cli, cliJson, startWriter } from './run.js';
+
+let tmp: TempDir;
+let demo: string;
+
+function query<T = Record<string, unknown>>(file: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+function count(file: string, sql: string, ...params: unknown[]): number {
+  return Number(Object.values(query(file, sql, ...params)[0] ?? {})[0]);
+}
+
+function copyOf(name: string): string {
+  const file = tmp.file(name);
+  copyFileSync(demo, file);
+  return file;
+}
+
+interface JsonError {
+  error: { code: string; exitCode: number; message: string };
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  tmp = tempDir('pa-cli-');
+  demo = tmp.file('demo.db');
+  const ran = await cli(['demo', demo, '--days', '3', '--per-day', '150', '--seed', '7', '--json']);
+  expect(ran.code, ran.stderr).toBe(0);
+  expect(JSON.parse(ran.stdout)).toMatchObject({ filled: true, wrote: { tasks: 450 } });
+});
+
+afterAll(() => tmp?.remove());
+
+describe('help and usage', () => {
+  it('lists every command, and each has --help with its usage', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    const names = ['info', 'tasks', 'approvals', 'sessions', 'threads', 'dlq', 'audit', 'check', 'retention', 'checkpoint', 'migrate', 'backup', 'restore', 'export', 'import', 'serve', 'demo'];
+    for (const name of names) expect(help.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    expect(help.stdout).toContain('exit codes: 0 ok');
+    for (const name of names) {
+      const one = await cli([name, '--help']);
+      expect(one.code, name).toBe(0);
+      expect(one.stdout).toContain(`usage: agent-store ${name} `);
+      expect(one.stdout).toContain('--json');
+    }
+  });
+
+  it('exits 2 for no command, an unknown command or option, a missing argument or a bad value', async () => {
+    expect((await cli([])).code).toBe(2);
+    const unknown = await cli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    const option = await cli(['tasks', demo, '--colour']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(/Unknown option '--colour'[\s\S]*usage: agent-store tasks/);
+    expect((await cli(['tasks'])).code).toBe(2);
+    expect((await cli(['tasks', demo, 'extra'])).code).toBe(2);
+    const status = await cliJson<JsonError>(['tasks', demo, '--status', 'done'], 2);
+    expect(status.error).toMatchObject({ code: 'USAGE', exitCode: 2 });
+    expect(status.error.message).toContain('--status must be one of pending, running');
+    expect((await cli(['tasks', demo, '--limit', '0'])).code).toBe(2);
+    expect((await cli(['audit', demo, '--since', 'yesterday'])).code).toBe(2);
+    expect((await cli(['retention', demo, '--max-age', 'nope=1d'])).code).toBe(2);
+  });
+});
+
+describe('reading commands', () => {
+  it('info: schema version, sizes, rows per table, oldest and newest task', async () => {
+    const info = await cliJson<Record<string, any>>(['info', demo]);
+    expect(info.schemaVersion).toBe(1);
+    expect(info.imageBytes).toBe(statSync(demo).size);
+    expect(info.journalBytes).toBe(0);
+    expect(info.owner).toBeNull();
+    for (const table of ['tasks', 'pending_approvals', 'session_contexts', 'thread_sessions', 'dead_letters', 'audit_log']) {
+      expect(info.tables[table], table).toBe(count(demo, `SELECT count(*) FROM ${table}`));
+    }
+    expect(info.tables.tasks).toBe(450);
+    const [oldest] = query<{ id: string; created_at: number }>(demo, 'SELECT id, created_at FROM tasks ORDER BY created_at ASC LIMIT 1');
+    const [newest] = query<{ id: string; created_at: number }>(demo, 'SELECT id, created_at FROM tasks ORDER BY created_at DESC LIMIT 1');
+    expect(info.tasks.oldest).toEqual({ id: oldest?.id, createdAt: oldest?.created_at });
+    expect(info.tasks.newest).toEqual({ id: newest?.id, createdAt: newest?.created_at });
+    for (const { status, n } of query<{ status: string; n: number }>(demo, 'SELECT status, count(*) AS n FROM tasks GROUP BY status')) expect(info.tasks.byStatus[status]).toBe(n);
+    const text = await cli(['info', demo]);
+    expect(text.stdout).toMatch(/tasks\s+450/);
+  });
+
+  it('tasks with --status, --caller and --limit, newest first', async () => {
+    const all = await cliJson<{ id: string; createdAt: number }[]>(['tasks', demo]);
+    expect(all.map((t) => t.id)).toEqual(query<{ id: string }>(demo, 'SELECT id FROM tasks ORDER BY created_at DESC, id').map((r) => r.id));
+    const [caller] = query<{ caller_id: string }>(demo, "SELECT caller_id FROM tasks WHERE status = 'failed' GROUP BY caller_id ORDER BY count(*) DESC LIMIT 1");
+    const failed = await cliJson<{ id: string; status: string; callerId: string; error: string }[]>(['tasks', demo, '--status', 'failed', '--caller', caller?.caller_id as string]);
+    expect(failed.length).toBe(count(demo, "SELECT count(*) FROM tasks WHERE status = 'failed' AND caller_id = ?", caller?.caller_id));
+    expect(failed.length).toBeGreaterThan(0);
+    for (const t of failed) expect(t).toMatchObject({ status: 'failed', callerId: caller?.caller_id, error: expect.any(String) });
+    expect((await cliJson<unknown[]>(['tasks', demo, '--limit', '7'])).length).toBe(7);
+    const text = await cli(['tasks', demo, '--limit', '3']);
+    expect(text.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+COMMAND\s+CALLER/);
+    expect(text.stdout).toContain('3 tasks');
+  });
+
+  it('approvals, with --task, --caller and --expired', async () => {
+    const approvals = await cliJson<{ requestId: string; taskId: string; callerId: string; createdAt: number }[]>(['approvals', demo]);
+    expect(approvals.length).toBe(count(demo, 'SELECT count(*) FROM pending_approvals'));
+    expect(approvals.length).toBeGreaterThan(0);
+    const first = approvals[0] as (typeof approvals)[number];
+    expect(await cliJson(['approvals', demo, '--task', first.taskId])).toEqual([first]);
+    const mine = await cliJson<unknown[]>(['approvals', demo, '--caller', first.callerId]);
+    expect(mine.length).toBe(count(demo, 'SELECT count(*) FROM pending_approvals WHERE caller_id = ?', first.callerId));
+    const expired = await cliJson<{ createdAt: number }[]>(['approvals', demo, '--expired', '1h']);
+    const cutoff = Date.now() - 3_600_000;
+    expect(expired.length).toBe(count(demo, 'SELECT count(*) FROM pending_approvals WHERE created_at < ?', cutoff));
+    expect((await cli(['approvals', demo, '--expired', '1h', '--limit', '2'])).code).toBe(2);
+  });
+
+  it('sessions and threads, with their filters', async () => {
+    const sessions = await cliJson<{ channel: string; userId: string }[]>(['sessions', demo]);
+    expect(sessions.length).toBe(count(demo, 'SELECT count(*) FROM session_contexts'));
+    const channel = sessions[0]?.channel as string;
+    const user = sessions[0]?.userId as string;
+    expect((await cliJson<unknown[]>(['sessions', demo, '--channel', channel, '--user', user])).length).toBe(count(demo, 'SELECT count(*) FROM session_contexts WHERE channel = ? AND user_id = ?', channel, user));
+    const threads = await cliJson<{ sessionKey: string; channel: string; threadTs: string }[]>(['threads', demo, '--channel', channel]);
+    expect(threads.length).toBe(count(demo, 'SELECT count(*) FROM thread_sessions WHERE channel = ?', channel));
+    for (const t of threads) expect(t.sessionKey).toBe(`agent:main:slack-${t.channel}-${t.threadTs}`);
+    expect((await cliJson<unknown[]>(['threads', demo, '--limit', '2'])).length).toBe(2);
+  });
+
+  it('dlq by state, and --retryable', async () => {
+    const all = await cliJson<{ id: string }[]>(['dlq', demo]);
+    expect(all.length).toBe(count(demo, 'SELECT count(*) FROM dead_letters'));
+    const now = Date.now();
+    const byState = {
+      resolved: count(demo, 'SELECT count(*) FROM dead_letters WHERE resolved_at IS NOT NULL'),
+      given_up: count(demo, 'SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL AND next_retry_at IS NULL'),
+      due: count(demo, 'SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL AND next_retry_at <= ?', now),
+    };
+    expect(byState.resolved + byState.given_up).toBeGreaterThan(0);
+    for (const [state, n] of Object.entries(byState)) expect((await cliJson<unknown[]>(['dlq', demo, '--state', state])).length, state).toBe(n);
+    const waiting = await cliJson<{ nextRetryAt: number; resolvedAt?: number }[]>(['dlq', demo, '--state', 'waiting']);
+    for (const d of waiting) expect(d.resolvedAt === undefined && d.nextRetryAt > now - 60_000).toBe(true);
+    const retryable = await cliJson<{ nextRetryAt: number }[]>(['dlq', demo, '--retryable']);
+    expect(retryable.map((d) => d.nextRetryAt)).toEqual([...retryable.map((d) => d.nextRetryAt)].sort((a, b) => a - b));
+    expect((await cli(['dlq', demo, '--state', 'lost'])).code).toBe(2);
+  });
+
+  it('audit with --user, --action, --since and --until', async () => {
+    const all = await cliJson<{ id: number; createdAt: number; userId: string; action: string }[]>(['audit', demo]);
+    expect(all.length).toBe(count(demo, 'SELECT count(*) FROM audit_log'));
+    const approvals = await cliJson<{ action: string }[]>(['audit', demo, '--action', 'approve', '--user', 'U09BOB']);
+    expect(approvals.length).toBe(count(demo, "SELECT count(*) FROM audit_log WHERE action = 'approve' AND user_id = 'U09BOB'"));
+    const mid = all[Math.floor(all.length / 2)]?.createdAt as number;
+    const since = await cliJson<unknown[]>(['audit', demo, '--since', String(mid)]);
+    expect(since.length).toBe(count(demo, 'SELECT count(*) FROM audit_log WHERE created_at >= ?', mid));
+    const until = await cliJson<unknown[]>(['audit', demo, '--until', new Date(mid).toISOString()]);
+    expect(until.length).toBe(count(demo, 'SELECT count(*) FROM audit_log WHERE created_at < ?', mid));
+    const day = await cliJson<unknown[]>(['audit', demo, '--since', '24h']);
+    expect(day.length).toBeLessThan(all.length);
+  });
+
+  it('prints stored control characters escaped, so a task cannot drive the terminal', async () => {
+    const db = copyOf('escape.db');
+    const { saveWithWriter } = await import('./run.js');
+    await saveWithWriter(db, { id: 'esc', command: 'deploy\u001b[2J\u001b]0;pwned\u0007', params: {}, callerId: 'U1\rX' });
+    const text = await cli(['tasks', db, '--caller', 'U1\rX']);
+    expect(text.stdout).toContain('deploy\\x1b[2J\\x1b]0;pwn');
+    expect(text.stdout).toContain('U1\\x0dX');
+    expect(text.stdout).not.toContain('\u001b');
+    expect(text.stdout).not.toContain('\r');
+    // JSON keeps the exact value.
+    expect((await cliJson<{ command: string }[]>(['tasks', db, '--caller', 'U1\rX']))[0]?.command).toBe('deploy\u001b[2J\u001b]0;pwned\u0007');
+  });
+});
+
+describe('failures and their exit codes', () => {
+  it('a missing database: exit 3, and nothing is created', async () => {
+    const missing = tmp.file('missing.db');
+    for (const args of [['info', missing], ['tasks', missing], ['check', missing], ['checkpoint', missing], ['backup', missing, tmp.file('x.db')]]) {
+      const out = await cliJson<JsonError>(args, 3);
+      expect(out.error).toMatchObject({ code: 'NOT_FOUND', exitCode: 3 });
+      expect(out.error.message).toContain(`no database at ${missing}`);
+    }
+    expect(existsSync(missing)).toBe(false);
+    expect(existsSync(tmp.file('x.db'))).toBe(false);
+  });
+
+  it('locked by a running store: writing commands exit 4 naming the process, reading commands work', async () => {
+    const db = copyOf('locked.db');
+    const writer = startWriter(db, 'hold', 5);
+    try {
+      await writer.waitFor(/^ready$/);
+      for (const args of [['checkpoint', db], ['migrate', db], ['retention', db], ['restore', demo, db, '--force'], ['demo', db, '--if-empty']]) {
+        const out = await cliJson<JsonError>(args, 4);
+        expect(out.error.code, args.join(' ')).toBe('LOCKED');
+        expect(out.error.message).toContain(`process ${writer.process.pid}`);
+      }
+      const info = await cliJson<{ owner: { pid: number }; tables: { tasks: number }; journalBytes: number }>(['info', db]);
+      expect(info.owner.pid).toBe(writer.process.pid);
+      expect(info.tables.tasks).toBe(450 + 5); // the journal's acknowledged writes are read too
+      expect(info.journalBytes).toBeGreaterThan(0);
+      expect((await cliJson<unknown[]>(['tasks', db, '--caller', 'U-WRITER'])).length).toBe(5);
+      expect((await cli(['check', db])).code).toBe(0);
+      expect((await cli(['retention', db, '--dry-run'])).code).toBe(0);
+    } finally {
+      await writer.stop();
+    }
+    // The writer was killed: its lock is stale, and a checkpoint takes over and folds the journal in.
+    const done = await cliJson<{ after: { journalBytes: number } }>(['checkpoint', db]);
+    expect(done.after.journalBytes).toBe(0);
+    expect(count(db, "SELECT count(*) FROM tasks WHERE caller_id = 'U-WRITER'")).toBe(5);
+  });
+
+  it('a corrupt file: exit 5 for every command, the file untouched', async () => {
+    const bad = tmp.file('bad.db');
+    writeFileSync(bad, Buffer.from('this is not a SQLite database, just text that happens to be here'.repeat(100)));
+    const before = readFileSync(bad);
+    for (const args of [['info', bad], ['tasks', bad], ['checkpoint', bad], ['migrate', bad], ['backup', bad, tmp.file('bad-backup.db')], ['export', bad]]) {
+      const out = await cliJson<JsonError>(args, 5);
+      expect(out.error.code, args.join(' ')).toBe('CORRUPT');
+      expect(out.error.message).toContain('not a SQLite database');
+    }
+    expect(readFileSync(bad).equals(before)).toBe(true);
+    expect(existsSync(`${bad}.pa-lock`)).toBe(false);
+  });
+
+  it('a newer schema: exit 6, the file untouched', async () => {
+    const db = copyOf('newer.db');
+    const w = new Database(db);
+    w.prepare("UPDATE meta SET value = '2' WHERE key = 'schema_version'").run();
+    w.close();
+    const before = readFileSync(db);
+    for (const args of [['info', db], ['migrate', db], ['check', db], ['tasks', db]]) {
+      const out = await cliJson<JsonError>(args, 6);
+      expect(out.error.code, args.join(' ')).toBe('SCHEMA_VERSION');
+      expect(out.error.message).toMatch(/"2".*knows up to 1/);
+    }
+    expect(readFileSync(db).equals(before)).toBe(true);
+  });
+});
+
+describe('check', () => {
+  it('passes a good database, with every check named', async () => {
+    const out = await cliJson<{ ok: boolean; checks: { name: string; ok: boolean }[] }>(['check', demo]);
+    expect(out.ok).toBe(true);
+    expect(out.checks.map((c) => [c.name, c.ok])).toEqual([['image', true], ['journal', true], ['replay', true], ['schema', true]]);
+  });
+
+  it('a damaged journal: exit 5; a torn tail: a note, exit 0; a changed schema: exit 1', async () => {
+    const db = copyOf('journal.db');
+    const writer = startWriter(db, 'hold', 20);
+    await writer.waitFor(/^ready$/);
+    await writer.stop();
+    const journal = `${db}.pa-journal`;
+    const intact = readFileSync(journal);
+    expect(intact.byteLength).toBeGreaterThan(100);
+    // A byte in the middle of the first record flipped, intact records after it: damage.
+    const damaged = Buffer.from(intact);
+    damaged[40] = (damaged[40] as number) ^ 0xff;
+    writeFileSync(journal, damaged);
+    const bad = await cliJson<{ ok: boolean; checks: { name: string; ok: boolean; detail: string }[] }>(['check', db], 5);
+    expect(bad.ok).toBe(false);
+    expect(bad.checks.find((c) => c.name === 'journal')).toMatchObject({ ok: false, detail: expect.stringContaining('damaged') });
+    // The last record cut short: what a crash in the middle of an append leaves.
+    writeFileSync(journal, intact.subarray(0, intact.byteLength - 7));
+    const torn = await cliJson<{ ok: boolean; notes: string[] }>(['check', db]);
+    expect(torn.ok).toBe(true);
+    expect(torn.notes.join('\n')).toMatch(/unfinished record/);
+    // An index the Go schema has, dropped.
+    writeFileSync(journal, intact);
+    await cli(['checkpoint', db]);
+    const w = new Database(db);
+    w.exec('DROP INDEX idx_tasks_status; CREATE TABLE notes (x TEXT)');
+    w.close();
+    const changed = await cliJson<{ ok: boolean; checks: { name: string; ok: boolean; detail: string }[]; notes: string[] }>(['check', db], 1);
+    expect(changed.checks.find((c) => c.name === 'schema')).toMatchObject({ ok: false, detail: expect.stringContaining('missing: index idx_tasks_status') });
+    expect(changed.notes.join('\n')).toContain('table notes');
+  });
+});
+
+describe('maintenance', () => {
+  it('retention --dry-run changes nothing and counts what retention then deletes', async () => {
+    const db = copyOf('retention.db');
+    // Old enough for every table's default age: the demo's history is 3 days, so move it 40 days back.
+    const w = new Database(db);
+    const shift = 40 * 86_400_000;
+    w.exec(`UPDATE tasks SET created_at = created_at - ${shift}, updated_at = updated_at - ${shift}, completed_at = completed_at - ${shift};
+            UPDATE audit_log SET created_at = created_at - ${shift};
+            UPDATE dead_letters SET resolved_at = resolved_at - ${shift}`);
+    w.close();
+    const before = readFileSync(db);
+    const dry = await cliJson<{ dryRun: boolean; deleted: Record<string, number> }>(['retention', db, '--dry-run', '--max-age', 'auditLog=off']);
+    expect(dry.dryRun).toBe(true);
+    expect(readFileSync(db).equals(before)).toBe(true);
+    expect(dry.deleted.auditLog).toBe(0);
+    expect(dry.deleted.tasks).toBe(count(db, 'SELECT count(*) FROM tasks WHERE completed_at IS NOT NULL'));
+    expect(dry.deleted.tasks).toBeGreaterThan(0);
+    const audit = count(db, 'SELECT count(*) FROM audit_log');
+    const real = await cliJson<{ dryRun: boolean; deleted: Record<string, number> }>(['retention', db, '--max-age', 'auditLog=off']);
+    expect(real).toMatchObject({ dryRun: false, deleted: dry.deleted });
+    expect(count(db, 'SELECT count(*) FROM tasks WHERE completed_at IS NOT NULL')).toBe(0);
+    expect(count(db, 'SELECT count(*) FROM audit_log')).toBe(audit);
+  });
+
+  it('migrate brings a Go database without a schema to v1, and leaves a v1 one as it is', async () => {
+    const empty = tmp.file('empty.db');
+    const w = new Database(empty);
+    w.exec('CREATE TABLE unrelated (x INTEGER)');
+    w.close();
+    expect(await cliJson(['migrate', empty])).toMatchObject({ from: 0, to: 1, migrated: true });
+    expect(count(empty, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks'")).toBe(1);
+    expect(await cliJson(['migrate', empty])).toMatchObject({ from: 1, to: 1, migrated: false });
+    expect((await cli(['check', empty])).code).toBe(0);
+  });
+
+  it('backup while a writer runs is consistent and holds every write acknowledged before it; restore brings it back', async () => {
+    const db = copyOf('busy.db');
+    const writer = startWriter(db, 'stream');
+    const out = tmp.file('busy-backup.db');
+    let acknowledged: number;
+    try {
+      await writer.waitFor(/^stream-20$/);
+      acknowledged = writer.lines.filter((l) => l.startsWith('stream-')).length;
+      const backup = await cliJson<{ bytes: number; tables: { tasks: number } }>(['backup', db, out]);
+      expect(backup.bytes).toBe(statSync(out).size);
+      expect(query<{ integrity_check: string }>(out, 'PRAGMA integrity_check')[0]?.integrity_check).toBe('ok');
+      expect(backup.tables.tasks).toBe(count(out, 'SELECT count(*) FROM tasks'));
+      for (let i = 0; i < acknowledged; i++) expect(count(out, 'SELECT count(*) FROM tasks WHERE id = ?', `stream-${i}`), `stream-${i}`).toBe(1);
+      // An existing file is kept unless --force; the database itself is refused.
+      expect((await cliJson<JsonError>(['backup', db, out], 1)).error.code).toBe('EXISTS');
+      expect((await cli(['backup', db, db])).code).toBe(2);
+      // The running database cannot be restored over.
+      expect((await cliJson<JsonError>(['restore', out, db, '--force'], 4)).error.code).toBe('LOCKED');
+    } finally {
+      await writer.stop();
+    }
+    const target = tmp.file('restored.db');
+    const restored = await cliJson<{ tables: { tasks: number } }>(['restore', out, target]);
+    expect(count(target, 'SELECT count(*) FROM tasks')).toBe(restored.tables.tasks);
+    expect((await cliJson<JsonError>(['restore', out, target], 1)).error.code).toBe('EXISTS');
+    // Over the database the writer left (killed: a stale lock and a journal): --force replaces both.
+    expect(statSync(`${db}.pa-journal`).size).toBeGreaterThan(0);
+    await cliJson(['restore', out, db, '--force']);
+    expect(statSync(`${db}.pa-journal`).size).toBe(0);
+    const info = await cliJson<{ tables: { tasks: number } }>(['info', db]);
+    expect(info.tables.tasks).toBe(restored.tables.tasks);
+    expect((await cli(['check', db])).code).toBe(0);
+    // A file that is not SQLite is no backup.
+    const junk = tmp.file('junk.db');
+    writeFileSync(junk, 'junk'.repeat(1000));
+    expect((await cliJson<JsonError>(['restore', junk, tmp.file('never.db')], 5)).error.code).toBe('CORRUPT');
+    expect(existsSync(tmp.file('never.db'))).toBe(false);
+  });
+});
+
+describe('export and import', () => {
+  it('round-trips every record through JSON Lines', async () => {
+    const file = tmp.file('export.jsonl');
+    const exported = await cliJson<{ counts: Record<string, number> }>(['export', demo, '--out', file]);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; record: Record<string, unknown> });
+    expect(lines[0]).toMatchObject({ kind: 'header', format: 'agent-store-jsonl', schemaVersion: 1 });
+    expect(lines.length - 1).toBe(Object.values(exported.counts).reduce((a, b) => a + b, 0));
+    expect(exported.counts.task).toBe(450);
+    // To stdout too (the records are the output; the summary goes to stderr).
+    const stdout = await cli(['export', demo]);
+    expect(stdout.stdout.trim().split('\n').length).toBe(lines.length);
+    expect(stdout.stderr).toContain('exported');
+
+    const copy = tmp.file('imported.db');
+    const imported = await cliJson<{ imported: number }>(['import', file, copy]);
+    expect(imported.imported).toBe(lines.length - 1);
+    for (const table of ['tasks', 'pending_approvals', 'session_contexts', 'thread_sessions', 'dead_letters']) {
+      expect(query(copy, `SELECT * FROM ${table} ORDER BY 1, 2`), table).toEqual(query(demo, `SELECT * FROM ${table} ORDER BY 1, 2`));
+    }
+    const strip = (rows: Record<string, unknown>[]) => rows.map(({ id: _id, ...rest }) => rest);
+    expect(strip(query(copy, 'SELECT * FROM audit_log ORDER BY id'))).toEqual(strip(query(demo, 'SELECT * FROM audit_log ORDER BY id')));
+  });
+
+  it('a bad line stops the import with exit 8 before anything is written', async () => {
+    const file = tmp.file('bad.jsonl');
+    const good = JSON.stringify({ kind: 'task', record: { id: 'ok-1', command: 'deploy', params: {} } });
+    writeFileSync(file, [JSON.stringify({ kind: 'header', format: 'agent-store-jsonl', version: 1, schemaVersion: 1 }), good, JSON.stringify({ kind: 'task', record: { id: '', command: 'x', params: {} } }), '{not json', JSON.stringify({ kind: 'robot', record: {} })].join('\n'));
+    const target = tmp.file('bad-import.db');
+    const out = await cliJson<JsonError & { error: { details: string[] } }>(['import', file, target], 8);
+    expect(out.error.code).toBe('VALIDATION');
+    expect(out.error.details).toEqual([expect.stringMatching(/^line 3: task id:/), expect.stringMatching(/^line 4: not JSON/), expect.stringMatching(/^line 5: "kind" must be one of/)]);
+    expect(existsSync(target)).toBe(false);
+    // Into an existing database: unchanged, byte for byte.
+    const db = copyOf('import-target.db');
+    const before = readFileSync(db);
+    await cliJson(['import', file, db], 8);
+    expect(readFileSync(db).equals(before)).toBe(true);
+  });
+});
+
+describe('demo', () => {
+  it('refuses a database with tasks, and --if-empty keeps it as it is', async () => {
+    const db = copyOf('demo-again.db');
+    expect((await cliJson<JsonError>(['demo', db], 1)).error.code).toBe('NOT_EMPTY');
+    const before = count(db, 'SELECT count(*) FROM tasks');
+    expect(await cliJson(['demo', db, '--if-empty'])).toMatchObject({ filled: false });
+    expect(count(db, 'SELECT count(*) FROM tasks')).toBe(before);
+  });
+
+  it('writes a realistic history: every status, approvals waiting, dead letters in each end state, audit entries', async () => {
+    const statuses = query<{ status: string }>(demo, 'SELECT DISTINCT status FROM tasks').map((r) => r.status);
+    expect(statuses).toEqual(expect.arrayContaining(['completed', 'failed', 'cancelled', 'awaiting_approval']));
+    expect(count(demo, "SELECT count(*) FROM tasks t JOIN pending_approvals a ON a.task_id = t.id WHERE t.status = 'awaiting_approval'")).toBe(count(demo, 'SELECT count(*) FROM pending_approvals'));
+    expect(count(demo, 'SELECT count(*) FROM dead_letters WHERE resolved_at IS NOT NULL AND retry_count > 0')).toBeGreaterThan(0);
+    expect(count(demo, 'SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL AND next_retry_at IS NULL')).toBeGreaterThan(0);
+    expect(count(demo, "SELECT count(*) FROM audit_log WHERE action IN ('approve', 'deny')")).toBeGreaterThan(0);
+    const span = query<{ a: number; b: number }>(demo, 'SELECT min(created_at) AS a, max(created_at) AS b FROM tasks')[0] as { a: number; b: number };
+    expect(span.b - span.a).toBeGreaterThan(2 * 86_400_000);
+  });
+});
