@@ -84,7 +84,7 @@ describe('help and usage', () => {
 
 describe('reading commands', () => {
   it('info: schema version, sizes, rows per table, oldest and newest task', async () => {
-    const info = await cliJson<Record<string, any>>(['info', demo]);
+    const info = await cliJson<{ schemaVersion: number; imageBytes: number; journalBytes: number; owner: unknown; tables: Record<string, number>; tasks: { oldest: unknown; newest: unknown; byStatus: Record<string, number> } }>(['info', demo]);
     expect(info.schemaVersion).toBe(1);
     expect(info.imageBytes).toBe(statSync(demo).size);
     expect(info.journalBytes).toBe(0);

@@ -11,7 +11,7 @@ const task = (id) => ({ id, command: 'deploy', params: { service: 'api', n: id }
 if (mode === 'hold') {
   for (let i = 0; i < Number(arg); i++) await store.saveTask(task(`held-${i}`));
   process.stdout.write('ready\n');
-  setInterval(() => {}, 1 << 30);
+  globalThis.setInterval(() => {}, 1 << 30);
 } else if (mode === 'stream') {
   process.stdout.write('ready\n');
   for (let i = 0; ; i++) {
