@@ -89,7 +89,7 @@ const demo: Command = {
         throw new CliError(EXIT.FAILED, 'NOT_EMPTY', `${path} already holds tasks; demo fills only an empty database (pass --if-empty to keep it as it is)`);
       }
       if (existing === 0) {
-        ctx.note(`filling ${path} with ${days} days of agent history…`);
+        ctx.note(`filling ${path} with ${days} day${days === 1 ? "" : "s"} of agent history…`);
         summary = await seedDemo(store, (ms) => (now = ms), { days, perDay, seed, end: Date.now() });
         ctx.note(`wrote ${summary.tasks} tasks, ${summary.approvals} waiting approvals, ${summary.sessions} sessions, ${summary.threads} threads, ${summary.deadLetters} dead letters, ${summary.audit} audit entries`);
       } else {
