@@ -19,7 +19,12 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['node:*', ...nodeBuiltins], message: 'src/ runs everywhere: Node-only code belongs in adapters/.' }] },
+        {
+          patterns: [
+            { group: ['node:*', ...nodeBuiltins], message: 'src/ runs everywhere: Node-only code belongs in adapters/.' },
+            { group: ['**/cli/*', '**/dashboard/*'], message: 'the core never imports the command or the dashboard.' },
+          ],
+        },
       ],
       'no-restricted-globals': [
         'error',

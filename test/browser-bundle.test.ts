@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-// The core and the browser and edge adapters must bundle for a browser with nothing from Node in them.
+// The core, the browser and edge adapters, and the dashboard page must bundle for a browser with
+// nothing from Node in them.
 describe('browser bundles', () => {
-  it.each(['src/index.ts', 'adapters/memory.ts', 'adapters/indexeddb.ts', 'adapters/kv.ts', 'engines/d1.ts'])('%s bundles for the browser without Node built-ins', async (entry) => {
+  it.each(['src/index.ts', 'adapters/memory.ts', 'adapters/indexeddb.ts', 'adapters/kv.ts', 'engines/d1.ts', 'dashboard/app.ts'])('%s bundles for the browser without Node built-ins', async (entry) => {
     const result = await build({
       absWorkingDir: root,
       entryPoints: [entry],
@@ -26,5 +27,8 @@ describe('browser bundles', () => {
     if (entry === 'src/index.ts') expect(inputs).toContain('node_modules/sql.js/dist/sql-wasm-browser.js');
     expect(inputs.filter((path) => path.includes('node_modules') && !/node_modules\/(sql\.js|zod|idb-keyval)\//.test(path))).toEqual([]);
     if (entry === 'adapters/indexeddb.ts') expect(inputs.some((path) => path.startsWith('node_modules/idb-keyval/'))).toBe(true);
+    // The page uses the core, never the command (which is Node).
+    expect(inputs.filter((path) => path.startsWith('cli/'))).toEqual([]);
+    if (entry === 'dashboard/app.ts') expect(inputs).toContain('src/store.ts');
   });
 });
