@@ -141,11 +141,15 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   };
   let seen = fingerprint();
   let busy = false;
+  // A snapshot costs a read-only open (image plus journal). On a large database under steady writes,
+  // the gap after one is 4× its duration, so snapshots take at most a fifth of a core.
+  let notBefore = 0;
   const poll = setInterval(() => {
-    if (busy) return;
+    if (busy || Date.now() < notBefore) return;
     const now = fingerprint();
     if (now === seen) return;
     busy = true;
+    const started = Date.now();
     snapshot(path, onWarning)
       .then((next) => {
         seen = now;
@@ -165,6 +169,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       })
       .finally(() => {
         busy = false;
+        notBefore = Date.now() + 4 * (Date.now() - started);
       });
   }, POLL_MS);
   poll.unref();
