@@ -1,0 +1,191 @@
+/** The views: tables, counts and the task detail panel, rebuilt from data on every refresh. */
+import type { AuditEntry, DeadLetter, PendingApproval, SessionContext, Task, ThreadSession } from '../src/index.js';
+import { el, type Child } from './dom.js';
+import { DEAD_LETTER_STATES, formatAge, formatJson, formatJsonShort, formatTime, STATUSES } from './format.js';
+import type { Model } from './data.js';
+
+/** The most rows a table renders; more would make the page slow without helping anyone read them. */
+export const MAX_ROWS = 500;
+
+const td = (text: Child, cls?: string) => el('td', cls ? { class: cls } : {}, text);
+const status = (s: Task['status']) => el('span', { class: `status s-${s}`, 'data-status': s }, s.replace('_', ' '));
+
+/** Fills the task table with the first {@link MAX_ROWS} of `tasks` and says how many matched. */
+export function renderTasks(body: HTMLTableSectionElement, count: HTMLElement, tasks: readonly Task[], selectedId: string | undefined): void {
+  const rows = tasks.slice(0, MAX_ROWS).map((t) =>
+    el(
+      'tr',
+      { 'data-task-id': t.id, class: t.id === selectedId ? 'selected' : undefined, tabindex: 0, 'aria-selected': t.id === selectedId ? 'true' : 'false' },
+      td(t.id, 'mono'),
+      td(status(t.status)),
+      td(t.command, 'mono'),
+      td(t.callerId),
+      td(formatTime(t.createdAt), 'time'),
+      td(formatTime(t.completedAt ?? t.updatedAt), 'time'),
+      td(t.error ?? '', 'error-text'),
+    ),
+  );
+  if (rows.length === 0) rows.push(el('tr', { class: 'none' }, el('td', { colspan: 7 }, 'No task matches these filters.')));
+  body.replaceChildren(...rows);
+  count.textContent = tasks.length > MAX_ROWS ? `showing ${MAX_ROWS} of ${tasks.length}` : `${tasks.length} ${tasks.length === 1 ? 'task' : 'tasks'}`;
+  count.dataset.total = String(tasks.length);
+}
+
+/** Shows every field of `task` (params and result as indented JSON), or hides the panel. */
+export function renderTaskDetail(panel: HTMLElement, id: string | undefined, task: Task | undefined): void {
+  if (id === undefined) {
+    panel.hidden = true;
+    panel.replaceChildren();
+    return;
+  }
+  panel.hidden = false;
+  const close = el('button', { type: 'button', class: 'quiet close', 'data-action': 'close-detail', 'aria-label': 'Close' }, '×');
+  if (!task) {
+    panel.replaceChildren(el('header', {}, el('h3', {}, id), close), el('p', { class: 'muted' }, 'This task is no longer in the database.'));
+    return;
+  }
+  const field = (name: string, value: Child) => [el('dt', {}, name), el('dd', { 'data-field': name }, value ?? '—')];
+  panel.dataset.taskId = task.id;
+  panel.replaceChildren(
+    el('header', {}, el('h3', { class: 'mono', 'data-testid': 'detail-id' }, task.id), close),
+    el(
+      'dl',
+      {},
+      ...field('status', status(task.status)),
+      ...field('command', task.command),
+      ...field('callerId', task.callerId),
+      ...field('responseChannel', task.responseChannel),
+      ...field('responseThread', task.responseThread),
+      ...field('createdAt', formatTime(task.createdAt)),
+      ...field('updatedAt', formatTime(task.updatedAt)),
+      ...field('completedAt', formatTime(task.completedAt)),
+      ...field('error', task.error),
+    ),
+    el('h4', {}, 'params'),
+    el('pre', { 'data-testid': 'detail-params' }, formatJson(task.params)),
+    el('h4', {}, 'result'),
+    el('pre', { 'data-testid': 'detail-result' }, formatJson(task.result)),
+  );
+}
+
+/** The summary cards: tasks per status, approvals, dead letters per state, sessions. */
+export function renderSummary(model: Model, now: number): void {
+  const counts = new Map<string, number>(STATUSES.map((s) => [s, 0]));
+  for (const t of model.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  byTestId('count-tasks').textContent = String(model.tasks.length);
+  byTestId('status-counts').replaceChildren(
+    ...STATUSES.map((s) => el('li', {}, el('span', { class: `label` }, el('span', { class: `dot s-${s}` }), s.replace('_', ' ')), el('span', { 'data-testid': `count-status-${s}` }, counts.get(s) ?? 0))),
+  );
+  byTestId('count-approvals').textContent = String(model.approvals.length);
+  const oldest = model.approvals.at(-1);
+  byTestId('oldest-approval').textContent = oldest ? `oldest waiting ${formatAge(now - oldest.createdAt)}` : 'none waiting';
+  byTestId('dead-letter-counts').replaceChildren(
+    ...DEAD_LETTER_STATES.map(([state, heading]) => el('li', {}, el('span', { class: 'label' }, heading.toLowerCase()), el('span', { 'data-testid': `count-dead-${state}` }, model.deadLetters[state].length))),
+  );
+  byTestId('count-sessions').textContent = String(model.sessions.length);
+  byTestId('count-threads').textContent = String(model.threads.length);
+}
+
+function byTestId(id: string): HTMLElement {
+  const node = document.querySelector<HTMLElement>(`[data-testid="${id}"]`);
+  if (!node) throw new Error(`dashboard: the page has no [data-testid="${id}"]`);
+  return node;
+}
+
+function fill(body: HTMLTableSectionElement, rows: HTMLTableRowElement[], columns: number, empty: string): void {
+  if (rows.length === 0) rows.push(el('tr', { class: 'none' }, el('td', { colspan: columns }, empty)));
+  body.replaceChildren(...rows);
+}
+
+/** Approvals waiting, newest first, with how long each has waited. */
+export function renderApprovals(body: HTMLTableSectionElement, approvals: readonly PendingApproval[], now: number): void {
+  const rows = approvals.slice(0, MAX_ROWS).map((a) =>
+    el(
+      'tr',
+      { 'data-request-id': a.requestId },
+      td(a.requestId, 'mono'),
+      td(a.taskId, 'mono'),
+      td(a.callerId),
+      td(a.permission),
+      td(a.action),
+      td(a.resource),
+      td(a.channelId ?? ''),
+      el('td', { class: 'age', 'data-testid': 'approval-age' }, formatAge(now - a.createdAt)),
+      td(formatTime(a.createdAt), 'time'),
+    ),
+  );
+  fill(body, rows, 9, 'No approval is waiting.');
+}
+
+/** Session contexts, most recently used first. */
+export function renderSessions(body: HTMLTableSectionElement, sessions: readonly SessionContext[]): void {
+  const rows = sessions
+    .slice(0, MAX_ROWS)
+    .map((s) => el('tr', { 'data-session-id': s.sessionId }, td(s.sessionId, 'mono'), td(s.channel), td(s.threadTs, 'mono'), td(s.userId ?? ''), td(formatTime(s.createdAt), 'time'), td(formatTime(s.lastUsed), 'time')));
+  fill(body, rows, 6, 'No session contexts.');
+}
+
+/** Thread sessions. */
+export function renderThreads(body: HTMLTableSectionElement, threads: readonly ThreadSession[]): void {
+  const rows = threads
+    .slice(0, MAX_ROWS)
+    .map((t) => el('tr', {}, td(t.channel), td(t.threadTs, 'mono'), td(t.sessionKey, 'mono'), td(formatTime(t.createdAt), 'time'), td(formatTime(t.lastMessageAt), 'time')));
+  fill(body, rows, 5, 'No thread sessions.');
+}
+
+/** The dead-letter queue in four groups: due now, waiting, given up, resolved. */
+export function renderDeadLetters(container: HTMLElement, letters: Model['deadLetters']): void {
+  const head = el('thead', {}, el('tr', {}, ...['id', 'channel', 'thread', 'message', 'error', 'retries', 'next retry', 'created', 'resolved'].map((h) => el('th', {}, h))));
+  container.replaceChildren(
+    ...DEAD_LETTER_STATES.map(([state, heading]) => {
+      const list = letters[state];
+      const rows = list
+        .slice(0, MAX_ROWS)
+        .map((d: DeadLetter) =>
+          el(
+            'tr',
+            { 'data-dead-letter-id': d.id },
+            td(d.id, 'mono'),
+            td(d.targetChannel),
+            td(d.targetThread ?? '', 'mono'),
+            td(d.message, 'wrap'),
+            td(d.error, 'error-text'),
+            td(d.retryCount, 'num'),
+            td(formatTime(d.nextRetryAt), 'time'),
+            td(formatTime(d.createdAt), 'time'),
+            td(formatTime(d.resolvedAt), 'time'),
+          ),
+        );
+      const body = el('tbody');
+      fill(body, rows, 9, 'None.');
+      return el(
+        'section',
+        { class: `group dl-${state}`, 'data-testid': `dead-letters-${state}` },
+        el('h3', {}, heading, ' ', el('span', { class: 'badge', 'data-testid': `dead-letters-${state}-count` }, list.length), list.length > MAX_ROWS ? el('span', { class: 'muted note' }, ` showing ${MAX_ROWS}`) : null),
+        el('div', { class: 'table-wrap' }, el('table', {}, head.cloneNode(true), body)),
+      );
+    }),
+  );
+}
+
+/** Audit entries, newest first, with how many matched. */
+export function renderAudit(body: HTMLTableSectionElement, count: HTMLElement, entries: readonly AuditEntry[]): void {
+  const rows = entries
+    .slice(0, MAX_ROWS)
+    .map((a) =>
+      el(
+        'tr',
+        { 'data-audit-id': a.id },
+        td(a.id, 'num'),
+        td(formatTime(a.createdAt), 'time'),
+        td(a.userId),
+        td(a.action),
+        td(a.resource ?? ''),
+        td(a.result),
+        el('td', { class: 'mono details', title: a.details === undefined ? undefined : formatJsonShort(a.details, 2000) }, formatJsonShort(a.details)),
+      ),
+    );
+  fill(body, rows, 7, 'No audit entry matches these filters.');
+  count.textContent = entries.length > MAX_ROWS ? `showing ${MAX_ROWS} of ${entries.length}` : `${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`;
+  count.dataset.total = String(entries.length);
+}
