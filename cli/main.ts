@@ -91,6 +91,8 @@ const demo: Command = {
       if (existing === 0) {
         ctx.note(`filling ${path} with ${days} day${days === 1 ? "" : "s"} of agent history…`);
         summary = await seedDemo(store, (ms) => (now = ms), { days, perDay, seed, end: Date.now() });
+        // The image then holds the whole history (sqlite3 agent.db shows it while the agent runs).
+        await store.checkpoint();
         ctx.note(`wrote ${summary.tasks} tasks, ${summary.approvals} waiting approvals, ${summary.sessions} sessions, ${summary.threads} threads, ${summary.deadLetters} dead letters, ${summary.audit} audit entries`);
       } else {
         ctx.note(`${path} already holds tasks; keeping them`);
