@@ -254,12 +254,22 @@ describe('IndexedDB in Chromium', () => {
     await call(writer, 'open', name);
     expect(await call(writer, 'save', 'before')).toEqual({ ok: true });
     expect(await call(thief, 'stealLock', name)).toBe('stolen');
-    const refused = await call(writer, 'save', 'after');
+    // The writer's page hears of the steal a moment later (a message from the browser process; slow
+    // on a busy machine). Until then its writes are still its own and land; from then on they are
+    // refused. Either way, nothing it acknowledged may be missing afterwards.
+    const accepted: string[] = [];
+    let refused: unknown;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      const result = await call(writer, 'save', `after-${i}`);
+      if (result.ok) accepted.push(`after-${i}`);
+      else refused = result;
+      if (refused === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect(refused).toMatchObject({ ok: false, name: 'PersistenceError', reason: 'OWNERSHIP_LOST' });
     await thief.close(); // the stolen lock goes with its page
     const check = await tabIn(context);
     await call(check, 'open', name);
-    expect(await call(check, 'ids')).toEqual(['before']);
+    expect([...(await call(check, 'ids'))].sort()).toEqual(['before', ...accepted].sort());
     await context.close();
   });
 
