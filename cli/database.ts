@@ -4,12 +4,44 @@
  * `LOCKED` (exit 4) when a running store holds it.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createFileAdapter, fileAdapterPaths } from '../adapters/fs.js';
 import { createSqlJsEngine, openStore, readSchemaVersion, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { CliError, EXIT } from './errors.js';
 
-/** Store warnings (a torn journal tail, a degraded store) go here instead of the console. */
-export type WarningSink = (warning: StoreWarning) => void;
+/** Store warnings (a torn journal tail, a degraded store) and the command's own go here instead of the console. */
+export type WarningSink = (warning: StoreWarning | { readonly code: string; readonly message: string }) => void;
+
+/**
+ * What SQLite itself keeps beside a database it has open in WAL mode (the Go agent does): committed
+ * pages in `-wal` that the file does not hold yet. This store reads only the file, so such a
+ * database must not be written here (the log would later be replayed onto the new image and
+ * corrupt it), and reading it misses the log's content.
+ */
+function sqliteSidecars(path: string): string | undefined {
+  const size = (file: string) => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return undefined;
+    }
+  };
+  const wal = size(`${path}-wal`);
+  if (wal !== undefined && wal > 0) return `${path}-wal (${wal} bytes)`;
+  if (size(`${path}-shm`) !== undefined) return `${path}-shm`;
+  return undefined;
+}
+
+/** Refuses to write a database that a SQLite program (the Go agent, the sqlite3 shell) has open in WAL mode. */
+export function refuseSqliteWal(path: string): void {
+  const found = sqliteSidecars(path);
+  if (found === undefined) return;
+  throw new CliError(
+    EXIT.LOCKED,
+    'SQLITE_WAL',
+    `${path} has SQLite's write-ahead log beside it (${found}): a SQLite program (the Go agent, the sqlite3 shell) has it open, or crashed with it open. Close that program (or run sqlite3 ${path} "PRAGMA wal_checkpoint(TRUNCATE)" once it is closed) first; nothing was changed`,
+  );
+}
 
 /** Refuses a path that is not an existing regular file, with the command's own message. */
 export function requireFile(path: string, what = 'database'): void {
@@ -29,6 +61,8 @@ export function requireFile(path: string, what = 'database'): void {
  */
 export async function openForReading(path: string, onWarning: WarningSink): Promise<Store> {
   requireFile(path);
+  const found = sqliteSidecars(path);
+  if (found !== undefined) onWarning({ code: 'SQLITE_WAL', message: `${found} is beside ${path}: a SQLite program has it open in WAL mode; what its log holds and the file does not yet is not shown` });
   return openStore({ adapter: createFileAdapter({ path }), readOnly: true, onWarning });
 }
 
@@ -38,6 +72,7 @@ export async function openForReading(path: string, onWarning: WarningSink): Prom
  */
 export async function openForWriting(path: string, onWarning: WarningSink, { create = false, clock }: { create?: boolean; clock?: () => number } = {}): Promise<Store> {
   if (!create) requireFile(path);
+  refuseSqliteWal(path);
   return openStore({ adapter: createFileAdapter({ path }), onWarning, ...(clock ? { clock } : {}) });
 }
 
@@ -82,18 +117,34 @@ export async function fileSchemaVersion(path: string): Promise<number> {
   return withImage(new Uint8Array(image), (engine) => readSchemaVersion(engine));
 }
 
-/** Who owns the database now, from its lock file: `undefined` when no store holds it. */
-export function lockHolder(path: string): { pid?: number; host?: string; since?: string } | undefined {
+/**
+ * Who owns the database now, from its lock file: `undefined` when no store holds it. `stale` when
+ * the lock names a process on this host that is gone (the next writer takes it over).
+ */
+export function lockHolder(path: string): { pid?: number; host?: string; since?: string; stale: boolean } | undefined {
+  let parsed: { pid?: unknown; host?: unknown; since?: unknown };
   try {
-    const parsed = JSON.parse(readFileSync(fileAdapterPaths(path).lock, 'utf8')) as { pid?: unknown; host?: unknown; since?: unknown };
-    return {
-      ...(typeof parsed.pid === 'number' ? { pid: parsed.pid } : {}),
-      ...(typeof parsed.host === 'string' ? { host: parsed.host } : {}),
-      ...(typeof parsed.since === 'string' || typeof parsed.since === 'number' ? { since: new Date(parsed.since).toISOString() } : {}),
-    };
+    parsed = JSON.parse(readFileSync(fileAdapterPaths(path).lock, 'utf8')) as typeof parsed;
   } catch {
     return undefined;
   }
+  const pid = typeof parsed.pid === 'number' && Number.isSafeInteger(parsed.pid) && parsed.pid > 0 ? parsed.pid : undefined;
+  const host = typeof parsed.host === 'string' ? parsed.host : undefined;
+  let stale = false;
+  if (pid !== undefined && host === hostname()) {
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      stale = (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+  const since = typeof parsed.since === 'string' || typeof parsed.since === 'number' ? new Date(parsed.since) : undefined;
+  return {
+    ...(pid !== undefined ? { pid } : {}),
+    ...(host !== undefined ? { host } : {}),
+    ...(since && Number.isFinite(since.getTime()) ? { since: since.toISOString() } : {}),
+    stale,
+  };
 }
 
 /** The sizes of the image file and of its journal, in bytes (0 when a file is missing). */

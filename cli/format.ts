@@ -12,6 +12,23 @@ export function safeText(value: unknown): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
+/**
+ * Makes a whole text safe for a terminal: like {@link safeText}, but line breaks stay. Everything
+ * the command prints for people goes through it (ids, names and messages come from the database).
+ */
+export function terminalText(text: string): string {
+  return text.split('\n').map(safeText).join('\n');
+}
+
+/**
+ * JSON for `--json`: `JSON.stringify` leaves the C1 control characters (U+0080–U+009F, which some
+ * terminals obey) and U+2028/U+2029 raw; they become `\u` escapes, so the output stays valid JSON
+ * and safe to print.
+ */
+export function safeJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A column of {@link table}: its title and how a row shows in it. */
 export interface Column<T> {
   readonly title: string;

@@ -4,7 +4,7 @@
  * `{"kind": "task" | "approval" | "sessionContext" | "threadSession" | "deadLetter" | "audit", "record": {…}}`.
  * Import checks every line before it writes anything, then writes all of them in one transaction.
  */
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { z } from 'zod';
@@ -76,21 +76,35 @@ const exportCommand: Command = {
     const counts = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.length])) as Record<Kind, number>;
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const stream = out !== undefined ? createWriteStream(out, { flags: 'wx', mode: 0o600 }) : ctx.stdout;
-    const progress = new Progress(ctx.stderr, 'export', out !== undefined || !ctx.stdout.isTTY ? total : 0);
-    const write = (line: string) => (stream.write(`${line}\n`) ? Promise.resolve() : new Promise<void>((r) => stream.once('drain', () => r())));
-    await write(JSON.stringify({ kind: 'header', format: JSONL_FORMAT, version: 1, schemaVersion: SCHEMA_VERSION, database: basename(path), exportedAt: Date.now(), counts }));
-    for (const kind of Object.keys(KINDS) as Kind[]) {
-      for (const record of data[kind]) {
-        await write(JSON.stringify({ kind, record }));
-        progress.tick();
-      }
-    }
-    progress.finish();
-    if (out !== undefined) {
-      await new Promise<void>((resolve, reject) => {
-        stream.once('error', reject);
-        (stream as NodeJS.WritableStream).end(() => resolve());
+    // A failed write (no such directory, a full disk) ends the export with its error, and a file
+    // left half written is removed (it would look like an export and block the next try).
+    let failure: Error | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      stream.on('error', (e: Error) => {
+        failure ??= e;
+        reject(e);
       });
+    });
+    failed.catch(() => undefined);
+    const progress = new Progress(ctx.stderr, 'export', out !== undefined || !ctx.stdout.isTTY ? total : 0);
+    const write = (line: string): Promise<void> => {
+      if (failure) return Promise.reject(failure);
+      return stream.write(`${line}\n`) ? Promise.resolve() : Promise.race([new Promise<void>((r) => stream.once('drain', () => r())), failed]);
+    };
+    try {
+      await write(JSON.stringify({ kind: 'header', format: JSONL_FORMAT, version: 1, schemaVersion: SCHEMA_VERSION, database: basename(path), exportedAt: Date.now(), counts }));
+      for (const kind of Object.keys(KINDS) as Kind[]) {
+        for (const record of data[kind]) {
+          await write(JSON.stringify({ kind, record }));
+          progress.tick();
+        }
+      }
+      progress.finish();
+      if (out !== undefined) await Promise.race([new Promise<void>((resolve) => (stream as NodeJS.WritableStream).end(() => resolve())), failed]);
+    } catch (e) {
+      // Not a file someone else created meanwhile (then the exclusive open itself failed).
+      if (out !== undefined && (failure as NodeJS.ErrnoException | undefined)?.code !== 'EEXIST') rmSync(out, { force: true });
+      throw e;
     }
     // With the records on stdout, the summary goes to stderr (and --json prints nothing more there).
     const summary = `exported ${total} records (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')})${out !== undefined ? ` to ${out}` : ''}`;
@@ -142,7 +156,7 @@ const importCommand: Command = {
         header = true;
         continue;
       }
-      if (typeof item?.kind !== 'string' || !(item.kind in KINDS)) {
+      if (typeof item?.kind !== 'string' || !Object.hasOwn(KINDS, item.kind)) {
         problems.push(`line ${lineNo}: "kind" must be one of ${Object.keys(KINDS).join(', ')}`);
         continue;
       }

@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SCHEMA_VERSION, type StoreWarning } from '../src/index.js';
+import { SCHEMA_VERSION } from '../src/index.js';
 import type { Command, CommandContext, OptionSpec } from './command.js';
 import { openForWriting } from './database.js';
 import { seedDemo, startLiveAgent } from './demo.js';
 import { classify, CliError, EXIT, UsageError } from './errors.js';
-import { parsePositiveInt, safeText } from './format.js';
+import { parsePositiveInt, safeJson, safeText, terminalText } from './format.js';
 import { JSONL_COMMANDS } from './jsonl.js';
 import { MAINTENANCE_COMMANDS } from './maintenance.js';
 import { READ_COMMANDS } from './read-commands.js';
@@ -29,8 +29,12 @@ function serveSettings(ctx: CommandContext) {
   return { port, host: typeof ctx.options.host === 'string' ? ctx.options.host : '127.0.0.1', ...(token !== undefined ? { token } : {}) };
 }
 
+// Set while a long-running command waits for Ctrl-C; any other command ends at once on it.
+let stopsCleanly = false;
+
 // Long-running commands print their URL, then run until Ctrl-C (or SIGTERM) and close cleanly.
 function untilInterrupted(ctx: CommandContext): Promise<void> {
+  stopsCleanly = true;
   return new Promise((resolve) => {
     if (ctx.interrupted.aborted) return resolve();
     ctx.interrupted.addEventListener('abort', () => resolve(), { once: true });
@@ -166,8 +170,8 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
   const name = argv.find((a) => !a.startsWith('-'));
   const fail = (error: unknown, command?: Command): number => {
     const { exitCode, code, message } = classify(error);
-    if (json) stdout.write(`${JSON.stringify({ error: { code, exitCode, message, ...(error instanceof CliError && error.details !== undefined ? { details: error.details } : {}) } })}\n`);
-    stderr.write(`agent-store${command ? ` ${command.name}` : ''}: ${message}\n`);
+    if (json) stdout.write(`${safeJson({ error: { code, exitCode, message, ...(error instanceof CliError && error.details !== undefined ? { details: error.details } : {}) } })}\n`);
+    stderr.write(`${terminalText(`agent-store${command ? ` ${command.name}` : ''}: ${message}`)}\n`);
     if (error instanceof UsageError) stderr.write(command ? `usage: agent-store ${command.name} ${command.usage} (see --help)\n` : 'run agent-store --help for the commands\n');
     return exitCode;
   };
@@ -175,6 +179,7 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
     stdout.write(`${version()}\n`);
     return EXIT.OK;
   }
+  if (name === undefined && json && !argv.includes('--help')) return fail(new UsageError('no command given'));
   if (name === undefined || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((c) => c.name === argv[argv.indexOf('help') + 1]) : undefined;
     stdout.write(`${topic ? commandHelp(topic) : mainHelp()}\n`);
@@ -207,12 +212,12 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
     options: parsed.values as CommandContext['options'],
     json,
     say: (line) => {
-      if (!json) stdout.write(`${line}\n`);
+      if (!json) stdout.write(`${terminalText(line)}\n`);
     },
-    note: (line) => stderr.write(`${line}\n`),
-    onWarning: (w: StoreWarning) => {
+    note: (line) => stderr.write(`${terminalText(line)}\n`),
+    onWarning: (w: { readonly code: string; readonly message: string }) => {
       const line = `warning (${w.code}): ${w.message.replace(/^\[@platform-agent\/store\] /, '')}`;
-      if (!warned.has(line)) stderr.write(`${line}\n`);
+      if (!warned.has(line)) stderr.write(`${terminalText(line)}\n`);
       warned.add(line);
     },
     stdout,
@@ -222,9 +227,9 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
   try {
     const result = await command.run(ctx);
     if (json) {
-      if (result.json !== undefined) stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+      if (result.json !== undefined) stdout.write(`${safeJson(result.json)}\n`);
     } else if (result.text !== undefined) {
-      stdout.write(`${result.text}\n`);
+      stdout.write(`${terminalText(result.text)}\n`);
     }
     return result.exitCode ?? EXIT.OK;
   } catch (e) {
@@ -236,10 +241,17 @@ const interrupted = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   // The first Ctrl-C stops cleanly (the store closes, complete); a second one exits at once.
   process.on(signal, () => {
-    if (interrupted.signal.aborted) process.exit(130);
+    // A short command stops at once: what it wrote is all or nothing (a transaction, a renamed
+    // temp file), and a store that is not closed leaves its journal, which the next open replays.
+    if (interrupted.signal.aborted || !stopsCleanly) process.exit(130);
     interrupted.abort();
   });
 }
+// `agent-store export db | head`: the reader is gone, so is the point of writing on.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, interrupted: interrupted.signal }).then(
   (code) => {
     process.exitCode = code;

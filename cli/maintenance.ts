@@ -3,13 +3,14 @@
  * Those that write take ownership of the database (a running agent makes them fail with LOCKED);
  * `check`, `backup` and `retention --dry-run` read, so they work while the agent runs.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createFileAdapter, fileAdapterPaths } from '../adapters/fs.js';
 import { createMemoryAdapter } from '../adapters/memory.js';
-import { CorruptDatabaseError, DEFAULT_RETENTION, migrate, openStore, parseJournal, readSchemaVersion, SCHEMA_VERSION, SEQUENCE_KEY, SchemaVersionError, StoreError, createSqlJsEngine, type RetentionPolicy, type RetentionResult, type SqlJsEngine, type StoreWarning } from '../src/index.js';
+import { CorruptDatabaseError, DEFAULT_RETENTION, migrate, openStore, parseJournal, readSchemaVersion, SCHEMA_VERSION, SEQUENCE_KEY, SchemaVersionError, StoreError, createSqlJsEngine, type RetentionPolicy, type RetentionResult, type SqlJsEngine } from '../src/index.js';
 import type { Command } from './command.js';
-import { fileSchemaVersion, fileSizes, openForWriting, requireFile, rowCounts, snapshot, withImage } from './database.js';
+import { fileSchemaVersion, fileSizes, lockHolder, openForWriting, refuseSqliteWal, requireFile, rowCounts, snapshot, withImage } from './database.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { bytes, parseDuration, table } from './format.js';
 
@@ -53,97 +54,14 @@ const check: Command = {
   async run(ctx) {
     const path = ctx.args[0] as string;
     requireFile(path);
-    const outcomes: CheckOutcome[] = [];
-    const notes: string[] = [];
-    const { journal: journalPath } = fileAdapterPaths(path);
-
-    // 1. The image file on its own, as the sqlite3 shell sees it.
-    let imageSequence = 0;
-    const raw = new Uint8Array(readFileSync(path));
-    if (raw.byteLength === 0) {
-      outcomes.push({ name: 'image', ok: true, detail: 'empty (a new database whose first image is not written yet)' });
-    } else {
-      try {
-        await withImage(raw, async (engine) => {
-          const problems = await integrity(engine);
-          imageSequence = await sequenceOf(engine);
-          const version = await readSchemaVersion(engine);
-          if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
-          outcomes.push(problems.length === 0 ? { name: 'image', ok: true, detail: `SQLite file of ${bytes(raw.byteLength)}, integrity ok, holds journal records up to ${imageSequence}` } : { name: 'image', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
-        });
-      } catch (e) {
-        if (e instanceof SchemaVersionError) throw e;
-        outcomes.push({ name: 'image', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
-      }
+    let { outcomes, notes } = await runChecks(path);
+    // A running agent appends and checkpoints while the files are read: damage seen then may be a
+    // moment between two of its writes. Look once more before calling it damage.
+    const owner = lockHolder(path);
+    if (outcomes.some((o) => o.damage) && owner !== undefined && !owner.stale) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      ({ outcomes, notes } = await runChecks(path));
     }
-
-    // 2. The journal's framing and sequence numbers.
-    let journal: Uint8Array | undefined;
-    try {
-      journal = new Uint8Array(readFileSync(journalPath));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    if (!journal || journal.byteLength === 0) {
-      outcomes.push({ name: 'journal', ok: true, detail: 'empty (everything is in the image)' });
-    } else {
-      try {
-        const parsed = parseJournal(journal);
-        for (const record of parsed.records) record.decodeStatements();
-        const newer = parsed.records.filter((r) => r.sequence > imageSequence);
-        const first = newer[0];
-        if (first && first.sequence !== imageSequence + 1) {
-          outcomes.push({ name: 'journal', ok: false, damage: true, detail: `the journal continues at record ${first.sequence}, but the image holds records up to ${imageSequence}: records are missing` });
-        } else {
-          const covered = parsed.records.length - newer.length;
-          outcomes.push({
-            name: 'journal',
-            ok: true,
-            detail: `${parsed.records.length} records in ${bytes(parsed.validLength)}${newer.length > 0 ? `, ${newer.length} to replay (${first?.sequence}…${newer[newer.length - 1]?.sequence})` : ''}${covered > 0 ? `, ${covered} already in the image` : ''}`,
-          });
-        }
-        if (parsed.tornBytes > 0) notes.push(`the journal ends in ${parsed.tornBytes} bytes of an unfinished record (a crash in the middle of an append, or an append in progress now); the next open drops them`);
-      } catch (e) {
-        outcomes.push({ name: 'journal', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
-      }
-    }
-
-    // 3. Image and journal replayed together, as the store opens them, and the schema it ends with.
-    const warnings: StoreWarning[] = [];
-    let replayed: Uint8Array | undefined;
-    try {
-      replayed = await snapshot(path, (w) => warnings.push(w));
-    } catch (e) {
-      if (e instanceof SchemaVersionError) throw e;
-      if (!(e instanceof CorruptDatabaseError || e instanceof StoreError)) throw e;
-      outcomes.push({ name: 'replay', ok: false, damage: true, detail: e.message.replace(/^\[@platform-agent\/store\] /, '') });
-    }
-    if (replayed) {
-      await withImage(replayed, async (engine) => {
-        const problems = await integrity(engine);
-        const counts = await rowCounts(engine);
-        outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${Object.values(counts).reduce((a, b) => a + b, 0)} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
-        const expected = await createSqlJsEngine();
-        try {
-          await migrate(expected);
-          const want = await schemaObjects(expected);
-          const have = await schemaObjects(engine);
-          const missing = [...want.keys()].filter((k) => !have.has(k));
-          const different = [...want.keys()].filter((k) => have.has(k) && have.get(k) !== want.get(k));
-          const extra = [...have.keys()].filter((k) => !want.has(k));
-          if (extra.length > 0) notes.push(`objects that are not part of schema v${SCHEMA_VERSION}: ${extra.join(', ')}`);
-          outcomes.push(
-            missing.length + different.length === 0
-              ? { name: 'schema', ok: true, detail: `v${SCHEMA_VERSION}: every table and index as the Go store creates it` }
-              : { name: 'schema', ok: false, detail: [missing.length ? `missing: ${missing.join(', ')}` : '', different.length ? `defined differently: ${different.join(', ')}` : ''].filter(Boolean).join('; ') },
-          );
-        } finally {
-          await expected.close();
-        }
-      });
-    }
-    for (const w of warnings) notes.push(`${w.code}: ${w.message}`);
-
     const failed = outcomes.filter((o) => !o.ok);
     const exitCode = failed.some((o) => o.damage) ? EXIT.CORRUPT : failed.length > 0 ? EXIT.FAILED : EXIT.OK;
     const text = [
@@ -158,6 +76,109 @@ const check: Command = {
     return { json: { database: path, ok: failed.length === 0, checks: outcomes, notes }, text, exitCode };
   },
 };
+
+/** The checks of `check`, once. */
+async function runChecks(path: string): Promise<{ outcomes: CheckOutcome[]; notes: string[] }> {
+  const outcomes: CheckOutcome[] = [];
+  const notes: string[] = [];
+  const { journal: journalPath } = fileAdapterPaths(path);
+
+  // The journal is read before the image, as the store loads them: a checkpoint by a running agent
+  // between the two reads then gives an image newer than the journal (whose records it holds),
+  // never a journal that seems to skip records.
+  let journal: Uint8Array | undefined;
+  try {
+    journal = new Uint8Array(readFileSync(journalPath));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+
+  // 1. The image file on its own, as the sqlite3 shell sees it.
+  let imageSequence = 0;
+  let fileVersion = SCHEMA_VERSION;
+  const raw = new Uint8Array(readFileSync(path));
+  if (raw.byteLength === 0) {
+    outcomes.push({ name: 'image', ok: true, detail: 'empty (a new database whose first image is not written yet)' });
+  } else {
+    try {
+      await withImage(raw, async (engine) => {
+        const problems = await integrity(engine);
+        imageSequence = await sequenceOf(engine);
+        const version = await readSchemaVersion(engine);
+        if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
+        fileVersion = version;
+        outcomes.push(problems.length === 0 ? { name: 'image', ok: true, detail: `SQLite file of ${bytes(raw.byteLength)}, integrity ok, holds journal records up to ${imageSequence}` } : { name: 'image', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
+      });
+    } catch (e) {
+      if (e instanceof SchemaVersionError) throw e;
+      outcomes.push({ name: 'image', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
+    }
+  }
+
+  // 2. The journal's framing and sequence numbers.
+  if (!journal || journal.byteLength === 0) {
+    outcomes.push({ name: 'journal', ok: true, detail: 'empty (everything is in the image)' });
+  } else {
+    try {
+      const parsed = parseJournal(journal);
+      for (const record of parsed.records) record.decodeStatements();
+      const newer = parsed.records.filter((r) => r.sequence > imageSequence);
+      const first = newer[0];
+      if (first && first.sequence !== imageSequence + 1) {
+        outcomes.push({ name: 'journal', ok: false, damage: true, detail: `the journal continues at record ${first.sequence}, but the image holds records up to ${imageSequence}: records are missing` });
+      } else {
+        const covered = parsed.records.length - newer.length;
+        outcomes.push({
+          name: 'journal',
+          ok: true,
+          detail: `${parsed.records.length} records in ${bytes(parsed.validLength)}${newer.length > 0 ? `, ${newer.length} to replay (${first?.sequence}…${newer[newer.length - 1]?.sequence})` : ''}${covered > 0 ? `, ${covered} already in the image` : ''}`,
+        });
+      }
+      if (parsed.tornBytes > 0) notes.push(`the journal ends in ${parsed.tornBytes} bytes of an unfinished record (a crash in the middle of an append, or an append in progress now); the next open drops them`);
+    } catch (e) {
+      outcomes.push({ name: 'journal', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
+    }
+  }
+
+  // 3. Image and journal replayed together, as the store opens them, and the schema it ends with.
+  const warnings: { code: string; message: string }[] = [];
+  let replayed: Uint8Array | undefined;
+  try {
+    replayed = await snapshot(path, (w) => warnings.push(w));
+  } catch (e) {
+    if (e instanceof SchemaVersionError) throw e;
+    if (!(e instanceof CorruptDatabaseError || e instanceof StoreError)) throw e;
+    outcomes.push({ name: 'replay', ok: false, damage: true, detail: e.message.replace(/^\[@platform-agent\/store\] /, '') });
+  }
+  if (replayed) {
+    await withImage(replayed, async (engine) => {
+      const problems = await integrity(engine);
+      const counts = await rowCounts(engine);
+      outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${Object.values(counts).reduce((a, b) => a + b, 0)} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
+      const expected = await createSqlJsEngine();
+      try {
+        await migrate(expected);
+        const want = await schemaObjects(expected);
+        const have = await schemaObjects(engine);
+        const missing = [...want.keys()].filter((k) => !have.has(k));
+        const different = [...want.keys()].filter((k) => have.has(k) && have.get(k) !== want.get(k));
+        const extra = [...have.keys()].filter((k) => !want.has(k));
+        if (extra.length > 0) notes.push(`objects that are not part of schema v${SCHEMA_VERSION}: ${extra.join(', ')}`);
+        outcomes.push(
+          fileVersion < SCHEMA_VERSION
+            ? { name: 'schema', ok: false, detail: `the file is at schema v${fileVersion}: agent-store migrate brings it to v${SCHEMA_VERSION}` }
+            : missing.length + different.length === 0
+            ? { name: 'schema', ok: true, detail: `v${SCHEMA_VERSION}: every table and index as the Go store creates it` }
+            : { name: 'schema', ok: false, detail: [missing.length ? `missing: ${missing.join(', ')}` : '', different.length ? `defined differently: ${different.join(', ')}` : ''].filter(Boolean).join('; ') },
+        );
+      } finally {
+        await expected.close();
+      }
+    });
+  }
+  for (const w of warnings) notes.push(`${w.code}: ${w.message}`);
+  return { outcomes, notes };
+}
 
 const RETENTION_TABLES = Object.keys(DEFAULT_RETENTION) as (keyof RetentionResult)[];
 
@@ -261,7 +282,7 @@ const migrateCommand: Command = {
 
 /** Writes `data` to `out` atomically and durably: a temp file, fsync, rename, fsync of the directory. */
 function writeFileAtomic(out: string, data: Uint8Array): void {
-  const temp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  const temp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const fd = openSync(temp, 'wx', 0o600);
   try {
     for (let at = 0; at < data.byteLength; ) at += writeSync(fd, data, at, data.byteLength - at);
@@ -286,6 +307,24 @@ function writeFileAtomic(out: string, data: Uint8Array): void {
   }
 }
 
+/**
+ * Refuses `out` when it is one of the database's own files (the image, its journal, lock or temp
+ * files, SQLite's -wal/-shm/-journal), or exists and is not a regular file (a device, a directory,
+ * a link): replacing either would lose data or more.
+ */
+function refuseOwnFile(db: string, out: string, what: string): void {
+  const paths = fileAdapterPaths(db);
+  const own = [paths.image, paths.journal, paths.lock, `${db}-wal`, `${db}-shm`, `${db}-journal`];
+  if (own.some((f) => samePath(f, out)) || resolve(out).startsWith(resolve(paths.tempPrefix))) throw new UsageError(`${what} cannot be one of ${db}'s own files (${out})`);
+  let info;
+  try {
+    info = lstatSync(out);
+  } catch {
+    return;
+  }
+  if (!info.isFile()) throw new UsageError(`${out} exists and is not a regular file; ${what} replaces only regular files`);
+}
+
 function samePath(a: string, b: string): boolean {
   const real = (p: string) => {
     try {
@@ -307,7 +346,7 @@ const backup: Command = {
   async run(ctx) {
     const [path, out] = ctx.args as [string, string];
     requireFile(path);
-    if (samePath(path, out)) throw new UsageError('the backup cannot be the database itself');
+    refuseOwnFile(path, out, 'the backup');
     if (existsSync(out) && ctx.options.force !== true) throw new CliError(EXIT.FAILED, 'EXISTS', `${out} exists; pass --force to replace it`);
     const image = await snapshot(path, ctx.onWarning);
     const tables = await withImage(image, async (engine) => {
@@ -330,11 +369,20 @@ const restore: Command = {
   async run(ctx) {
     const [from, path] = ctx.args as [string, string];
     requireFile(from, 'backup');
-    if (samePath(from, path)) throw new UsageError('the backup and the database are the same file');
+    refuseOwnFile(from, path, 'the restored database');
     const image = new Uint8Array(readFileSync(from));
+    const unusable = (why: string, cause?: unknown) => new CorruptDatabaseError(`${from} is not a usable backup: ${why}; nothing was restored`, cause === undefined ? {} : { cause });
+    if (image.byteLength === 0) throw unusable('it is empty');
+    // A store's database (schema v1 or later), not just any SQLite file.
+    const version = await withImage(image, (engine) => readSchemaVersion(engine)).catch((e: unknown) => {
+      if (e instanceof SchemaVersionError) throw e;
+      throw unusable(e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e), e);
+    });
+    if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
+    if (version < 1) throw unusable('it is not an agent database (it has no meta.schema_version)');
     // The backup must open as the store opens a database (SQLite, a schema it knows, intact).
     const probe = await openStore({ adapter: createMemoryAdapter({ image }), readOnly: true, onWarning: ctx.onWarning }).catch((e: unknown) => {
-      if (e instanceof CorruptDatabaseError) throw new CorruptDatabaseError(`${from} is not a usable backup: ${e.message.replace(/^\[@platform-agent\/store\] /, '')}`, { cause: e });
+      if (e instanceof CorruptDatabaseError) throw unusable(e.message.replace(/^\[@platform-agent\/store\] /, ''), e);
       throw e;
     });
     await probe.close();
@@ -347,6 +395,7 @@ const restore: Command = {
     if ((existing.imageBytes > 0 || existing.journalBytes > 0) && ctx.options.force !== true) {
       throw new CliError(EXIT.FAILED, 'EXISTS', `${path} holds a database; pass --force to replace it with ${from}`);
     }
+    refuseSqliteWal(path);
     const adapter = createFileAdapter({ path });
     try {
       await adapter.lock();
@@ -368,7 +417,8 @@ const restore: Command = {
           const records = parseJournal(state.journal).records;
           sequence = Math.max(sequence, records[records.length - 1]?.sequence ?? 0);
         } catch {
-          truncateSync(fileAdapterPaths(path).journal, 0); // unreadable: nothing in it can be replayed safely
+          // A damaged journal: the checkpoint below empties it; should a crash come first, the
+          // next open refuses it (CORRUPT) rather than replay any of it.
         }
       }
       const final = await withImage(image, async (engine) => {

@@ -62,7 +62,7 @@ const info: Command = {
       });
       const result = {
         database: path,
-        schemaVersion: onDisk === 0 ? SCHEMA_VERSION : onDisk,
+        schemaVersion: onDisk,
         schemaVersionSupported: SCHEMA_VERSION,
         imageBytes: sizes.imageBytes,
         journalBytes: sizes.journalBytes,
@@ -73,9 +73,9 @@ const info: Command = {
       };
       const lines = [
         `database     ${basename(path)} (${path})`,
-        `schema       v${result.schemaVersion} (this package reads up to v${SCHEMA_VERSION})`,
+        `schema       v${onDisk}${onDisk < SCHEMA_VERSION ? ` (not migrated: agent-store migrate brings it to v${SCHEMA_VERSION})` : ` (this package reads up to v${SCHEMA_VERSION})`}`,
         `size         image ${bytes(sizes.imageBytes)}, journal ${bytes(sizes.journalBytes)}, database ${bytes(stats.dbBytes)}`,
-        `owner        ${owner ? `process ${owner.pid ?? '?'} on ${owner.host ?? '?'} since ${owner.since ?? '?'}` : 'none (no store has it open for writing)'}`,
+        `owner        ${owner ? `process ${owner.pid ?? '?'} on ${owner.host ?? '?'} since ${owner.since ?? '?'}${owner.stale ? ' (stale: that process is gone; the next writer takes over)' : ''}` : 'none (no store has it open for writing)'}`,
         '',
         table(
           Object.entries(stats.tables).map(([name, rows]) => ({ name, rows })),

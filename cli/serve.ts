@@ -85,7 +85,12 @@ function digest(text: string): Buffer {
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return undefined; // a malformed cookie is no token
+    }
   }
   return undefined;
 }
@@ -242,7 +247,15 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     }
   };
 
-  const server = createServer(handle);
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch {
+      // No request may take the server down; answer it as bad and go on.
+      if (!res.headersSent) refuse(res, 400, 'bad request');
+      else res.destroy();
+    }
+  });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   const heartbeat = setInterval(() => {

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../crash/built.js';
 import { tempDir, type TempDir } from '../helpers/go-db.js';
-import { cli, cliJson, startWriter } from './run.js';
+import { cli, cliJson, saveWithWriter, startWriter } from './run.js';
 
 let tmp: TempDir;
 let demo: string;
@@ -38,13 +38,13 @@ interface JsonError {
 }
 
 beforeAll(async () => {
-  ensureBuilt();
+  ensureBuilt(); // builds when dist/ is stale (run on its own): hence the long timeout below
   tmp = tempDir('pa-cli-');
   demo = tmp.file('demo.db');
   const ran = await cli(['demo', demo, '--days', '3', '--per-day', '150', '--seed', '7', '--json']);
   expect(ran.code, ran.stderr).toBe(0);
   expect(JSON.parse(ran.stdout)).toMatchObject({ filled: true, wrote: { tasks: 450 } });
-});
+}, 180_000);
 
 afterAll(() => tmp?.remove());
 
@@ -176,7 +176,6 @@ describe('reading commands', () => {
 
   it('prints stored control characters escaped, so a task cannot drive the terminal', async () => {
     const db = copyOf('escape.db');
-    const { saveWithWriter } = await import('./run.js');
     await saveWithWriter(db, { id: 'esc', command: 'deploy\u001b[2J\u001b]0;pwned\u0007', params: {}, callerId: 'U1\rX' });
     const text = await cli(['tasks', db, '--caller', 'U1\rX']);
     expect(text.stdout).toContain('deploy\\x1b[2J\\x1b]0;pwn');
@@ -185,6 +184,19 @@ describe('reading commands', () => {
     expect(text.stdout).not.toContain('\r');
     // JSON keeps the exact value.
     expect((await cliJson<{ command: string }[]>(['tasks', db, '--caller', 'U1\rX']))[0]?.command).toBe('deploy\u001b[2J\u001b]0;pwned\u0007');
+    // Everywhere else text from the file is printed: info's newest task, check's notes, C1 controls in JSON.
+    await saveWithWriter(db, { id: 'zz\u001b[31mRED\u009b2J', command: 'x', params: {}, createdAt: 4_000_000_000_000 });
+    const w = new Database(db);
+    w.exec('CREATE TABLE "evil\u001b[2J" (x)');
+    w.close();
+    for (const args of [['info', db], ['check', db]]) {
+      const out = await cli(args);
+      expect(out.stdout.includes('\u001b') || out.stdout.includes('\u009b'), args[0]).toBe(false);
+      expect(out.stdout).toContain(args[0] === 'info' ? 'zz\\x1b[31mRED\\x9b2J' : 'evil\\x1b[2J');
+    }
+    const json = (await cli(['tasks', db, '--json'])).stdout;
+    expect(json.includes('\u001b') || json.includes('\u009b')).toBe(false);
+    expect((JSON.parse(json) as { id: string }[]).map((t) => t.id)).toContain('zz\u001b[31mRED\u009b2J');
   });
 });
 
@@ -254,7 +266,49 @@ describe('failures and their exit codes', () => {
   });
 });
 
+describe('a database a SQLite program has open in WAL mode (the Go agent)', () => {
+  it('writing commands refuse it (exit 4) and change nothing; reading commands say what they cannot see', async () => {
+    const db = copyOf('wal.db');
+    const go = new Database(db);
+    go.pragma('journal_mode = WAL');
+    go.prepare("INSERT INTO tasks (id, status, command, params, caller_id, created_at, updated_at) VALUES ('from-go', 'pending', 'deploy', '{}', 'U1', 1, 1)").run();
+    try {
+      expect(statSync(`${db}-wal`).size).toBeGreaterThan(0);
+      const before = readFileSync(db);
+      for (const args of [['checkpoint', db], ['retention', db], ['migrate', db], ['import', tmp.file('none.jsonl'), db], ['restore', demo, db, '--force'], ['demo', db, '--if-empty']]) {
+        if (args[0] === 'import') writeFileSync(args[1] as string, `${JSON.stringify({ kind: 'task', record: { id: 'i', command: 'x', params: {} } })}\n`);
+        const out = await cliJson<JsonError>(args, 4);
+        expect(out.error.code, args[0]).toBe('SQLITE_WAL');
+        expect(out.error.message).toContain('write-ahead log');
+      }
+      expect(readFileSync(db).equals(before)).toBe(true);
+      const info = await cli(['info', db]);
+      expect(info.code).toBe(0);
+      expect(info.stderr).toContain('SQLITE_WAL');
+    } finally {
+      go.close(); // the last connection checkpoints the log into the file and removes it
+    }
+    expect(existsSync(`${db}-wal`)).toBe(false);
+    expect((await cliJson<{ tables: { tasks: number } }>(['info', db])).tables.tasks).toBe(451);
+    expect((await cli(['checkpoint', db])).code).toBe(0);
+  });
+});
+
 describe('check', () => {
+  it('finds no damage while an agent writes and checkpoints under it', async () => {
+    const db = copyOf('churn.db');
+    const writer = startWriter(db, 'churn');
+    try {
+      await writer.waitFor(/^stream-30$/);
+      for (let i = 0; i < 6; i++) {
+        const out = await cli(['check', db, '--json']);
+        expect(out.code, out.stdout).toBe(0);
+      }
+    } finally {
+      await writer.stop();
+    }
+  });
+
   it('passes a good database, with every check named', async () => {
     const out = await cliJson<{ ok: boolean; checks: { name: string; ok: boolean }[] }>(['check', demo]);
     expect(out.ok).toBe(true);
@@ -354,17 +408,36 @@ describe('maintenance', () => {
     expect(count(target, 'SELECT count(*) FROM tasks')).toBe(restored.tables.tasks);
     expect((await cliJson<JsonError>(['restore', out, target], 1)).error.code).toBe('EXISTS');
     // Over the database the writer left (killed: a stale lock and a journal): --force replaces both.
-    expect(statSync(`${db}.pa-journal`).size).toBeGreaterThan(0);
+    const oldJournal = readFileSync(`${db}.pa-journal`);
+    expect(oldJournal.byteLength).toBeGreaterThan(0);
     await cliJson(['restore', out, db, '--force']);
     expect(statSync(`${db}.pa-journal`).size).toBe(0);
     const info = await cliJson<{ tables: { tasks: number } }>(['info', db]);
     expect(info.tables.tasks).toBe(restored.tables.tasks);
     expect((await cli(['check', db])).code).toBe(0);
-    // A file that is not SQLite is no backup.
+    // A crash between the new image's rename and the emptying of the old journal leaves that journal
+    // beside it: the restored image claims its records, so none of them is replayed onto it.
+    writeFileSync(`${db}.pa-journal`, oldJournal);
+    expect((await cliJson<{ tables: { tasks: number } }>(['info', db])).tables.tasks).toBe(restored.tables.tasks);
+    expect((await cli(['check', db])).code).toBe(0);
+    expect(count(db, "SELECT count(*) FROM tasks WHERE id LIKE 'stream-%'")).toBe(count(out, "SELECT count(*) FROM tasks WHERE id LIKE 'stream-%'"));
+    // A file that is not SQLite, an empty file, or a SQLite file that is no agent database is no backup.
     const junk = tmp.file('junk.db');
     writeFileSync(junk, 'junk'.repeat(1000));
-    expect((await cliJson<JsonError>(['restore', junk, tmp.file('never.db')], 5)).error.code).toBe('CORRUPT');
+    const empty = tmp.file('empty-backup.db');
+    writeFileSync(empty, '');
+    const other = tmp.file('other-sqlite.db');
+    const o = new Database(other);
+    o.exec('CREATE TABLE cats (name TEXT)');
+    o.close();
+    for (const from of [junk, empty, other]) {
+      const refused = await cliJson<JsonError>(['restore', from, tmp.file('never.db')], 5);
+      expect(refused.error.code).toBe('CORRUPT');
+      expect(refused.error.message).toContain('is not a usable backup');
+    }
     expect(existsSync(tmp.file('never.db'))).toBe(false);
+    // Nor may a backup overwrite the database's own files.
+    for (const own of [`${db}.pa-journal`, `${db}.pa-lock`, `${db}-wal`]) expect((await cli(['backup', db, own, '--force'])).code, own).toBe(2);
   });
 });
 
@@ -394,7 +467,7 @@ describe('export and import', () => {
   it('a bad line stops the import with exit 8 before anything is written', async () => {
     const file = tmp.file('bad.jsonl');
     const good = JSON.stringify({ kind: 'task', record: { id: 'ok-1', command: 'deploy', params: {} } });
-    writeFileSync(file, [JSON.stringify({ kind: 'header', format: 'agent-store-jsonl', version: 1, schemaVersion: 1 }), good, JSON.stringify({ kind: 'task', record: { id: '', command: 'x', params: {} } }), '{not json', JSON.stringify({ kind: 'robot', record: {} })].join('\n'));
+    writeFileSync(file, [JSON.stringify({ kind: 'header', format: 'agent-store-jsonl', version: 1, schemaVersion: 1 }), good, JSON.stringify({ kind: 'task', record: { id: '', command: 'x', params: {} } }), '{not json', JSON.stringify({ kind: 'toString', record: {} })].join('\n'));
     const target = tmp.file('bad-import.db');
     const out = await cliJson<JsonError & { error: { details: string[] } }>(['import', file, target], 8);
     expect(out.error.code).toBe('VALIDATION');

@@ -88,7 +88,7 @@ export function start(script: string, args: readonly string[], env: NodeJS.Proce
 }
 
 /** Starts the writer child (see test/cli/writer.mjs). */
-export function startWriter(db: string, mode: 'hold' | 'stream', n = 0): Child {
+export function startWriter(db: string, mode: 'hold' | 'stream' | 'churn', n = 0): Child {
   return start(WRITER, [db, mode, String(n)]);
 }
 

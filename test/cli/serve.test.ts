@@ -59,7 +59,7 @@ beforeAll(async () => {
   db = tmp.file('agent.db');
   const ran = await cli(['demo', db, '--days', '2', '--per-day', '100']);
   expect(ran.code, ran.stderr).toBe(0);
-});
+}, 180_000);
 
 afterAll(async () => {
   await Promise.all(children.map((c) => c.stop('SIGTERM')));
@@ -199,6 +199,9 @@ describe('serve with a token', () => {
     expect((await send(origin, '/api/status', { headers: { cookie: cookie.split(';')[0] as string } })).status).toBe(200);
     // A token-protected server answers any Host name (it is meant for the network).
     expect((await send(origin, '/api/status', { headers: { authorization: `Bearer ${token}`, host: 'agent.internal:1' } })).status).toBe(200);
+    // A malformed cookie is no token, and takes nothing down.
+    expect((await send(origin, '/api/status', { headers: { cookie: 'agent_store_token=%E0%A4%A' } })).status).toBe(401);
+    expect((await send(origin, '/api/status', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     // Methods are refused before anything else.
     expect((await send(origin, '/', { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(405);
     await child.stop('SIGTERM');
