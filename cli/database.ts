@@ -76,6 +76,16 @@ export async function openForWriting(path: string, onWarning: WarningSink, { cre
   return openStore({ adapter: createFileAdapter({ path }), onWarning, ...(clock ? { clock } : {}) });
 }
 
+/** Runs `fn` on the database opened for writing (see {@link openForWriting}), closing it afterwards (a final checkpoint). */
+export async function writing<T>(path: string, onWarning: WarningSink, fn: (store: Store) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  const store = await openForWriting(path, onWarning, options);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
 /** A consistent copy of everything acknowledged so far (image plus journal), as one SQLite file. */
 export async function snapshot(path: string, onWarning: WarningSink): Promise<Uint8Array> {
   const store = await openForReading(path, onWarning);

@@ -10,7 +10,7 @@ import { createFileAdapter, fileAdapterPaths } from '../adapters/fs.js';
 import { createMemoryAdapter } from '../adapters/memory.js';
 import { CorruptDatabaseError, DEFAULT_RETENTION, migrate, openStore, parseJournal, readSchemaVersion, SCHEMA_VERSION, SEQUENCE_KEY, SchemaVersionError, StoreError, createSqlJsEngine, type RetentionPolicy, type RetentionResult, type SqlJsEngine } from '../src/index.js';
 import type { Command } from './command.js';
-import { fileSchemaVersion, fileSizes, lockHolder, openForWriting, refuseSqliteWal, requireFile, rowCounts, snapshot, withImage } from './database.js';
+import { fileSchemaVersion, fileSizes, lockHolder, refuseSqliteWal, requireFile, rowCounts, snapshot, withImage, writing } from './database.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { bytes, parseDuration, table } from './format.js';
 
@@ -228,12 +228,7 @@ const retention: Command = {
         await scratch.close();
       }
     } else {
-      const store = await openForWriting(path, ctx.onWarning);
-      try {
-        result = await store.runRetention(policy);
-      } finally {
-        await store.close();
-      }
+      result = await writing(path, ctx.onWarning, (store) => store.runRetention(policy));
     }
     return { json: { database: path, dryRun, deleted: result }, text: retentionText(result, policy, dryRun) };
   },
@@ -248,12 +243,7 @@ const checkpoint: Command = {
   async run(ctx) {
     const path = ctx.args[0] as string;
     const before = fileSizes(path);
-    const store = await openForWriting(path, ctx.onWarning);
-    try {
-      await store.checkpoint();
-    } finally {
-      await store.close();
-    }
+    await writing(path, ctx.onWarning, (store) => store.checkpoint());
     const after = fileSizes(path);
     return {
       json: { database: path, before, after },
@@ -273,8 +263,7 @@ const migrateCommand: Command = {
     requireFile(path);
     const from = await fileSchemaVersion(path);
     if (from > SCHEMA_VERSION) throw new SchemaVersionError(String(from), SCHEMA_VERSION);
-    const store = await openForWriting(path, ctx.onWarning);
-    await store.close();
+    await writing(path, ctx.onWarning, async () => {}); // opening migrates and writes the new image
     const to = await fileSchemaVersion(path);
     return { json: { database: path, from, to, migrated: from !== to }, text: from === to ? `${path} is already at schema v${to}` : `migrated ${path} from schema v${from} to v${to}` };
   },
