@@ -11,7 +11,7 @@
  * new snapshot (a read-only open: image plus journal, as the store opens them) and tells every
  * page through server-sent events.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -119,13 +119,16 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   // The current snapshot; a new one replaces it whole, so a response never mixes two.
   let image = await snapshot(path, onWarning);
   let version = 1;
+  // Versions count from 1 in every server process: a page compares the instance too, so a restarted
+  // server's version 1 is not taken for the one it already shows.
+  const instance = randomBytes(8).toString('hex');
   const samples: Sample[] = [{ at: Date.now(), ...fileSizes(path) }];
   let problem: string | undefined;
   const streams = new Set<ServerResponse>();
 
   const status = () => {
     const last = samples[samples.length - 1] as Sample;
-    return { source: 'serve', database: basename(path), version, at: last.at, imageBytes: last.imageBytes, journalBytes: last.journalBytes, snapshotBytes: image.byteLength, ...(problem ? { problem } : {}) };
+    return { source: 'serve', database: basename(path), instance, version, at: last.at, imageBytes: last.imageBytes, journalBytes: last.journalBytes, snapshotBytes: image.byteLength, ...(problem ? { problem } : {}) };
   };
   const broadcast = () => {
     const { source: _s, database: _d, ...event } = status();
@@ -230,7 +233,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         return res.end(JSON.stringify({ ...status(), sizes: samples }));
       case '/api/snapshot': {
         const body = image;
-        res.writeHead(200, headers('application/vnd.sqlite3', { 'content-length': String(body.byteLength), 'x-snapshot-version': String(version), 'content-disposition': `attachment; filename="${basename(path).replace(/[^\w.-]/g, '_')}"` }));
+        res.writeHead(200, headers('application/vnd.sqlite3', { 'content-length': String(body.byteLength), 'x-snapshot-version': String(version), 'x-snapshot-instance': instance, 'content-disposition': `attachment; filename="${basename(path).replace(/[^\w.-]/g, '_')}"` }));
         return res.end(body);
       }
       case '/api/events': {

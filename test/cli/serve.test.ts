@@ -99,7 +99,9 @@ describe('serve on loopback', () => {
     sqlite.close();
     expect(tasksIn(snapshot.body)).toBe(n);
     const status = JSON.parse((await send(origin, '/api/status')).body.toString()) as Record<string, unknown>;
-    expect(status).toMatchObject({ source: 'serve', database: 'agent.db', version: expect.any(Number), imageBytes: expect.any(Number), sizes: expect.any(Array) });
+    expect(status).toMatchObject({ source: 'serve', database: 'agent.db', instance: expect.stringMatching(/^[0-9a-f]{16}$/), version: expect.any(Number), imageBytes: expect.any(Number), sizes: expect.any(Array) });
+    // The snapshot names the server process and version it belongs to (a restarted server counts from 1 again).
+    expect(snapshot.headers['x-snapshot-instance']).toBe(status.instance);
   });
 
   it('refuses every method but GET, and changes nothing', async () => {
