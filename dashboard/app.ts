@@ -11,7 +11,7 @@
 import { zodJitless } from './no-eval.js';
 import type { AuditEntry, AuditFilter, Store, Task, TaskStatus } from '../src/index.js';
 import { backlogPerHour, hourOf, lineChart, taskChart, tasksPerHour } from './charts.js';
-import { loadModel, queryTasks, type Model, type TaskFilters } from './data.js';
+import { loadModel, queryTasks, splitDeadLetters, type Model, type TaskFilters } from './data.js';
 import { byId } from './dom.js';
 import { formatBytes, formatDay, formatHour, formatTime, parseLocalDateTime } from './format.js';
 import {
@@ -24,6 +24,7 @@ import {
   type Source,
   type SourceListener,
   type SourceState,
+  watchOpenStores,
 } from './sources.js';
 import { renderApprovals, renderAudit, renderDeadLetters, renderSessions, renderSummary, renderTaskDetail, renderTasks, renderThreads } from './views.js';
 
@@ -33,6 +34,7 @@ const ui = {
   version: byId('source-version'),
   updated: byId('source-updated'),
   error: byId('source-error'),
+  problem: byId('source-problem'),
   empty: byId('empty'),
   main: byId('main'),
   picker: byId<HTMLFormElement>('source-picker'),
@@ -66,24 +68,37 @@ const ui = {
 
 let source: Source | undefined;
 let sourceState: { state: SourceState; detail?: string } = { state: 'connecting' };
+// Why what is shown is older than the database (from the source), while it is.
+let sourceProblem: string | undefined;
 let model: Model | undefined;
 let filteredTasks: readonly Task[] = [];
 let selectedTaskId: string | undefined;
 
 // ---- header ------------------------------------------------------------------------------------
 
-const STATE_TEXT: Record<SourceState, string> = {
+const STATE_TEXT: Record<SourceState | 'stale', string> = {
   connecting: 'connecting…',
   live: 'live',
+  stale: 'stale',
   reconnecting: 'offline · reconnecting',
   loaded: 'loaded',
   error: 'error',
 };
 
 function showState(state: SourceState, detail?: string): void {
-  ui.status.dataset.state = state;
-  ui.status.textContent = STATE_TEXT[state];
-  ui.status.title = detail ?? '';
+  // Connected but behind the database (the server cannot snapshot it, a download failed): "live"
+  // would be a lie, so the pill says "stale" and the banner says why.
+  const shown = state === 'live' && sourceProblem !== undefined ? 'stale' : state;
+  ui.status.dataset.state = shown;
+  ui.status.textContent = STATE_TEXT[shown];
+  ui.status.title = shown === 'stale' ? (sourceProblem ?? '') : (detail ?? '');
+}
+
+function showProblem(text: string | undefined): void {
+  sourceProblem = text;
+  ui.problem.hidden = text === undefined;
+  ui.problem.textContent = text ?? '';
+  showState(sourceState.state, sourceState.detail);
 }
 
 function showSource(current: Source | undefined): void {
@@ -100,7 +115,12 @@ function showSource(current: Source | undefined): void {
   ui.version.dataset.version = current.version === undefined ? '' : String(current.version);
 }
 
-function showError(message: string | undefined, code?: string): void {
+// What the error banner shows: a failed read of the current source (cleared by the next read that
+// works), or a source that could not be opened (it stays until another source opens).
+let errorKind: 'read' | 'open' | undefined;
+
+function showError(message: string | undefined, code?: string, kind: 'read' | 'open' = 'open'): void {
+  errorKind = message === undefined ? undefined : kind;
   ui.error.hidden = message === undefined;
   ui.error.textContent = message ?? '';
   ui.error.dataset.code = code ?? '';
@@ -171,11 +191,12 @@ async function refreshOnce(): Promise<void> {
     model = nextModel;
     filteredTasks = tasks;
     render(current, nextModel, tasks, audit);
+    if (errorKind === 'read') showError(undefined);
   } catch (e) {
     if (current !== source) return;
     // The snapshot read was replaced (and closed) under this pass: read the new one.
     if (current.store !== store) refreshAgain = true;
-    else showError(`Cannot read ${current.label}: ${describeError(e)}`, errorCode(e));
+    else showError(`Cannot read ${current.label}: ${describeError(e)}`, errorCode(e), 'read');
   }
 }
 
@@ -205,8 +226,9 @@ function renderCharts(current: Source, m: Model): void {
 
   const letters = Object.values(m.deadLetters).flat();
   // The backlog ends with the data too: the newest task or dead-letter event, whichever is later.
-  const events = [...letters.flatMap((d) => [d.createdAt, d.resolvedAt ?? 0]), m.tasks[0]?.createdAt ?? 0];
-  const latest = Math.max(...events);
+  // A loop, not Math.max(...): a spread of a large queue's times overflows the call stack.
+  let latest = m.tasks[0]?.createdAt ?? 0;
+  for (const d of letters) latest = Math.max(latest, d.createdAt, d.resolvedAt ?? 0);
   if (letters.length === 0) {
     ui.chartBacklog.replaceChildren(...lineChart('Dead-letter backlog', [], String, String));
   } else {
@@ -250,6 +272,7 @@ async function switchSource(label: string, initial: SourceState, open: (listener
   const attempt = ++attempts;
   let opened: Source | undefined;
   let pending: typeof sourceState = { state: initial };
+  let pendingProblem: string | undefined;
   const listener: SourceListener = {
     update: () => {
       if (opened && opened === source) void refresh(true);
@@ -259,6 +282,10 @@ async function switchSource(label: string, initial: SourceState, open: (listener
         sourceState = { state, detail };
         showState(state, detail);
       } else pending = { state, detail };
+    },
+    problem: (text) => {
+      if (opened && opened === source) showProblem(text);
+      else pendingProblem = text;
     },
   };
   if (!source) {
@@ -283,6 +310,7 @@ async function switchSource(label: string, initial: SourceState, open: (listener
   const previous = source;
   source = opened;
   sourceState = pending;
+  showProblem(pendingProblem);
   showError(undefined);
   await refresh(true);
   await previous?.close().catch(() => undefined);
@@ -292,7 +320,8 @@ function openIndexedDb(name: string): Promise<void> {
   const url = new URL(location.href);
   url.searchParams.set('idb', name);
   history.replaceState(null, '', url);
-  return switchSource(`IndexedDB · ${name}`, 'live', (listener) => openIndexedDbSource(name, listener), (e) =>
+  // The source says whether it follows the owner ('live') or cannot ('loaded').
+  return switchSource(`IndexedDB · ${name}`, 'connecting', (listener) => openIndexedDbSource(name, listener), (e) =>
     errorCode(e) === 'NOT_FOUND'
       ? `There is no IndexedDB store named "${name}" on this origin (${location.origin}). ${describeError(e)}`
       : `Cannot open the IndexedDB store "${name}": ${describeError(e)}`,
@@ -391,10 +420,26 @@ document.addEventListener('drop', (e) => {
   void openFile(file);
 });
 
-// Ages of waiting approvals move with the clock even when the data does not.
+// What depends on the clock moves with it even when the data does not (a file, a quiet agent):
+// ages of waiting approvals, and dead letters whose retry time passed (waiting → due). From what
+// was read last, without reading the database again.
+const CLOCK_MS = 15_000;
 setInterval(() => {
-  if (model) renderApprovals(ui.approvalsBody, model.approvals, Date.now());
-}, 30_000);
+  if (!model) return;
+  const now = Date.now();
+  const letters = splitDeadLetters(model.deadLetters, now);
+  if (letters) {
+    model = { ...model, deadLetters: letters };
+    renderDeadLetters(ui.deadLetters, letters);
+  }
+  renderSummary(model, now);
+  renderApprovals(ui.approvalsBody, model.approvals, now);
+}, CLOCK_MS);
+
+// For tests: how many stores the sources hold open (a replaced snapshot must be closed).
+watchOpenStores((count) => {
+  document.documentElement.dataset.openStores = String(count);
+});
 
 async function start(): Promise<void> {
   const name = new URLSearchParams(location.search).get('idb');

@@ -9,9 +9,30 @@ import { formatDay, formatHour, STATUSES } from './format.js';
 /** One hour in ms. */
 export const HOUR = 3_600_000;
 
-/** The hour `ms` falls in (its start). */
+/**
+ * The start of the local hour `ms` falls in. Local, as the labels are: in a zone half an hour off UTC
+ * (India, +5:30) a UTC hour would straddle two labelled hours. Local hours start one `HOUR` apart
+ * (a DST change skips or repeats a label, not a length), so the buckets after it step by `HOUR`;
+ * only zones whose offset changes by less than an hour (Lord Howe Island) would drift by that.
+ */
 export function hourOf(ms: number): number {
-  return Math.floor(ms / HOUR) * HOUR;
+  const d = new Date(ms);
+  d.setMinutes(0, 0, 0);
+  return d.getTime();
+}
+
+/** The largest of `values` (`fallback` when none): a loop, since `Math.max(...values)` overflows the stack on large arrays. */
+function maxOf(values: Iterable<number>, fallback = 0): number {
+  let max = -Infinity;
+  for (const v of values) if (v > max) max = v;
+  return max === -Infinity ? fallback : max;
+}
+
+/** The smallest of `values` (`fallback` when none); see {@link maxOf}. */
+function minOf(values: Iterable<number>, fallback = 0): number {
+  let min = Infinity;
+  for (const v of values) if (v < min) min = v;
+  return min === Infinity ? fallback : min;
 }
 
 /** Tasks created per hour and status, over `hours` hours ending with the newest task's hour. */
@@ -89,7 +110,7 @@ export function taskChart(histogram: TaskHistogram | undefined): Node[] {
   if (!histogram) return [el('p', { class: 'muted chart-empty' }, 'No tasks yet.')];
   const { hours, counts } = histogram;
   const totals = hours.map((_, i) => STATUSES.reduce((sum, s) => sum + (counts[s][i] ?? 0), 0));
-  const yMax = niceCeil(Math.max(...totals));
+  const yMax = niceCeil(maxOf(totals));
   const root = frame('Tasks per hour by status', [0, yMax / 2, yMax].map((v) => ({ value: v, text: String(v) })), yMax);
   const slot = PLOT_W / hours.length;
   hours.forEach((hour, i) => {
@@ -129,14 +150,16 @@ export function lineChart(label: string, series: readonly LineSeries[], formatY:
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return [el('p', { class: 'muted chart-empty' }, 'No samples yet.')];
   const xs = all.map((p) => p.x);
-  let x0 = Math.min(...xs);
-  let x1 = Math.max(...xs);
+  const xMin = minOf(xs);
+  const xMax = maxOf(xs);
+  let x0 = xMin;
+  let x1 = xMax;
   if (x1 === x0) {
     // One sample: centre it instead of dividing by zero.
     x0 -= 1;
     x1 += 1;
   }
-  const yMax = niceCeil(Math.max(...all.map((p) => p.y)));
+  const yMax = niceCeil(maxOf(all.map((p) => p.y)));
   const root = frame(label, [0, yMax / 2, yMax].map((v) => ({ value: v, text: formatY(v) })), yMax);
   const px = (x: number) => M.left + ((x - x0) / (x1 - x0)) * PLOT_W;
   const py = (y: number) => M.top + PLOT_H - (y / yMax) * PLOT_H;
@@ -152,7 +175,7 @@ export function lineChart(label: string, series: readonly LineSeries[], formatY:
       }
     }
   }
-  root.appendChild(xLabel(M.left, formatX(Math.min(...xs)), 'start'));
-  if (Math.max(...xs) !== Math.min(...xs)) root.appendChild(xLabel(W - M.right, formatX(Math.max(...xs)), 'end'));
+  root.appendChild(xLabel(M.left, formatX(xMin), 'start'));
+  if (xMax !== xMin) root.appendChild(xLabel(W - M.right, formatX(xMax), 'end'));
   return [root, legend(series.map((s) => ({ cls: s.cls, label: s.label })))];
 }

@@ -56,3 +56,19 @@ export async function queryTasks(store: Store, filters: TaskFilters): Promise<Ta
       (before === undefined || t.createdAt < before),
   );
 }
+
+/**
+ * The unresolved letters split again at `now`: "due" and "waiting" depend on the clock (a letter is
+ * due once its `nextRetryAt` has passed), so a page that shows the same data for a while must move
+ * them itself. Newest first, as the store lists them. `undefined` when nothing moved.
+ */
+export function splitDeadLetters(letters: Model['deadLetters'], now: number): Model['deadLetters'] | undefined {
+  const moved = letters.waiting.some((d) => d.nextRetryAt !== undefined && d.nextRetryAt <= now) || letters.due.some((d) => d.nextRetryAt !== undefined && d.nextRetryAt > now);
+  if (!moved) return undefined;
+  const unresolved = [...letters.due, ...letters.waiting].sort((a, b) => b.createdAt - a.createdAt);
+  return {
+    ...letters,
+    due: unresolved.filter((d) => d.nextRetryAt !== undefined && d.nextRetryAt <= now),
+    waiting: unresolved.filter((d) => d.nextRetryAt !== undefined && d.nextRetryAt > now),
+  };
+}

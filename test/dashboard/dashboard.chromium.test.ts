@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -103,6 +103,28 @@ async function texts(page: Page): Promise<Record<string, string>> {
   });
 }
 
+/**
+ * The served page runs in India's time zone (UTC+5:30, no DST): a local hour there is not a UTC
+ * hour, so charts that bucketed by UTC hour while labelling local hours would fail the checks.
+ */
+const TIMEZONE = 'Asia/Kolkata';
+const TZ_OFFSET = 5.5 * HOUR;
+/** The start of the Kolkata hour `ms` falls in. */
+const localHour = (ms: number) => Math.floor((ms + TZ_OFFSET) / HOUR) * HOUR - TZ_OFFSET;
+/** The start of the minute `ms` falls in (whole-minute offsets: the same in every zone used here). */
+const minuteOf = (ms: number) => Math.floor(ms / 60_000) * 60_000;
+
+/** `ms` as a `datetime-local` value in the page's own time zone. */
+const localInput = (page: Page, ms: number) =>
+  page.evaluate((t) => {
+    const d = new Date(t);
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }, ms);
+
+/** How many stores the page holds open (`html[data-open-stores]`). */
+const openStores = async (page: Page) => Number(await page.getAttribute('html', 'data-open-stores'));
+
 const ids = (page: Page, rows: string, attr: string) => page.$$eval(rows, (trs, a) => trs.map((tr) => tr.getAttribute(a) ?? ''), attr);
 const ready = (page: Page) => page.waitForSelector('html[data-ready="true"]');
 const testId = (id: string) => `[data-testid="${id}"]`;
@@ -139,7 +161,7 @@ describe('served by agent-store serve', () => {
   let loadedAt: number;
 
   beforeAll(async () => {
-    context = await browser.newContext({ viewport: VIEWPORT });
+    context = await browser.newContext({ viewport: VIEWPORT, timezoneId: TIMEZONE });
     page = await context.newPage();
     // CSP violations can be silent (a caught EvalError); this makes every one a console error.
     await page.addInitScript(() =>
@@ -180,18 +202,32 @@ describe('served by agent-store serve', () => {
     expect(shown['tasks-count']).toBe(`showing 500 of ${tasks.length}`);
     expect(await ids(page, '#tasks-table tbody tr', 'data-task-id')).toEqual(tasks.slice(0, 500).map((t) => t.id));
 
-    // Stacked bars: every task of the 48 hours ending with the newest task's hour, once.
-    const first = Math.floor(tasks[0]!.createdAt / HOUR) * HOUR - 47 * HOUR;
+    // Stacked bars: every task of the 48 local hours ending with the newest task's hour, once, in
+    // the bar of its own local hour (Kolkata hours start at :30 UTC).
+    const first = localHour(tasks[0]!.createdAt) - 47 * HOUR;
     const inWindow = tasks.filter((t) => t.createdAt >= first);
-    const bars = await page.$$eval('[data-testid="chart-tasks"] rect[data-count]', (rects) => rects.map((r) => [r.getAttribute('data-status'), Number(r.getAttribute('data-count'))] as const));
+    const bars = await page.$$eval('[data-testid="chart-tasks"] rect[data-count]', (rects) =>
+      rects.map((r) => [r.getAttribute('data-status'), Number(r.getAttribute('data-hour')), Number(r.getAttribute('data-count'))] as const),
+    );
+    expect(bars.length).toBeGreaterThan(0);
+    for (const [status, hour, n] of bars) {
+      expect(localHour(hour), `${status} bar at ${hour}`).toBe(hour);
+      expect(n, `${status} bar at ${hour}`).toBe(inWindow.filter((t) => t.status === status && localHour(t.createdAt) === hour).length);
+    }
     for (const s of STATUSES) {
-      const drawn = bars.filter(([status]) => status === s).reduce((sum, [, n]) => sum + n, 0);
+      const drawn = bars.filter(([status]) => status === s).reduce((sum, [, , n]) => sum + n, 0);
       expect(drawn, s).toBe(inWindow.filter((t) => t.status === s).length);
     }
-    // Backlog: its last point is the end of the newest hour with activity.
+    // Hour labels on the axis are local and whole ("00:00", "12:00").
+    const labels = await page.$$eval('[data-testid="chart-tasks"] text.axis', (ts) => ts.map((t) => t.textContent ?? ''));
+    const hourLabels = labels.filter((l) => / \d\d:\d\d$/.test(l));
+    expect(hourLabels.length).toBeGreaterThan(2);
+    for (const l of hourLabels) expect(l).toMatch(/ (00|12):00$/);
+    // Backlog: its last point is the end of the newest local hour with activity.
     const letters = DEAD_LETTER_STATES.flatMap((s) => deadLetters[s]);
-    const latest = Math.max(tasks[0]!.createdAt, ...letters.flatMap((d) => [d.createdAt, d.resolvedAt ?? 0]));
-    const end = Math.floor(latest / HOUR) * HOUR + HOUR;
+    let latest = tasks[0]!.createdAt;
+    for (const d of letters) latest = Math.max(latest, d.createdAt, d.resolvedAt ?? 0);
+    const end = localHour(latest) + HOUR;
     const open = letters.filter((d) => d.createdAt <= end && (d.resolvedAt === undefined || d.resolvedAt > end)).length;
     const markers = await page.$$eval('[data-testid="chart-backlog"] circle[data-count]', (cs) => cs.map((c) => [Number(c.getAttribute('data-at')), Number(c.getAttribute('data-count'))]));
     expect(markers).toHaveLength(48);
@@ -220,7 +256,7 @@ describe('served by agent-store serve', () => {
     expect(await ids(page, '#sessions-table tbody tr', 'data-session-id')).toEqual(sessions.slice(0, 500).map((s) => s.sessionId));
   });
 
-  it('filters tasks (status + caller + command) and audit entries (user + action) as the store does', async () => {
+  it('filters tasks (status + caller + command, from/to) and audit entries (user + action, since/until) as the store does', async () => {
     await page.click(testId('tab-tasks'));
     const sample = expected.tasks.find((t) => t.status === 'completed')!;
     const matching = await expected.listTasks({ status: 'completed', callerId: sample.callerId });
@@ -247,7 +283,45 @@ describe('served by agent-store serve', () => {
     await page.click('#filter-clear');
     await page.waitForSelector(`#tasks-count[data-total="${expected.tasks.length}"]`);
 
+    // To: a task created within a minute (not on its first millisecond) is in when "To" names that
+    // minute, as the rest of the minute is: the input has minute precision.
+    const edge = expected.tasks.slice(600).find((t) => t.createdAt % 60_000 !== 0 && t.createdAt - minuteOf(t.createdAt) > 1000)!;
+    const edgeMinute = minuteOf(edge.createdAt);
+    const upTo = expected.tasks.filter((t) => t.createdAt < edgeMinute + 60_000);
+    expect(upTo.length).toBeLessThan(expected.tasks.length);
+    await page.fill(testId('filter-to'), await localInput(page, edge.createdAt));
+    await page.waitForSelector(`#tasks-count[data-total="${upTo.length}"]`);
+    const shownUpTo = await ids(page, '#tasks-table tbody tr', 'data-task-id');
+    expect(shownUpTo).toEqual(upTo.slice(0, 500).map((t) => t.id));
+    expect(shownUpTo).toContain(edge.id);
+    // From and To on the same minute: that minute's tasks exactly, the edge task among them.
+    const sameMinute = expected.tasks.filter((t) => minuteOf(t.createdAt) === edgeMinute);
+    await page.fill(testId('filter-from'), await localInput(page, edge.createdAt));
+    await page.waitForSelector(`#tasks-count[data-total="${sameMinute.length}"]`);
+    expect(await ids(page, '#tasks-table tbody tr', 'data-task-id')).toEqual(sameMinute.map((t) => t.id));
+    await page.click('#filter-clear');
+    await page.waitForSelector(`#tasks-count[data-total="${expected.tasks.length}"]`);
+
     await page.click(testId('tab-audit'));
+    // Since/until on one minute: the store's [since, until) with until at the minute's end.
+    const auditEdge = expected.audit.slice(100).find((a) => a.createdAt - minuteOf(a.createdAt) > 1000)!;
+    const auditMinute = minuteOf(auditEdge.createdAt);
+    const inMinute = await expected.listAudit({ since: auditMinute, until: auditMinute + 60_000 });
+    expect(inMinute.map((a) => a.id)).toContain(auditEdge.id);
+    const auditValue = await localInput(page, auditEdge.createdAt);
+    await page.fill(testId('audit-since'), auditValue);
+    await page.fill(testId('audit-until'), auditValue);
+    await page.waitForSelector(`#audit-count[data-total="${inMinute.length}"]`);
+    expect((await ids(page, '#audit-table tbody tr', 'data-audit-id')).map(Number)).toEqual(inMinute.map((a) => a.id));
+    // Until alone: everything up to the end of that minute.
+    const untilOnly = await expected.listAudit({ until: auditMinute + 60_000 });
+    expect(untilOnly.length).toBeLessThan(expected.audit.length);
+    await page.fill(testId('audit-since'), '');
+    await page.waitForSelector(`#audit-count[data-total="${untilOnly.length}"]`);
+    expect((await ids(page, '#audit-table tbody tr', 'data-audit-id')).map(Number)).toEqual(untilOnly.slice(0, 500).map((a) => a.id));
+    await page.click('#view-audit button[type="reset"]');
+    await page.waitForSelector(`#audit-count[data-total="${expected.audit.length}"]`);
+
     const entry = expected.audit[0]!;
     const audit = await expected.listAudit({ userId: entry.userId, action: entry.action });
     expect(audit.length).toBeLessThan(expected.audit.length);
@@ -286,6 +360,8 @@ describe('served by agent-store serve', () => {
     await page.waitForSelector('#tasks-table tbody tr:first-child[data-task-id="task-live-xss"]', { timeout: 15_000 });
 
     expect(Number(await page.locator(testId('source-version')).getAttribute('data-version'))).toBeGreaterThan(version);
+    // The snapshot it replaced was closed: one store open, the one shown (a leak holds a whole image).
+    await expect.poll(() => openStores(page)).toBe(1);
     expect(await page.inputValue(testId('filter-from'))).toBe(fromValue);
     expect(await page.locator('#tasks-count').getAttribute('data-total')).toBe(String(inRange + 1));
     expect(await page.locator(testId('detail-id')).textContent()).toBe(selected);
@@ -339,23 +415,135 @@ describe('served by agent-store serve', () => {
     expect(consoleErrors).toEqual([]);
   });
 
-  it('says when the server is gone, and is live again on its own when it is back', async () => {
+  it("says when the server is gone, retries a refused event stream, and loads a restarted server's snapshot even when its version number is the one shown", async () => {
     const status = page.locator(testId('source-status'));
     const { port } = new URL(serve.url);
-    serve.child.kill();
-    await once(serve.child, 'exit');
-    await page.waitForSelector(`${testId('source-status')}[data-state="reconnecting"]`);
+    const stop = async () => {
+      serve.child.kill();
+      await once(serve.child, 'exit');
+      await page.waitForSelector(`${testId('source-status')}[data-state="reconnecting"]`);
+    };
+    await stop();
     expect(await status.textContent()).toBe('offline · reconnecting');
     // What was read stays on screen meanwhile.
     expect(await page.locator(testId('count-tasks')).textContent()).toBe(String(expected.tasks.length + 1));
 
+    // The server is back but refuses the event stream (as a 503 or 401 does): EventSource gives up
+    // on such an answer (CLOSED); the page tries again with backoff, asking ./api/status first.
+    await page.route('**/api/events', (route) => route.fulfill({ status: 503, body: 'too many open event streams' }));
     serve = await startServe(db, port);
-    // EventSource retries by itself (the server asks for 2 s); nothing here reloads the page.
+    await expect.poll(() => status.getAttribute('title'), { timeout: 15_000 }).toContain('the server refused the event stream');
+    expect(await status.getAttribute('data-state')).toBe('reconnecting');
+    await page.unroute('**/api/events');
     await page.waitForSelector(`${testId('source-status')}[data-state="live"]`, { timeout: 15_000 });
     // A restarted server numbers its snapshots from 1 again: the page loads that one too.
-    const restarted = (await (await fetch(new URL('api/status', serve.url))).json()) as { version: number };
-    await expect.poll(() => page.locator(testId('source-version')).getAttribute('data-version'), { timeout: 10_000 }).toBe(String(restarted.version));
+    const restarted = (await (await fetch(new URL('api/status', serve.url))).json()) as { version: number; instance: string };
+    expect(restarted.version).toBe(1);
+    await expect.poll(() => page.locator(testId('source-version')).getAttribute('data-version'), { timeout: 10_000 }).toBe('1');
     expect(await page.locator(testId('count-tasks')).textContent()).toBe(String(expected.tasks.length + 1));
+
+    // The page shows version 1; the agent writes while the server is down; the next server process
+    // also calls its first snapshot version 1. Only the instance tells them apart.
+    await stop();
+    execFileSync(process.execPath, [WRITER, db, 'task-while-down'], { stdio: 'pipe' });
+    serve = await startServe(db, port);
+    const again = (await (await fetch(new URL('api/status', serve.url))).json()) as { version: number; instance: string };
+    expect(again.version).toBe(1);
+    expect(again.instance).not.toBe(restarted.instance);
+    await page.waitForSelector('#tasks-table tbody tr:first-child[data-task-id="task-while-down"]', { timeout: 15_000 });
+    expect(await page.locator(testId('count-tasks')).textContent()).toBe(String(expected.tasks.length + 2));
+    expect(await status.getAttribute('data-state')).toBe('live');
+    await expect.poll(() => openStores(page)).toBe(1);
+  });
+
+  it('retries a snapshot it could not load, closes what a failed load opened, and clears a read error once a read works', async () => {
+    const status = page.locator(testId('source-status'));
+    const problem = page.locator(testId('source-problem'));
+    const banner = page.locator(testId('source-error'));
+    // The status request fails while the snapshot downloads: the page must close the store it opened
+    // for that snapshot, stay on the one shown (saying why), and try again until it works.
+    await page.route('**/api/status', (route) => route.fulfill({ status: 500, body: 'broken' }));
+    execFileSync(process.execPath, [WRITER, db, 'task-after-failure'], { stdio: 'pipe' });
+    await expect.poll(() => problem.textContent(), { timeout: 15_000 }).toContain('GET ./api/status: HTTP 500');
+    expect(await problem.isVisible()).toBe(true);
+    expect(await status.getAttribute('data-state')).toBe('stale');
+    // Let it retry a few times (0.5 s, 1 s…): every attempt's snapshot is closed again.
+    await page.waitForTimeout(1_800);
+    expect(await openStores(page)).toBe(1);
+    expect(await page.locator('tr[data-task-id="task-after-failure"]').count()).toBe(0);
+    await page.unroute('**/api/status');
+    await page.waitForSelector('#tasks-table tbody tr:first-child[data-task-id="task-after-failure"]', { timeout: 15_000 });
+    await problem.waitFor({ state: 'hidden' });
+    expect(await status.getAttribute('data-state')).toBe('live');
+    await expect.poll(() => openStores(page)).toBe(1);
+
+    // A snapshot the page cannot read (its tasks table lacks a column): the read error shows; the
+    // next snapshot reads fine, and the banner goes.
+    const broken = join(tmp, 'broken.db');
+    copyFileSync(db, broken);
+    const sqlite = new Database(broken);
+    sqlite.exec('ALTER TABLE tasks RENAME COLUMN command TO cmd');
+    sqlite.close();
+    const brokenBytes = readFileSync(broken);
+    await page.route('**/api/snapshot', async (route) => {
+      const real = await route.fetch();
+      await route.fulfill({ response: real, headers: { ...real.headers(), 'content-length': String(brokenBytes.byteLength) }, body: brokenBytes });
+    });
+    execFileSync(process.execPath, [WRITER, db, 'task-unreadable'], { stdio: 'pipe' });
+    await expect.poll(() => banner.textContent(), { timeout: 15_000 }).toMatch(/^Cannot read server · agent\.db: .*no such column: command/);
+    await page.unroute('**/api/snapshot');
+    execFileSync(process.execPath, [WRITER, db, 'task-readable'], { stdio: 'pipe' });
+    await page.waitForSelector('#tasks-table tbody tr:first-child[data-task-id="task-readable"]', { timeout: 15_000 });
+    await banner.waitFor({ state: 'hidden' });
+    expect(await openStores(page)).toBe(1);
+  });
+
+  it("shows the server's problem while it serves its last good snapshot, and a selected task that is gone", async () => {
+    const status = page.locator(testId('source-status'));
+    const problem = page.locator(testId('source-problem'));
+    // The newest task, whichever it is (this test does not depend on the previous one's rows).
+    const selected = (await page.getAttribute('#tasks-table tbody tr:first-child', 'data-task-id'))!;
+    await page.click(`#tasks-table tr[data-task-id="${selected}"]`);
+    await expect.poll(() => page.locator(testId('detail-id')).textContent()).toBe(selected);
+    const shownBefore = await page.locator(testId('count-tasks')).textContent();
+
+    // The good database to put back later: without the selected task, with a new one.
+    const good = join(tmp, 'good.db');
+    copyFileSync(db, good);
+    execFileSync(process.execPath, [WRITER, good, 'task-after-problem'], { stdio: 'pipe' });
+    const sqlite = new Database(good);
+    sqlite.prepare('DELETE FROM tasks WHERE id = ?').run(selected);
+    sqlite.close();
+    const inGood = await readExpected(good);
+    await inGood.close();
+
+    // Garbage where the database was (renamed in, as a careless copy would): the server keeps its
+    // last good snapshot and reports why it has no newer one.
+    const garbage = join(tmp, 'garbage.db');
+    writeFileSync(garbage, 'this is a shopping list, not a database\n'.repeat(100));
+    renameSync(garbage, db);
+    let reported: string | undefined;
+    await expect.poll(async () => (reported = ((await (await fetch(new URL('api/status', serve.url))).json()) as { problem?: string }).problem), { timeout: 15_000 }).toBeDefined();
+    await expect.poll(() => problem.textContent(), { timeout: 15_000 }).toContain(reported!);
+    expect(await problem.textContent()).toMatch(/^The server cannot take a new snapshot of agent\.db: /);
+    expect(await status.getAttribute('data-state')).toBe('stale');
+    expect(await status.textContent()).toBe('stale');
+    expect(await page.locator(testId('count-tasks')).textContent()).toBe(shownBefore);
+
+    // A good database back: the problem goes, the data is the new file's.
+    renameSync(good, db);
+    await page.waitForSelector('#tasks-table tbody tr:first-child[data-task-id="task-after-problem"]', { timeout: 15_000 });
+    await problem.waitFor({ state: 'hidden' });
+    expect(await status.getAttribute('data-state')).toBe('live');
+    expect(await page.locator(testId('count-tasks')).textContent()).toBe(String(inGood.tasks.length));
+    // The open task is not in it any more: the panel says so, and its close button closes it.
+    const detail = page.locator(testId('task-detail'));
+    expect(await detail.locator('h3').textContent()).toBe(selected);
+    expect(await detail.locator('p').textContent()).toBe('This task is no longer in the database.');
+    await detail.locator('[data-action="close-detail"]').click();
+    await detail.waitFor({ state: 'hidden' });
+    expect(await page.locator('#tasks-table tbody tr.selected').count()).toBe(0);
+    await expect.poll(() => openStores(page)).toBe(1);
   });
 });
 
@@ -398,6 +586,8 @@ globalThis.writerReady = true;
 
   it('opens a picked or dropped .db file, and shows the typed error of a bad one while keeping the previous', async () => {
     const page = await context.newPage();
+    // Playwright's clock: time flows as usual until the test jumps it forward (dead letters below).
+    await page.clock.install();
     await page.goto(`${site.origin}/dashboard/index.html`);
     await ready(page);
     // No server here: the page offers the other sources.
@@ -453,6 +643,54 @@ globalThis.writerReady = true;
     await page.waitForSelector(`${testId('source-error')}[data-code="SCHEMA_VERSION"]`);
     expect(await banner.textContent()).toBe(`Cannot open "newer.db": ${refused.message}`);
     expect(await page.locator(testId('source-label')).textContent()).toBe('file · small.db');
+
+    // Files the store would open as an empty agent database, or refuse with a confusing message:
+    // an empty file, and another program's SQLite database. The page refuses both itself.
+    await page.setInputFiles('#file-input', { name: 'zero.db', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) });
+    await page.waitForSelector(`${testId('source-error')}[data-code="EMPTY"]`);
+    expect(await banner.textContent()).toBe('Cannot open "zero.db": the file is empty (0 bytes): it is not an agent database');
+    const notes = join(tmp, 'notes.sqlite');
+    const other = new Database(notes);
+    other.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('buy milk')");
+    other.close();
+    await page.setInputFiles('#file-input', notes);
+    await page.waitForSelector(`${testId('source-error')}[data-code="NOT_AGENT_DATABASE"]`);
+    expect(await banner.textContent()).toBe('Cannot open "notes.sqlite": it is a SQLite file but not an agent database (it has no meta.schema_version)');
+    shown = await texts(page);
+    expect(shown['source-label']).toBe('file · small.db');
+    expect(shown['count-tasks']).toBe('3');
+    expect(await openStores(page)).toBe(1);
+
+    // A queue of 70 000 dead letters (a spread of their times into Math.max overflowed the stack),
+    // and one letter whose retry is due in a minute.
+    const big = join(tmp, 'big.db');
+    copyFileSync(join(root, 'small.db'), big);
+    const now = Date.now();
+    const bigDb = new Database(big);
+    const insert = bigDb.prepare('INSERT INTO dead_letters (id, target_channel, message, error, created_at, retry_count, next_retry_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    bigDb.transaction(() => {
+      for (let i = 0; i < 70_000; i++) insert.run(`dl-${i}`, 'C01', 'hello', 'channel_not_found', now - 3 * HOUR + i, 5, null);
+      insert.run('dl-soon', 'C01', 'retry me', 'ratelimited', now - 60_000, 1, now + 60_000);
+    })();
+    bigDb.close();
+    await page.setInputFiles('#file-input', big);
+    await page.waitForSelector(`${testId('source-label')}:text-is("file · big.db")`);
+    shown = await texts(page);
+    expect(shown['count-dead-given_up']).toBe('70000');
+    expect(await banner.isHidden()).toBe(true);
+    expect(await page.locator('[data-testid="chart-backlog"] circle[data-count]').last().getAttribute('data-count')).toBe('70001');
+    expect(shown['count-dead-waiting']).toBe('1');
+    expect(shown['count-dead-due']).toBe('0');
+    await page.click(testId('tab-dead-letters'));
+    expect(await ids(page, `${testId('dead-letters-waiting')} tbody tr[data-dead-letter-id]`, 'data-dead-letter-id')).toEqual(['dl-soon']);
+    // The file does not change, yet the letter is due once its retry time passes: the page moves it
+    // on its own clock, without a new read.
+    await page.clock.fastForward(90_000);
+    await page.waitForSelector(`${testId('count-dead-due')}:text-is("1")`);
+    expect(await page.locator(testId('count-dead-waiting')).textContent()).toBe('0');
+    expect(await ids(page, `${testId('dead-letters-due')} tbody tr[data-dead-letter-id]`, 'data-dead-letter-id')).toEqual(['dl-soon']);
+    expect(await page.locator(`${testId('dead-letters-waiting')} tbody tr[data-dead-letter-id]`).count()).toBe(0);
+    expect(await openStores(page)).toBe(1);
     await page.close();
   });
 
@@ -485,5 +723,22 @@ globalThis.writerReady = true;
     expect(await banner.getAttribute('data-code')).toBe('NOT_FOUND');
     expect(await banner.textContent()).toContain(`There is no IndexedDB store named "nope" on this origin (${site.origin}).`);
     expect(await missing.locator(testId('source-status')).textContent()).toBe('error');
+
+    // "live" is what the store can do, not a label: without BroadcastChannel a read-only store
+    // cannot hear the owner's commits, and the page says "loaded" instead.
+    const deaf = await context.newPage();
+    await deaf.addInitScript(() => {
+      delete (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel;
+    });
+    await deaf.goto(`${site.origin}/dashboard/index.html?idb=app`);
+    await ready(deaf);
+    await deaf.waitForSelector(`${testId('count-tasks')}:text-is("4")`);
+    expect(await deaf.locator(testId('source-status')).getAttribute('data-state')).toBe('loaded');
+    expect(await deaf.locator(testId('source-status')).getAttribute('title')).toContain('BroadcastChannel');
+    await writer.evaluate(() => (globalThis as unknown as { addTask(id: string): Promise<void> }).addTask('app-task-5'));
+    // The following page gets it; the one that said "loaded" does not (checked after, so it had the time).
+    await page.waitForSelector(`${testId('count-tasks')}:text-is("5")`, { timeout: 15_000 });
+    expect(await page.locator(testId('source-status')).getAttribute('data-state')).toBe('live');
+    expect(await deaf.locator(testId('count-tasks')).textContent()).toBe('4');
   });
 });
