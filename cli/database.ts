@@ -86,24 +86,24 @@ export async function writing<T>(path: string, onWarning: WarningSink, fn: (stor
   }
 }
 
-/** A consistent copy of everything acknowledged so far (image plus journal), as one SQLite file. */
-export async function snapshot(path: string, onWarning: WarningSink): Promise<Uint8Array> {
+/** Runs `fn` on the database opened read-only (see {@link openForReading}), closing it afterwards. */
+export async function reading<T>(path: string, onWarning: WarningSink, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await openForReading(path, onWarning);
   try {
-    return await store.exportImage();
+    return await fn(store);
   } finally {
     await store.close();
   }
 }
 
-/** A SQLite engine on a copy of `image`, for the queries the store's API does not have (counts, pragmas). */
-export function inspect(image: Uint8Array): Promise<SqlJsEngine> {
-  return createSqlJsEngine({ image });
+/** A consistent copy of everything acknowledged so far (image plus journal), as one SQLite file. */
+export function snapshot(path: string, onWarning: WarningSink): Promise<Uint8Array> {
+  return reading(path, onWarning, (store) => store.exportImage());
 }
 
-/** Runs `fn` on an engine over `image`, closing it afterwards. */
+/** Runs `fn` on a SQLite engine over a copy of `image` (for what the store's API does not have: counts, pragmas), closing it afterwards. */
 export async function withImage<T>(image: Uint8Array, fn: (engine: SqlJsEngine) => Promise<T>): Promise<T> {
-  const engine = await inspect(image);
+  const engine = await createSqlJsEngine({ image });
   try {
     return await fn(engine);
   } finally {

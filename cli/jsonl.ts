@@ -19,10 +19,9 @@ import {
   type TransactionHandle,
 } from '../src/index.js';
 import type { Command } from './command.js';
-import { openForWriting, requireFile } from './database.js';
+import { reading, requireFile, writing } from './database.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { Progress } from './format.js';
-import { reading } from './read-commands.js';
 
 /** The `format` of the header line. */
 export const JSONL_FORMAT = 'agent-store-jsonl';
@@ -65,7 +64,7 @@ const exportCommand: Command = {
     const path = ctx.args[0] as string;
     const out = typeof ctx.options.out === 'string' ? ctx.options.out : undefined;
     if (out !== undefined && existsSync(out)) throw new CliError(EXIT.FAILED, 'EXISTS', `${out} exists; choose another file`);
-    const data = await reading(ctx, async (store) => ({
+    const data = await reading(path, ctx.onWarning, async (store) => ({
       task: (await store.listTasks()).reverse(),
       approval: (await store.listApprovals()).reverse(),
       sessionContext: (await store.listSessionContexts()).reverse(),
@@ -173,20 +172,24 @@ const importCommand: Command = {
     if (problems.length > 0) {
       throw new CliError(EXIT.INVALID_INPUT, 'VALIDATION', `${file} is not a valid export; nothing was written:\n  ${problems.join('\n  ')}`, { details: problems });
     }
-    const store = await openForWriting(path, ctx.onWarning, { create: true });
     const progress = new Progress(ctx.stderr, 'import', records.length);
     const counts: Partial<Record<Kind, number>> = {};
     try {
-      await store.transaction(async (tx) => {
-        for (const { kind, record } of records) {
-          await KINDS[kind].save(tx, record as never);
-          counts[kind] = (counts[kind] ?? 0) + 1;
-          progress.tick();
-        }
-      });
+      await writing(
+        path,
+        ctx.onWarning,
+        (store) =>
+          store.transaction(async (tx) => {
+            for (const { kind, record } of records) {
+              await KINDS[kind].save(tx, record as never);
+              counts[kind] = (counts[kind] ?? 0) + 1;
+              progress.tick();
+            }
+          }),
+        { create: true },
+      );
     } finally {
       progress.finish();
-      await store.close();
     }
     return { json: { database: path, file, imported: records.length, counts }, text: `imported ${records.length} records into ${path} (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'})` };
   },

@@ -41,6 +41,11 @@ function untilInterrupted(ctx: CommandContext): Promise<void> {
   });
 }
 
+// The URL goes to stdout even with --json, as the first line there: tools wait for it.
+function printUrl(ctx: CommandContext, server: { url: string; port: number }): void {
+  ctx.stdout.write(ctx.json ? `${JSON.stringify({ url: server.url, port: server.port })}\n` : `dashboard: ${server.url}\n`);
+}
+
 const serve: Command = {
   name: 'serve',
   usage: '<db> [--port <port>] [--host <host>] [--token <secret>]',
@@ -51,8 +56,7 @@ const serve: Command = {
   positionals: [1, 1],
   async run(ctx) {
     const server = await startDashboardServer({ path: ctx.args[0] as string, ...serveSettings(ctx), onWarning: ctx.onWarning, onProblem: ctx.note });
-    // The URL goes to stdout even with --json, as the first line: tools wait for it.
-    ctx.stdout.write(ctx.json ? `${JSON.stringify({ url: server.url, port: server.port })}\n` : `dashboard: ${server.url}\n`);
+    printUrl(ctx, server);
     await untilInterrupted(ctx);
     await server.close();
     return { json: undefined };
@@ -109,7 +113,7 @@ const demo: Command = {
         await agent.stop();
         throw e;
       }) : undefined;
-      if (server) ctx.stdout.write(ctx.json ? `${JSON.stringify({ url: server.url, port: server.port })}\n` : `dashboard: ${server.url}\n`);
+      if (server) printUrl(ctx, server);
       ctx.note(`a simulated agent is writing to ${path}; Ctrl-C stops it`);
       await untilInterrupted(ctx);
       await server?.close();

@@ -3,24 +3,14 @@
  * They open the database read-only, so they work while the agent runs and never change a byte.
  */
 import { basename } from 'node:path';
-import type { DeadLetter, Store } from '../src/index.js';
+import type { DeadLetter } from '../src/index.js';
 import { SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
 import type { Command, CommandContext } from './command.js';
-import { fileSchemaVersion, fileSizes, lockHolder, openForReading, rowCounts, withImage } from './database.js';
+import { fileSchemaVersion, fileSizes, lockHolder, reading, rowCounts, withImage } from './database.js';
 import { UsageError } from './errors.js';
 import { age, bytes, parseDuration, parsePositiveInt, parseTime, table, time } from './format.js';
 
 const LIMIT = { type: 'string', arg: '<n>', help: 'at most this many rows (newest first)' } as const;
-
-/** Runs `fn` on the database opened read-only, closing it afterwards. */
-export async function reading<T>(ctx: CommandContext, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openForReading(ctx.args[0] as string, ctx.onWarning);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 function str(ctx: CommandContext, name: string): string | undefined {
   const v = ctx.options[name];
@@ -47,7 +37,7 @@ const info: Command = {
     const onDisk = await fileSchemaVersion(path);
     const sizes = fileSizes(path);
     const owner = lockHolder(path);
-    return reading(ctx, async (store) => {
+    return reading(ctx.args[0] as string, ctx.onWarning, async (store) => {
       const image = await store.exportImage();
       const stats = await withImage(image, async (engine) => {
         const tables = await rowCounts(engine);
@@ -108,7 +98,7 @@ const tasks: Command = {
     const status = str(ctx, 'status');
     if (status !== undefined && !TaskStatusSchema.safeParse(status).success) throw new UsageError(`--status must be one of ${TaskStatusSchema.options.join(', ')}, not "${status}"`);
     const filter = { ...(status ? { status: status as never } : {}), ...(str(ctx, 'caller') !== undefined ? { callerId: str(ctx, 'caller') } : {}), ...(limitOf(ctx) ? { limit: limitOf(ctx) } : {}) };
-    const rows = await reading(ctx, (store) => store.listTasks(filter));
+    const rows = await reading(ctx.args[0] as string, ctx.onWarning, (store) => store.listTasks(filter));
     return rowsResult(
       rows,
       table(rows, [
@@ -142,7 +132,7 @@ const approvals: Command = {
       throw new UsageError('--expired lists every expired approval; it does not combine with --task, --caller or --limit');
     }
     const now = Date.now();
-    const rows = await reading(ctx, (store) =>
+    const rows = await reading(ctx.args[0] as string, ctx.onWarning, (store) =>
       expired !== undefined
         ? store.listExpiredApprovals(parseDuration(expired, '--expired'))
         : store.listApprovals({ ...(str(ctx, 'task') !== undefined ? { taskId: str(ctx, 'task') } : {}), ...(str(ctx, 'caller') !== undefined ? { callerId: str(ctx, 'caller') } : {}), ...(limitOf(ctx) ? { limit: limitOf(ctx) } : {}) }),
@@ -175,7 +165,7 @@ const sessions: Command = {
   positionals: [1, 1],
   async run(ctx) {
     const filter = { ...(str(ctx, 'channel') !== undefined ? { channel: str(ctx, 'channel') } : {}), ...(str(ctx, 'user') !== undefined ? { userId: str(ctx, 'user') } : {}), ...(limitOf(ctx) ? { limit: limitOf(ctx) } : {}) };
-    const rows = await reading(ctx, (store) => store.listSessionContexts(filter));
+    const rows = await reading(ctx.args[0] as string, ctx.onWarning, (store) => store.listSessionContexts(filter));
     return rowsResult(
       rows,
       table(rows, [
@@ -199,7 +189,7 @@ const threads: Command = {
   positionals: [1, 1],
   async run(ctx) {
     const filter = { ...(str(ctx, 'channel') !== undefined ? { channel: str(ctx, 'channel') } : {}), ...(limitOf(ctx) ? { limit: limitOf(ctx) } : {}) };
-    const rows = await reading(ctx, (store) => store.listThreadSessions(filter));
+    const rows = await reading(ctx.args[0] as string, ctx.onWarning, (store) => store.listThreadSessions(filter));
     return rowsResult(
       rows,
       table(rows, [
@@ -236,7 +226,7 @@ const dlq: Command = {
     if (state !== undefined && !DeadLetterStateSchema.safeParse(state).success) throw new UsageError(`--state must be one of ${DeadLetterStateSchema.options.join(', ')}, not "${state}"`);
     if (state !== undefined && ctx.options.retryable === true) throw new UsageError('--retryable and --state do not combine');
     const now = Date.now();
-    const rows = await reading(ctx, (store) =>
+    const rows = await reading(ctx.args[0] as string, ctx.onWarning, (store) =>
       ctx.options.retryable === true ? store.listRetryable(limitOf(ctx)) : store.listDeadLetters({ ...(state ? { state: state as never } : {}), ...(limitOf(ctx) ? { limit: limitOf(ctx) } : {}) }),
     );
     return rowsResult(
@@ -279,7 +269,7 @@ const audit: Command = {
       ...(until !== undefined ? { until: parseTime(until, '--until', now) } : {}),
       ...(limitOf(ctx) ? { limit: limitOf(ctx) } : {}),
     };
-    const rows = await reading(ctx, (store) => store.listAudit(filter));
+    const rows = await reading(ctx.args[0] as string, ctx.onWarning, (store) => store.listAudit(filter));
     return rowsResult(
       rows,
       table(rows, [

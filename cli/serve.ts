@@ -130,9 +130,14 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     const last = samples[samples.length - 1] as Sample;
     return { source: 'serve', database: basename(path), instance, version, at: last.at, imageBytes: last.imageBytes, journalBytes: last.journalBytes, snapshotBytes: image.byteLength, ...(problem ? { problem } : {}) };
   };
+  // What an event says: the status without what never changes.
+  const event = () => {
+    const { source: _s, database: _d, ...rest } = status();
+    return `event: snapshot\ndata: ${JSON.stringify(rest)}\n\n`;
+  };
   const broadcast = () => {
-    const { source: _s, database: _d, ...event } = status();
-    for (const res of streams) res.write(`event: snapshot\ndata: ${JSON.stringify(event)}\n\n`);
+    const message = event();
+    for (const res of streams) res.write(message);
   };
 
   // Polls the files' size, time and inode; a change gives a new snapshot (one at a time).
@@ -240,8 +245,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         if (streams.size >= MAX_EVENT_STREAMS) return refuse(res, 503, 'too many open event streams');
         res.writeHead(200, headers('text/event-stream; charset=utf-8', { connection: 'keep-alive' }));
         streams.add(res);
-        const { source: _s, database: _d, ...event } = status();
-        res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(event)}\n\n`);
+        res.write(`retry: 2000\n${event()}`);
         req.on('close', () => streams.delete(res));
         return;
       }
