@@ -15,7 +15,8 @@ export type StoreErrorCode =
   | 'CLOCK'
   | 'LOCKED'
   | 'PERSISTENCE'
-  | 'READ_ONLY';
+  | 'READ_ONLY'
+  | 'SQLITE_JOURNAL';
 
 /** Who holds a database's exclusive ownership, as far as an adapter can tell. */
 export interface LockHolder {
@@ -108,10 +109,37 @@ export class SchemaVersionError extends StoreError {
   }
 }
 
-/** The bytes are not a SQLite database, or the database is damaged. Nothing was written. */
+/**
+ * What is wrong with a database a {@link CorruptDatabaseError} refuses:
+ * - `EMPTY`: the file (image) has zero bytes: a truncated file or a failed copy, not a database;
+ * - `NOT_SQLITE`: its first bytes are not SQLite's header (`SQLite format 3`);
+ * - `TRUNCATED`: it is shorter than its header says (page count × page size): pages are missing;
+ * - `TRAILING_BYTES`: it is longer than its header says: something was written past its end;
+ * - `DAMAGED`: SQLite finds it damaged (a malformed page, an unreadable header field);
+ * - `JOURNAL_DAMAGED`: the store's journal is damaged before its last record (a bad checksum with
+ *   intact records after it, a sequence gap, a record that does not apply);
+ * - `JOURNAL_MISMATCH`: the journal belongs to another image (another database, or an older or
+ *   newer copy of this one), or holds records and there is no image.
+ */
+export type CorruptReason = 'EMPTY' | 'NOT_SQLITE' | 'TRUNCATED' | 'TRAILING_BYTES' | 'DAMAGED' | 'JOURNAL_DAMAGED' | 'JOURNAL_MISMATCH';
+
+/** Options of {@link CorruptDatabaseError}. */
+export interface CorruptDatabaseErrorOptions extends StoreErrorOptions {
+  /** What is wrong. @default 'DAMAGED' */
+  reason?: CorruptReason;
+}
+
+/**
+ * The bytes are not a SQLite database, or the database or its journal is damaged. Nothing was
+ * read into the store and nothing was written: every byte is as it was. `reason` says what.
+ */
 export class CorruptDatabaseError extends StoreError {
-  constructor(message: string, options: StoreErrorOptions = {}) {
+  /** What is wrong (see {@link CorruptReason}). */
+  readonly reason: CorruptReason;
+
+  constructor(message: string, options: CorruptDatabaseErrorOptions = {}) {
     super('CORRUPT', message, options);
+    this.reason = options.reason ?? 'DAMAGED';
   }
 }
 
@@ -171,6 +199,31 @@ function reasonOf(cause: unknown): string | undefined {
     if (typeof code === 'string' && code.length > 0) return code;
   }
   return undefined;
+}
+
+/**
+ * SQLite's own journal sits beside the database file with content in it: a write-ahead log
+ * (`-wal`) or a hot rollback journal (`-journal`). Its writes are part of the database only for
+ * SQLite itself: a SQLite program (the Go agent, the `sqlite3` shell) has the file open, or
+ * crashed with it open. This store reads the file alone, so it would miss them (and a writer
+ * would later have them replayed onto its image and damage it): nothing was read or written.
+ * Close that program; after a crash, open the file once with SQLite (`sqlite3 agent.db
+ * 'PRAGMA wal_checkpoint(TRUNCATE)'`), which folds the journal in.
+ */
+export class SqliteJournalError extends StoreError {
+  /** The journal file found, e.g. `/data/agent.db-wal`. */
+  readonly path: string;
+  /** `'wal'` for a write-ahead log, `'rollback'` for a hot rollback journal, `'shm'` for a live WAL index. */
+  readonly kind: 'wal' | 'rollback' | 'shm';
+  /** The journal's size in bytes when it was found. */
+  readonly bytes: number;
+
+  constructor(message: string, details: { path: string; kind: 'wal' | 'rollback' | 'shm'; bytes: number }, options: StoreErrorOptions = {}) {
+    super('SQLITE_JOURNAL', message, options);
+    this.path = details.path;
+    this.kind = details.kind;
+    this.bytes = details.bytes;
+  }
 }
 
 /** A write was attempted on a store opened with `readOnly: true`. Nothing changed. */
