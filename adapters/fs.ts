@@ -39,6 +39,17 @@ export interface FileAdapterOptions {
    * @example '/var/lib/agent/agent.db'
    */
   path: string;
+  /**
+   * When the adapter starts a new database instead of opening one:
+   * - `'if-missing'`: when there is no file at `path` (the first checkpoint creates it);
+   * - `'if-empty'`: also when the file has zero bytes (one made by `touch` or `mktemp`);
+   * - `'never'`: the database must exist: a missing file is refused with `NOT_FOUND`.
+   *
+   * A zero-byte file is otherwise refused (`CORRUPT`, reason `EMPTY`): it is what a truncated file
+   * or a failed copy looks like, and starting over there would hide the loss.
+   * @default 'if-missing'
+   */
+  create?: 'if-missing' | 'if-empty' | 'never';
 }
 
 /** Where the file adapter keeps a database's files (see {@link fileAdapterPaths}). */
@@ -53,6 +64,12 @@ export interface FileAdapterPaths {
   readonly takeover: string;
   /** The prefix of checkpoint temp files, `${path}.pa-tmp-` (then `<pid>-<random>`). */
   readonly tempPrefix: string;
+  /** SQLite's write-ahead log of the database, `${path}-wal` (the adapter never writes it; it refuses a database that has one with content). */
+  readonly sqliteWal: string;
+  /** SQLite's WAL index, `${path}-shm` (while it exists a SQLite program may have the database open: writing is refused). */
+  readonly sqliteShm: string;
+  /** SQLite's rollback journal, `${path}-journal` (a hot one, with content, is refused). */
+  readonly sqliteJournal: string;
 }
 
 /**
@@ -68,7 +85,84 @@ export function fileAdapterPaths(path: string): FileAdapterPaths {
     lock: `${path}.pa-lock`,
     takeover: `${path}.pa-lock.takeover`,
     tempPrefix: `${path}.pa-tmp-`,
+    sqliteWal: `${path}-wal`,
+    sqliteShm: `${path}-shm`,
+    sqliteJournal: `${path}-journal`,
   };
+}
+
+/** Where SQLite's own journal of the database at `paths.image` holds writes the file itself does not (see {@link sqliteJournalOf}). */
+export interface SqliteJournalFound {
+  /** The journal file. */
+  readonly path: string;
+  /** A write-ahead log with content, a hot rollback journal, or (for writers only) a WAL index of a program that may be running. */
+  readonly kind: 'wal' | 'rollback' | 'shm';
+  /** Its size in bytes. */
+  readonly bytes: number;
+}
+
+/**
+ * Looks for SQLite's own journal beside a database: a `-wal` with content (a SQLite program, the Go
+ * agent, has the database open in WAL mode, or crashed with it open: committed pages in the log
+ * are not in the file yet), or a hot `-journal` (a rollback journal whose header is not zeroed: a
+ * transaction that crashed half-written into the file). `forWriting` also counts a `-shm` on its
+ * own: a SQLite program may be running on the database, and would never see what a writer here
+ * does. One rule for the adapter and the `agent-store` command.
+ */
+export function sqliteJournalOf(paths: Pick<FileAdapterPaths, 'sqliteWal' | 'sqliteShm' | 'sqliteJournal'>, forWriting: boolean): SqliteJournalFound | undefined {
+  const size = (file: string): number | undefined => {
+    try {
+      return fs.statSync(file).size;
+    } catch (e) {
+      if (errorCode(e) === 'ENOENT' || errorCode(e) === 'ENOTDIR') return undefined;
+      throw e;
+    }
+  };
+  const wal = size(paths.sqliteWal);
+  if (wal !== undefined && wal > 0) return { path: paths.sqliteWal, kind: 'wal', bytes: wal };
+  const journal = size(paths.sqliteJournal);
+  if (journal !== undefined && journal > 0 && firstByte(paths.sqliteJournal) !== 0) return { path: paths.sqliteJournal, kind: 'rollback', bytes: journal };
+  if (forWriting) {
+    const shm = size(paths.sqliteShm);
+    if (shm !== undefined) return { path: paths.sqliteShm, kind: 'shm', bytes: shm };
+  }
+  return undefined;
+}
+
+// SQLite takes a rollback journal for hot only when its first byte is not zero (journal_mode=PERSIST
+// zeroes the header at commit instead of deleting the file).
+function firstByte(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const one = new Uint8Array(1);
+    return fs.readSync(fd, one, 0, 1, 0) === 1 ? one[0] : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** What to tell about SQLite's journal `found` beside the database `image`, and what to do about it. */
+export function sqliteJournalMessage(image: string, found: SqliteJournalFound): string {
+  const what =
+    found.kind === 'wal'
+      ? `SQLite's write-ahead log ${found.path} (${found.bytes} bytes) is beside it: a SQLite program (the Go agent, the sqlite3 shell) has it open in WAL mode, or crashed with it open, and committed writes in that log are not in the file yet`
+      : found.kind === 'rollback'
+        ? `a hot SQLite rollback journal ${found.path} (${found.bytes} bytes) is beside it: a SQLite transaction crashed half-written into the file, which only SQLite can roll back`
+        : `SQLite's WAL index ${found.path} is beside it: a SQLite program (the Go agent, the sqlite3 shell) may have it open, and would not see what this store writes`;
+  const fix =
+    found.kind === 'shm'
+      ? `Stop that program first; if none runs (it crashed), open the file once with sqlite3 (sqlite3 ${image} "PRAGMA wal_checkpoint(TRUNCATE)"), which removes it`
+      : `Stop that program first; if none runs, open the file once with sqlite3 (sqlite3 ${image} "PRAGMA wal_checkpoint(TRUNCATE)"), which folds the journal into it`;
+  return `${image} cannot be ${found.kind === 'shm' ? 'written safely' : 'read whole'}: ${what}. ${fix}. Nothing was read or changed`;
+}
+
+function sqliteJournalError(image: string, found: SqliteJournalFound): Error & { code: 'SQLITE_JOURNAL' } {
+  return Object.assign(codedError('SQLITE_JOURNAL', sqliteJournalMessage(image, found)), { path: found.path, kind: found.kind, bytes: found.bytes });
 }
 
 const FILE_MODE = 0o600;
@@ -225,7 +319,11 @@ async function readImage(path: string, journalSize: number): Promise<Uint8Array 
     throw e;
   }
   try {
-    const { size } = await handle.stat();
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      throw codedError(stat.isDirectory() ? 'EISDIR' : 'EINVAL', `${path} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}, not a database file`);
+    }
+    const { size } = stat;
     const bytes = new Uint8Array(new ArrayBuffer(imageCapacity(size, journalSize)), 0, size);
     // The image is only ever replaced by rename, never written in place: this fd's file is stable.
     for (let at = 0; at < size; ) {
@@ -268,6 +366,10 @@ function isDetached(bytes: Uint8Array): boolean {
 export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapter {
   if (typeof options?.path !== 'string' || options.path === '') {
     throw Object.assign(new TypeError('createFileAdapter needs a non-empty `path`'), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
+  const create = options.create ?? 'if-missing';
+  if (create !== 'if-missing' && create !== 'if-empty' && create !== 'never') {
+    throw Object.assign(new TypeError(`createFileAdapter's create must be 'if-missing', 'if-empty' or 'never', not ${String(create)}`), { code: 'ERR_INVALID_ARG_VALUE' });
   }
   const given = resolve(options.path);
   let paths = fileAdapterPaths(given);
@@ -457,6 +559,9 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
       usable();
       await locate();
       if (token !== undefined) return;
+      // A SQLite program on the same file would never see this store's writes, nor it its.
+      const sqlite = sqliteJournalOf(paths, true);
+      if (sqlite) throw sqliteJournalError(paths.image, sqlite);
       const content: LockContent = {
         pid: process.pid,
         host: hostname(),
@@ -485,10 +590,27 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
       // A missing file is a new database; a missing directory is a mistake (a wrong path, a volume
       // not mounted) that must not look like one.
       await fs.promises.stat(dir);
+      const sqlite = sqliteJournalOf(paths, false);
+      if (sqlite) throw sqliteJournalError(paths.image, sqlite);
       // The journal first: a checkpoint by a writer between the two reads then gives an image
       // newer than the journal (whose records it covers), never a journal newer than the image.
       const journalBytes = await readIfExists(paths.journal);
-      const image = await readImage(paths.image, journalBytes?.length ?? 0);
+      let image = await readImage(paths.image, journalBytes?.length ?? 0);
+      if (image === undefined && create === 'never') {
+        throw Object.assign(codedError('NOT_FOUND', `there is no database at ${paths.image} (create: 'never')`), { path: paths.image });
+      }
+      if (image !== undefined && image.byteLength === 0) {
+        if (create !== 'if-empty') {
+          throw Object.assign(
+            codedError(
+              'CORRUPT',
+              `${paths.image} is empty (0 bytes): a truncated file or a failed copy, not a database. Restore it from a backup; to start a new database there, delete it or pass create: 'if-empty'. Nothing was changed`,
+            ),
+            { reason: 'EMPTY' },
+          );
+        }
+        image = undefined; // asked for: a new database
+      }
       return {
         // Read into memory of its own, with room to grow, which the store may keep without a copy.
         ...(image === undefined ? {} : { image, imageOwned: true }),

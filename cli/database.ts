@@ -5,54 +5,39 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { createFileAdapter, fileAdapterPaths } from '../adapters/fs.js';
-import { createSqlJsEngine, openStore, readSchemaVersion, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
+import { createFileAdapter, fileAdapterPaths, sqliteJournalMessage, sqliteJournalOf } from '../adapters/fs.js';
+import { createSqlJsEngine, openStore, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { CliError, EXIT } from './errors.js';
 
 /** Store warnings (a torn journal tail, a degraded store) and the command's own go here instead of the console. */
 export type WarningSink = (warning: StoreWarning | { readonly code: string; readonly message: string }) => void;
 
 /**
- * What SQLite itself keeps beside a database it has open in WAL mode (the Go agent does): committed
- * pages in `-wal` that the file does not hold yet. This store reads only the file, so such a
- * database must not be written here (the log would later be replayed onto the new image and
- * corrupt it), and reading it misses the log's content.
+ * Refuses a database with SQLite's own journal beside it (a `-wal` with content, a hot `-journal`,
+ * or for writers a `-shm` of a program that may run), as the fs adapter does at open: the same
+ * rule, for the commands that read or write a database without opening a store (`check`, `restore`).
  */
-function sqliteSidecars(path: string): string | undefined {
-  const size = (file: string) => {
-    try {
-      return statSync(file).size;
-    } catch {
-      return undefined;
-    }
-  };
-  const wal = size(`${path}-wal`);
-  if (wal !== undefined && wal > 0) return `${path}-wal (${wal} bytes)`;
-  if (size(`${path}-shm`) !== undefined) return `${path}-shm`;
-  return undefined;
+export function refuseSqliteJournal(path: string, { forWriting = true }: { forWriting?: boolean } = {}): void {
+  const found = sqliteJournalOf(fileAdapterPaths(path), forWriting);
+  if (found) throw new SqliteJournalError(sqliteJournalMessage(path, found), found);
 }
 
-/** Refuses to write a database that a SQLite program (the Go agent, the sqlite3 shell) has open in WAL mode. */
-export function refuseSqliteWal(path: string): void {
-  const found = sqliteSidecars(path);
-  if (found === undefined) return;
-  throw new CliError(
-    EXIT.LOCKED,
-    'SQLITE_WAL',
-    `${path} has SQLite's write-ahead log beside it (${found}): a SQLite program (the Go agent, the sqlite3 shell) has it open, or crashed with it open. Close that program (or run sqlite3 ${path} "PRAGMA wal_checkpoint(TRUNCATE)" once it is closed) first; nothing was changed`,
-  );
-}
-
-/** Refuses a path that is not an existing regular file, with the command's own message. */
-export function requireFile(path: string, what = 'database'): void {
+/**
+ * Refuses a path that is not an existing regular file (or, with `missingOk`, one that exists and is
+ * not a regular file), with the command's own message: the same exit code in every command.
+ */
+export function requireFile(path: string, what = 'database', { missingOk = false }: { missingOk?: boolean } = {}): void {
   let info;
   try {
     info = statSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(EXIT.NOT_FOUND, 'NOT_FOUND', `no ${what} at ${path}`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (missingOk) return;
+      throw new CliError(EXIT.NOT_FOUND, 'NOT_FOUND', `no ${what} at ${path}`, { cause: e });
+    }
     throw e;
   }
-  if (!info.isFile()) throw new CliError(EXIT.NOT_FOUND, 'NOT_FOUND', `${path} is not a file`);
+  if (!info.isFile()) throw new CliError(EXIT.NOT_FOUND, 'NOT_A_FILE', `${path} is ${info.isDirectory() ? 'a directory' : 'not a regular file'}, not a ${what} file`);
 }
 
 /**
@@ -61,19 +46,17 @@ export function requireFile(path: string, what = 'database'): void {
  */
 export async function openForReading(path: string, onWarning: WarningSink): Promise<Store> {
   requireFile(path);
-  const found = sqliteSidecars(path);
-  if (found !== undefined) onWarning({ code: 'SQLITE_WAL', message: `${found} is beside ${path}: a SQLite program has it open in WAL mode; what its log holds and the file does not yet is not shown` });
   return openStore({ adapter: createFileAdapter({ path }), readOnly: true, onWarning });
 }
 
 /**
- * Opens the database for writing (creating it when `create`): takes ownership, so a running store
- * makes it fail with `LOCKED`.
+ * Opens the database for writing (creating it when `create` and there is no file; a zero-byte file
+ * is refused as what a failed copy leaves, never taken for a new database): takes ownership, so a running store makes it fail with `LOCKED`, and a SQLite
+ * program on the file with `SQLITE_JOURNAL`.
  */
 export async function openForWriting(path: string, onWarning: WarningSink, { create = false, clock }: { create?: boolean; clock?: () => number } = {}): Promise<Store> {
-  if (!create) requireFile(path);
-  refuseSqliteWal(path);
-  return openStore({ adapter: createFileAdapter({ path }), onWarning, ...(clock ? { clock } : {}) });
+  requireFile(path, 'database', { missingOk: create });
+  return openStore({ adapter: createFileAdapter({ path, create: create ? 'if-missing' : 'never' }), onWarning, ...(clock ? { clock } : {}) });
 }
 
 /** Runs `fn` on the database opened for writing (see {@link openForWriting}), closing it afterwards (a final checkpoint). */

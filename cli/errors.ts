@@ -15,7 +15,11 @@ export const EXIT = {
   USAGE: 2,
   /** The database (or another input file) does not exist. */
   NOT_FOUND: 3,
-  /** A running store owns the database, and the command writes. */
+  /**
+   * Another program holds the database: a running store owns it and the command writes, or SQLite's
+   * own journal is beside it (a `-wal` with content, a hot `-journal`; for writing, a `-shm`): a
+   * SQLite program such as the Go agent has it open, or crashed with it open.
+   */
   LOCKED: 4,
   /** The file is not SQLite, or the database or its journal is damaged. */
   CORRUPT: 5,
@@ -54,6 +58,7 @@ export class UsageError extends CliError {
 const STORE_CODES: Readonly<Record<string, number>> = {
   NOT_FOUND: EXIT.NOT_FOUND,
   LOCKED: EXIT.LOCKED,
+  SQLITE_JOURNAL: EXIT.LOCKED,
   CORRUPT: EXIT.CORRUPT,
   SCHEMA_VERSION: EXIT.SCHEMA_TOO_NEW,
   PERSISTENCE: EXIT.IO,

@@ -8,9 +8,31 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createFileAdapter, fileAdapterPaths } from '../adapters/fs.js';
 import { createMemoryAdapter } from '../adapters/memory.js';
-import { CorruptDatabaseError, DEFAULT_RETENTION, migrate, openStore, parseJournal, readSchemaVersion, SCHEMA_VERSION, SEQUENCE_KEY, SchemaVersionError, StoreError, createSqlJsEngine, type RetentionPolicy, type RetentionResult, type SqlJsEngine } from '../src/index.js';
+import {
+  CorruptDatabaseError,
+  createSqlJsEngine,
+  DEFAULT_RETENTION,
+  IMAGE_ID_KEY,
+  IMAGE_PARENT_KEY,
+  journalContinuation,
+  migrate,
+  newImageId,
+  openStore,
+  parseJournal,
+  readImageMeta,
+  readSchemaVersion,
+  SCHEMA_VERSION,
+  SchemaVersionError,
+  SEQUENCE_KEY,
+  SqliteJournalError,
+  StoreError,
+  type ImageMeta,
+  type RetentionPolicy,
+  type RetentionResult,
+  type SqlJsEngine,
+} from '../src/index.js';
 import type { Command } from './command.js';
-import { fileSchemaVersion, fileSizes, lockHolder, refuseSqliteWal, requireFile, rowCounts, snapshot, withImage, writing } from './database.js';
+import { fileSchemaVersion, fileSizes, lockHolder, refuseSqliteJournal, requireFile, rowCounts, snapshot, withImage, writing } from './database.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { bytes, parseDuration, table } from './format.js';
 
@@ -22,13 +44,6 @@ interface CheckOutcome {
   readonly detail: string;
   /** A failure that means damage (exit 5) rather than a difference (exit 1). */
   readonly damage?: boolean;
-}
-
-async function sequenceOf(engine: SqlJsEngine): Promise<number> {
-  const meta = await engine.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
-  if (meta.length === 0) return 0;
-  const row = (await engine.all('SELECT value FROM meta WHERE key = ?', [SEQUENCE_KEY]))[0];
-  return row ? Number(row.value) : 0;
 }
 
 async function integrity(engine: SqlJsEngine): Promise<string[]> {
@@ -54,6 +69,8 @@ const check: Command = {
   async run(ctx) {
     const path = ctx.args[0] as string;
     requireFile(path);
+    // SQLite's own journal is not damage: the file is not this store's to read whole now.
+    refuseSqliteJournal(path, { forWriting: false });
     let { outcomes, notes } = await runChecks(path);
     // A running agent appends and checkpoints while the files are read: damage seen then may be a
     // moment between two of its writes. Look once more before calling it damage.
@@ -93,47 +110,42 @@ async function runChecks(path: string): Promise<{ outcomes: CheckOutcome[]; note
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 
-  // 1. The image file on its own, as the sqlite3 shell sees it.
-  let imageSequence = 0;
+  // 1. The image file on its own, as the sqlite3 shell sees it (an empty file is no database: the
+  // store writes a whole image before anything else).
+  let imageMeta: ImageMeta | undefined;
   let fileVersion = SCHEMA_VERSION;
   const raw = new Uint8Array(readFileSync(path));
-  if (raw.byteLength === 0) {
-    outcomes.push({ name: 'image', ok: true, detail: 'empty (a new database whose first image is not written yet)' });
-  } else {
-    try {
-      await withImage(raw, async (engine) => {
-        const problems = await integrity(engine);
-        imageSequence = await sequenceOf(engine);
-        const version = await readSchemaVersion(engine);
-        if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
-        fileVersion = version;
-        outcomes.push(problems.length === 0 ? { name: 'image', ok: true, detail: `SQLite file of ${bytes(raw.byteLength)}, integrity ok, holds journal records up to ${imageSequence}` } : { name: 'image', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
-      });
-    } catch (e) {
-      if (e instanceof SchemaVersionError) throw e;
-      outcomes.push({ name: 'image', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
-    }
+  try {
+    if (raw.byteLength === 0) throw new CorruptDatabaseError(`${path} is empty (0 bytes): a truncated file or a failed copy, not a database`, { reason: 'EMPTY' });
+    await withImage(raw, async (engine) => {
+      const problems = await integrity(engine);
+      imageMeta = readImageMeta(engine);
+      const version = await readSchemaVersion(engine);
+      if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
+      fileVersion = version;
+      const holds = `holds journal records up to ${imageMeta.sequence}${imageMeta.id ? `, image id ${imageMeta.id}` : ' (no image id yet)'}`;
+      outcomes.push(problems.length === 0 ? { name: 'image', ok: true, detail: `SQLite file of ${bytes(raw.byteLength)}, integrity ok, ${holds}` } : { name: 'image', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
+    });
+  } catch (e) {
+    if (e instanceof SchemaVersionError) throw e;
+    outcomes.push({ name: 'image', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
   }
 
-  // 2. The journal's framing and sequence numbers.
+  // 2. The journal's framing and sequence numbers, and whether it belongs to this image.
   if (!journal || journal.byteLength === 0) {
     outcomes.push({ name: 'journal', ok: true, detail: 'empty (everything is in the image)' });
   } else {
     try {
       const parsed = parseJournal(journal);
       for (const record of parsed.records) record.decodeStatements();
-      const newer = parsed.records.filter((r) => r.sequence > imageSequence);
+      // Without a readable image the journal's framing is all there is to check.
+      const { records: newer, covered } = imageMeta ? journalContinuation(parsed, imageMeta) : { records: [], covered: 0 };
       const first = newer[0];
-      if (first && first.sequence !== imageSequence + 1) {
-        outcomes.push({ name: 'journal', ok: false, damage: true, detail: `the journal continues at record ${first.sequence}, but the image holds records up to ${imageSequence}: records are missing` });
-      } else {
-        const covered = parsed.records.length - newer.length;
-        outcomes.push({
-          name: 'journal',
-          ok: true,
-          detail: `${parsed.records.length} records in ${bytes(parsed.validLength)}${newer.length > 0 ? `, ${newer.length} to replay (${first?.sequence}…${newer[newer.length - 1]?.sequence})` : ''}${covered > 0 ? `, ${covered} already in the image` : ''}`,
-        });
-      }
+      outcomes.push({
+        name: 'journal',
+        ok: true,
+        detail: `${parsed.records.length} records in ${bytes(parsed.validLength)}${parsed.header ? ` after a header naming image ${parsed.header.imageId}` : ''}${newer.length > 0 ? `, ${newer.length} to replay (${first?.sequence}…${newer[newer.length - 1]?.sequence})` : ''}${covered > 0 ? `, ${covered} already in the image` : ''}`,
+      });
       if (parsed.tornBytes > 0) notes.push(`the journal ends in ${parsed.tornBytes} bytes of an unfinished record (a crash in the middle of an append, or an append in progress now); the next open drops them`);
     } catch (e) {
       outcomes.push({ name: 'journal', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
@@ -146,7 +158,7 @@ async function runChecks(path: string): Promise<{ outcomes: CheckOutcome[]; note
   try {
     replayed = await snapshot(path, (w) => warnings.push(w));
   } catch (e) {
-    if (e instanceof SchemaVersionError) throw e;
+    if (e instanceof SchemaVersionError || e instanceof SqliteJournalError) throw e;
     if (!(e instanceof CorruptDatabaseError || e instanceof StoreError)) throw e;
     outcomes.push({ name: 'replay', ok: false, damage: true, detail: e.message.replace(/^\[@platform-agent\/store\] /, '') });
   }
@@ -358,6 +370,7 @@ const restore: Command = {
   async run(ctx) {
     const [from, path] = ctx.args as [string, string];
     requireFile(from, 'backup');
+    requireFile(path, 'database', { missingOk: true });
     refuseOwnFile(from, path, 'the restored database');
     const image = new Uint8Array(readFileSync(from));
     const unusable = (why: string, cause?: unknown) => new CorruptDatabaseError(`${from} is not a usable backup: ${why}; nothing was restored`, cause === undefined ? {} : { cause });
@@ -378,13 +391,13 @@ const restore: Command = {
     const { tables, restored } = await withImage(image, async (engine) => {
       const problems = await integrity(engine);
       if (problems.length > 0) throw new CorruptDatabaseError(`${from} failed its integrity check (${problems[0]}); nothing was restored`);
-      return { tables: await rowCounts(engine), restored: await sequenceOf(engine) };
+      return { tables: await rowCounts(engine), restored: readImageMeta(engine).sequence };
     });
     const existing = fileSizes(path);
     if ((existing.imageBytes > 0 || existing.journalBytes > 0) && ctx.options.force !== true) {
       throw new CliError(EXIT.FAILED, 'EXISTS', `${path} holds a database; pass --force to replace it with ${from}`);
     }
-    refuseSqliteWal(path);
+    refuseSqliteJournal(path);
     const adapter = createFileAdapter({ path });
     try {
       await adapter.lock();
@@ -396,10 +409,15 @@ const restore: Command = {
     try {
       // A crash after the new image is renamed in but before the old journal is emptied must not
       // replay the old journal onto it: the new image claims every sequence the old journal used.
+      // It also gets an id of its own, and names the image it replaces as its parent: that image's
+      // journal is then read as one the restored image covers, never as one that continues it.
       let sequence = restored;
+      let parent: string | undefined;
       const state = await adapter.load();
       if (state.image && state.image.byteLength > 0) {
-        sequence = Math.max(sequence, await withImage(state.image, sequenceOf).catch(() => 0));
+        const current = await withImage(state.image, async (engine) => readImageMeta(engine)).catch(() => undefined);
+        sequence = Math.max(sequence, current?.sequence ?? 0);
+        parent = current?.id;
       }
       if (state.journal && state.journal.byteLength > 0) {
         try {
@@ -413,6 +431,9 @@ const restore: Command = {
       const final = await withImage(image, async (engine) => {
         await engine.run('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
         await engine.run('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [SEQUENCE_KEY, String(sequence)]);
+        await engine.run('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [IMAGE_ID_KEY, newImageId()]);
+        if (parent === undefined) await engine.run('DELETE FROM meta WHERE key = ?', [IMAGE_PARENT_KEY]);
+        else await engine.run('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [IMAGE_PARENT_KEY, parent]);
         return engine.exportImage();
       });
       await adapter.checkpoint(final);

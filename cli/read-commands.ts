@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import type { DeadLetter } from '../src/index.js';
 import { SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
 import type { Command, CommandContext } from './command.js';
-import { fileSchemaVersion, fileSizes, lockHolder, reading, rowCounts, withImage } from './database.js';
+import { fileSchemaVersion, fileSizes, lockHolder, reading, requireFile, rowCounts, withImage } from './database.js';
 import { UsageError } from './errors.js';
 import { age, bytes, parseDuration, parsePositiveInt, parseTime, table, time } from './format.js';
 
@@ -34,6 +34,7 @@ const info: Command = {
   positionals: [1, 1],
   async run(ctx) {
     const path = ctx.args[0] as string;
+    requireFile(path);
     const onDisk = await fileSchemaVersion(path);
     const sizes = fileSizes(path);
     const owner = lockHolder(path);

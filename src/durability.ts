@@ -1,6 +1,7 @@
 import type { JournalingEngine } from './engine.js';
 import { ClosedError, PersistenceError, StoreError } from './errors.js';
-import { encodeRecord } from './journal.js';
+import { IMAGE_ID_KEY, IMAGE_PARENT_KEY, SEQUENCE_KEY } from './image-meta.js';
+import { encodeJournalHeader, encodeRecord, newImageId } from './journal.js';
 import type { PersistenceAdapter } from './persistence.js';
 import type { SqlStatement } from './sql-port.js';
 
@@ -93,10 +94,11 @@ export interface OpenedState {
   readonly journalLength: number;
   /** The image's size in bytes. */
   readonly imageBytes: number;
+  /** The image's id (`meta.store_image_id`), which a journal after it names; `undefined` for an image from before ids. */
+  readonly imageId?: string | undefined;
 }
 
-/** The key in the Go schema's `meta` table under which an image records its last journal sequence. */
-export const SEQUENCE_KEY = 'store_journal_sequence';
+export { SEQUENCE_KEY };
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0] as Uint8Array;
@@ -134,6 +136,8 @@ export class DurabilityManager {
   #imageSequence: number;
   #journalLength: number;
   #imageBytes: number;
+  // The durable image's id; a journal started after it begins with a header naming it.
+  #imageId: string | undefined;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   // The next persistence step must write the whole image: no journal, a failed checkpoint, a write
@@ -178,6 +182,7 @@ export class DurabilityManager {
     this.#imageSequence = opened.imageSequence;
     this.#journalLength = opened.journalLength;
     this.#imageBytes = opened.imageBytes;
+    this.#imageId = opened.imageId;
     engine.setCommitListener((statements) => this.#record(statements));
   }
 
@@ -228,6 +233,24 @@ export class DurabilityManager {
     return this.#durable(this.#lastSequence);
   }
 
+  /**
+   * For a read that saw every write up to `sequence`: resolves once they are all durable (starting a
+   * flush when none covers them yet), at once (`undefined`) when they are, and rejects with the
+   * store's `PersistenceError` while it is degraded (what the read saw may not survive a crash).
+   */
+  durableUpTo(sequence: number): Promise<void> | undefined {
+    if (sequence <= this.#durableSequence) return undefined;
+    if (this.#failure) {
+      return Promise.reject(
+        new PersistenceError(
+          `the read saw writes that are not durable, and persisting to the ${this.#adapter.name} adapter fails (${describe(this.#failure.error.cause)}); with reads: 'durable' it is refused until a retry succeeds (see store.health())`,
+          { cause: this.#failure.error.cause },
+        ),
+      );
+    }
+    return this.#durable(sequence);
+  }
+
   /** Makes everything committed so far durable. */
   flush(): Promise<void> {
     if (this.#lastSequence <= this.#durableSequence && !this.#checkpointDue) return Promise.resolve();
@@ -276,7 +299,9 @@ export class DurabilityManager {
       this.#flushTimer = undefined;
     }
     try {
-      if (this.#checkpointDue || !this.#journaling) {
+      // A journal begins with a header naming its image: an image without an id (one from before
+      // ids, or the Go agent's) is replaced by one with an id instead of being appended to.
+      if (this.#checkpointDue || !this.#journaling || (this.#imageId === undefined && this.#pending.length > 0)) {
         if (this.#lastSequence > this.#durableSequence || this.#checkpointDue) await this.#writeImage();
       } else if (this.#pending.length > 0) {
         await this.#append();
@@ -299,7 +324,9 @@ export class DurabilityManager {
     const at = this.#journalLength;
     this.#pending = [];
     this.#pendingBytes = 0;
-    const appended = concat(frames, bytes);
+    // A journal's first append starts with its header (the image always has an id by then).
+    const header = at === 0 ? encodeJournalHeader(this.#imageId as string, this.#imageSequence) : undefined;
+    const appended = header ? concat([header, ...frames], header.length + bytes) : concat(frames, bytes);
     try {
       await (this.#adapter.append as NonNullable<PersistenceAdapter['append']>)(appended, at);
     } catch (e) {
@@ -308,7 +335,7 @@ export class DurabilityManager {
       this.#pendingBytes += bytes;
       throw e;
     }
-    this.#journalLength = at + bytes;
+    this.#journalLength = at + appended.length;
     this.#durableSequence = Math.max(this.#durableSequence, upTo);
     this.#publish?.({ kind: 'pa-store/records', bytes: appended });
   }
@@ -318,8 +345,17 @@ export class DurabilityManager {
     // units up to `upTo` and records that sequence in itself.
     while (this.#engine.inTransaction) await this.#transactionsEnded();
     const upTo = this.#lastSequence;
-    // (A database that never had a write keeps the Go store's meta table exactly.)
-    if (upTo !== this.#imageSequence) this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [SEQUENCE_KEY, String(upTo)]);
+    // An image with writes the last one lacks (or the first with an id) gets a new id, and names
+    // the one it replaces, whose journal a crash may leave beside it. An image with nothing new
+    // keeps its id: every journal that continued the old one continues it.
+    let id = this.#imageId;
+    if (upTo !== this.#imageSequence || id === undefined) {
+      id = newImageId();
+      if (upTo !== this.#imageSequence) this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [SEQUENCE_KEY, String(upTo)]);
+      this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [IMAGE_ID_KEY, id]);
+      if (this.#imageId === undefined) this.#engine.runSync('DELETE FROM meta WHERE key = ?', [IMAGE_PARENT_KEY]);
+      else this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [IMAGE_PARENT_KEY, this.#imageId]);
+    }
     const image = this.#engine.exportImageSync();
     const covered = this.#pending;
     const coveredBytes = this.#pendingBytes;
@@ -336,6 +372,7 @@ export class DurabilityManager {
     this.#journalLength = 0;
     this.#durableSequence = Math.max(this.#durableSequence, upTo);
     this.#imageSequence = upTo;
+    this.#imageId = id;
     this.#imageBytes = image.length;
     this.#lastCheckpointAt = this.#now();
     this.#publish?.({ kind: 'pa-store/image', sequence: upTo });
@@ -363,8 +400,8 @@ export class DurabilityManager {
       e instanceof PersistenceError
         ? e
         : new PersistenceError(
-            `persisting to the ${this.#adapter.name} adapter failed (${describe(e)}); the write is applied in memory but not durable and not acknowledged. The store retries in the background and refuses new writes meanwhile (see store.health())`,
-            { cause: e },
+            `persisting to the ${this.#adapter.name} adapter failed (${describe(e)}); the write is applied in memory but not durable and not acknowledged. The store retries in the background and refuses new writes meanwhile (see store.health()); do not repeat the write: store.flush() resolves once it is durable`,
+            { cause: e, applied: true },
           );
     const attempts = (failure?.attempts ?? 0) + 1;
     this.#failure = { error, since: failure?.since ?? this.#now(), attempts };

@@ -171,12 +171,22 @@ export class LockError extends StoreError {
   }
 }
 
+/** Options of {@link PersistenceError}. */
+export interface PersistenceErrorOptions extends StoreErrorOptions {
+  /** Whether the write this error rejects was applied in memory (its flush failed). @default false */
+  applied?: boolean;
+}
+
 /**
  * Writing to the persistence adapter failed (a full disk, an I/O error, no permission, a quota).
- * The write this error rejects was applied in memory but is **not durable and not acknowledged**:
- * the store keeps retrying in the background, so it may still be persisted, or be lost if the
- * process ends first. Until a flush succeeds, new writes are refused with this error too and
- * `store.health().state` is `'degraded'`; reads keep working.
+ * When `applied` is true, the write this error rejects was applied in memory but is **not durable
+ * and not acknowledged**: its outcome is unknown, like a commit whose connection dropped. The
+ * store keeps retrying in the background, so it is persisted once a retry succeeds, or lost if
+ * the process ends first: do not repeat it (a second `appendAudit` would add a second row);
+ * `await store.flush()` resolves once it is durable. When `applied` is false, the write was
+ * refused before it ran (the store is degraded) and nothing happened: it is safe to repeat. Until
+ * a flush succeeds, new writes are refused and `store.health().state` is `'degraded'`; reads keep
+ * working.
  */
 export class PersistenceError extends StoreError {
   /**
@@ -185,10 +195,16 @@ export class PersistenceError extends StoreError {
    * `INDEXEDDB_UNAVAILABLE`, `INDEXEDDB_ERROR`, `WEB_LOCKS_UNAVAILABLE` or `OWNERSHIP_LOST` from IndexedDB), found along the `cause` chain.
    */
   readonly reason: string | undefined;
+  /**
+   * `true`: the rejected write is applied in memory, and will be durable once a retry succeeds (do
+   * not repeat it; `store.flush()` tells when). `false`: nothing was applied.
+   */
+  readonly applied: boolean;
 
-  constructor(message: string, options: StoreErrorOptions = {}) {
+  constructor(message: string, options: PersistenceErrorOptions = {}) {
     super('PERSISTENCE', message, options);
     this.reason = reasonOf(options.cause);
+    this.applied = options.applied === true;
   }
 }
 

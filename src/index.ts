@@ -8,6 +8,19 @@ export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sq
 export { imageCapacity, type LoadedState, type PersistenceAdapter } from './persistence.js';
 export { SyncEngine, isJournaling, type CommitListener, type Engine, type JournalingEngine } from './engine.js';
 export { SEQUENCE_KEY, type ChangeMessage, type Durability, type StoreHealth, type StoreWarning } from './durability.js';
-export { crc32, encodeRecord, MAX_RECORD_PAYLOAD, parseJournal, RECORD_HEADER_BYTES, type JournalRecord, type ParsedJournal } from './journal.js';
+export {
+  crc32,
+  encodeJournalHeader,
+  encodeRecord,
+  MAX_RECORD_PAYLOAD,
+  newImageId,
+  parseJournal,
+  RECORD_HEADER_BYTES,
+  type JournalHeader,
+  type JournalRecord,
+  type ParsedJournal,
+} from './journal.js';
+export { IMAGE_ID_KEY, IMAGE_PARENT_KEY, journalContinuation, readImageMeta, type Continuation, type ImageMeta } from './image-meta.js';
+export { checkSqliteFile, type SqliteHeader } from './sqlite-file.js';
 export { createSqlJsEngine, loadSqlJs, SqlJsEngine, wasmHeapBytes, type SqlJsEngineOptions, type WasmSource } from './sqljs-engine.js';
-export { openStore, Store, StoreOperations, type StoreOptions, type StoreRole, type TransactionHandle, type WhenLocked } from './store.js';
+export { openStore, Store, StoreOperations, type StoreOptions, type StoreRole, type Reads, type TransactionHandle, type WhenLocked } from './store.js';

@@ -17,6 +17,13 @@ import type { SqlStatement, SqlValue } from './sql-port.js';
  *
  * Sequences are consecutive: each record's is one more than the one before it. The image records
  * the sequence of the last record it contains (`meta.store_journal_sequence`).
+ *
+ * A journal begins with a **header**: a record framed the same way, whose sequence is the image's
+ * (so it is one before the first write) and whose payload is a JSON object
+ * `{"image":"<id>"}` naming the image it continues (`meta.store_image_id`). A journal for another
+ * image, another database's or an older copy's, is refused instead of replayed onto this one.
+ * (Readers that predate the header skip it: its sequence is one the image already holds.)
+ * Journals written before headers existed have none and open as before.
  */
 
 /** The size of a record's fixed header. */
@@ -56,6 +63,10 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function encodeRecord(sequence: number, statements: readonly SqlStatement[]): Uint8Array {
   const payload = encoder.encode(JSON.stringify(statements.map((s) => [s.sql, s.params ?? []])));
   if (payload.length > MAX_RECORD_PAYLOAD) throw new RangeError(`a journal record of ${payload.length} bytes is over the ${MAX_RECORD_PAYLOAD}-byte limit`);
+  return frame(sequence, payload);
+}
+
+function frame(sequence: number, payload: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC, true);
@@ -65,6 +76,33 @@ export function encodeRecord(sequence: number, statements: readonly SqlStatement
   bytes.set(payload, RECORD_HEADER_BYTES);
   view.setUint32(8, crc32(bytes, 12), true);
   return bytes;
+}
+
+const IMAGE_ID = /^[0-9a-f]{32}$/;
+
+/** A new random image id: 32 hex digits (Web Crypto, so it runs everywhere). */
+export function newImageId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let id = '';
+  for (const b of bytes) id += b.toString(16).padStart(2, '0');
+  return id;
+}
+
+/** Encodes a journal header: the journal that follows continues image `imageId`, which holds writes up to `imageSequence`. */
+export function encodeJournalHeader(imageId: string, imageSequence: number): Uint8Array {
+  if (!IMAGE_ID.test(imageId)) throw new RangeError(`an image id is 32 hex digits, not ${JSON.stringify(imageId)}`);
+  return frame(imageSequence, encoder.encode(JSON.stringify({ image: imageId })));
+}
+
+/** The header a journal begins with: which image it continues. */
+export interface JournalHeader {
+  /** The id of the image the journal continues (`meta.store_image_id`). */
+  readonly imageId: string;
+  /** The sequence that image holds (the header's own sequence). */
+  readonly sequence: number;
+  /** The header's size in bytes. */
+  readonly size: number;
 }
 
 /** One record, checked (length, checksum, sequence); its statements are decoded on demand. */
@@ -85,11 +123,13 @@ export interface JournalRecord {
 
 /** The journal as read back. */
 export interface ParsedJournal {
-  /** The intact records, in order. */
+  /** The header naming the image the journal continues; `undefined` for a journal written before headers existed (or an empty one). */
+  readonly header?: JournalHeader;
+  /** The intact records, in order (the header is not one of them). */
   readonly records: JournalRecord[];
   /** Bytes up to the end of the last intact record: where the next append goes. */
   readonly validLength: number;
-  /** Bytes after `validLength`: a last record that is cut short or damaged (a crash during its append), or 0. */
+  /** Bytes after `validLength`: a last record cut short by a crash during its append (never acknowledged), or 0. */
   readonly tornBytes: number;
 }
 
@@ -130,38 +170,85 @@ function decodePayload(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>, a
 }
 
 /**
- * Reads a journal's framing. A damaged or cut-short record with no intact record after it is a torn
- * tail: a crash during an append, never acknowledged; it is reported in `tornBytes` and left out.
- * Damage with intact records after it, or sequences out of order, throw a
- * {@link CorruptDatabaseError}: that is not a crash, and nothing may be guessed. Payloads are decoded
- * by each record's `decodeStatements()`, which throws for one that is unreadable behind a valid
+ * Reads a journal's framing. A last record cut short (a crash during its append, never
+ * acknowledged) is a torn tail: reported in `tornBytes` and left out. Damage with intact records
+ * after it, sequences out of order, a header anywhere but at the start, and a last record that is
+ * whole but damaged (its checksum fails although every byte is there and none is an unwritten
+ * zero, or it checks out behind a damaged marker or length) throw a {@link CorruptDatabaseError}
+ * (`JOURNAL_DAMAGED`): that is not a crash, and nothing may be guessed. Payloads are decoded by
+ * each record's `decodeStatements()`, which throws for one that is unreadable behind a valid
  * checksum.
  */
 export function parseJournal(bytes: Uint8Array): ParsedJournal {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: JournalRecord[] = [];
+  let header: JournalHeader | undefined;
   let at = 0;
   let last: number | undefined;
+  const damaged = (message: string) => new CorruptDatabaseError(message, { reason: 'JOURNAL_DAMAGED' });
   while (at < bytes.length) {
     const frame = readFrame(bytes, view, at);
     if (!frame.ok) {
       const later = findIntactRecord(bytes, view, at + 1, last);
       if (later !== undefined) {
-        throw new CorruptDatabaseError(
+        throw damaged(
           `the journal is damaged at byte ${at} (${frame.reason}${last === undefined ? '' : `, after record ${last}`}), and intact records follow at byte ${later}; it was left untouched`,
         );
       }
-      return { records, validLength: at, tornBytes: bytes.length - at };
+      const whole = damagedWholeRecord(bytes, view, at);
+      if (whole !== undefined) {
+        throw damaged(`the journal's last record, at byte ${at}${last === undefined ? '' : ` after record ${last}`}, is whole but damaged (${whole}): not a crash during its append; it was left untouched`);
+      }
+      return { ...(header ? { header } : {}), records, validLength: at, tornBytes: bytes.length - at };
     }
     if (last !== undefined && frame.sequence !== last + 1) {
-      throw new CorruptDatabaseError(`journal record at byte ${at} has sequence ${frame.sequence} after ${last}; the journal was left untouched`);
+      throw damaged(`journal record at byte ${at} has sequence ${frame.sequence} after ${last}; the journal was left untouched`);
     }
     const offset = at;
-    records.push({ sequence: frame.sequence, decodeStatements: () => decodePayload(bytes, frame, offset), offset, size: frame.size });
+    // A header is only ever the journal's first frame (anywhere else such a payload is a record
+    // that is not a list of statements, which decoding it reports).
+    if (at === 0 && frame.payloadLength > 0 && bytes[frame.payloadAt] === 0x7b /* '{' */) {
+      header = { imageId: decodeHeader(bytes, frame), sequence: frame.sequence, size: frame.size };
+    } else {
+      records.push({ sequence: frame.sequence, decodeStatements: () => decodePayload(bytes, frame, offset), offset, size: frame.size });
+    }
     last = frame.sequence;
     at += frame.size;
   }
-  return { records, validLength: at, tornBytes: 0 };
+  return { ...(header ? { header } : {}), records, validLength: at, tornBytes: 0 };
+}
+
+function decodeHeader(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(bytes.subarray(frame.payloadAt, frame.payloadAt + frame.payloadLength)));
+  } catch (e) {
+    throw new CorruptDatabaseError('the journal\'s header is unreadable; the journal was left untouched', { cause: e, reason: 'JOURNAL_DAMAGED' });
+  }
+  const image = (parsed as { image?: unknown } | null)?.image;
+  if (typeof image !== 'string' || !IMAGE_ID.test(image)) {
+    throw new CorruptDatabaseError('the journal\'s header names no image id; the journal was left untouched', { reason: 'JOURNAL_DAMAGED' });
+  }
+  return image;
+}
+
+// A crash during an append leaves its last record cut short: the file ends inside it, or the part
+// the disk never wrote reads as zeros. A last record that is all there (its checksum fails though
+// every byte was written, or its bytes check out behind a damaged marker or length) was damaged
+// after it was written, and may have been acknowledged: that is damage, never a torn tail.
+function damagedWholeRecord(bytes: Uint8Array, view: DataView, at: number): string | undefined {
+  const end = bytes.length;
+  if (end - at < RECORD_HEADER_BYTES) return undefined;
+  const stored = view.getUint32(at + 8, true);
+  if (crc32(bytes, at + 12, end) === stored) return 'its checksum holds for every byte to the end, so its marker or length is what changed';
+  const length = view.getUint32(at + 4, true);
+  if (view.getUint32(at, true) !== MAGIC || at + RECORD_HEADER_BYTES + length !== end) return undefined;
+  for (let i = at, zeros = 0; i < end; i++) {
+    zeros = bytes[i] === 0 ? zeros + 1 : 0;
+    if (zeros >= 8) return undefined;
+  }
+  if (bytes[end - 1] === 0) return undefined;
+  return 'a checksum mismatch in a record whose every byte is there';
 }
 
 // Looks for a whole, checksummed record starting anywhere from `from` (only after damage was found).

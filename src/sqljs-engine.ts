@@ -2,6 +2,7 @@ import initSqlJs from 'sql.js';
 import { ClosedError, CorruptDatabaseError, SqlError, StoreError, UnsupportedError, ValidationError } from './errors.js';
 import { SyncEngine } from './engine.js';
 import { imageCapacity } from './persistence.js';
+import { checkSqliteFile } from './sqlite-file.js';
 import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 
 /**
@@ -231,7 +232,6 @@ export function wasmHeapBytes(): number | undefined {
   return wasmMemory?.buffer.byteLength;
 }
 
-const SQLITE_MAGIC = 'SQLite format 3\0';
 // Statements are cached by SQL text; the domain builds a bounded set, so this cap is only a guard.
 const STATEMENT_CACHE_LIMIT = 256;
 
@@ -276,17 +276,15 @@ class OwnedImage extends Uint8Array {
 }
 
 /**
- * Checks that non-empty bytes start like a SQLite file, and returns bytes sql.js can own and open
+ * Checks that non-empty bytes are a whole SQLite file (see `checkSqliteFile`), and returns bytes sql.js can own and open
  * in memory: a copy with room to grow (the caller's bytes stay untouched), or, when the caller
  * gives them up (`given`), the same memory, growing into its buffer's spare capacity.
  */
 function ownedImage(image: Uint8Array, given: boolean): Uint8Array {
   if (image.byteLength === 0) return image;
-  let magic = '';
-  for (let i = 0; i < 16 && i < image.byteLength; i++) magic += String.fromCharCode(image[i] ?? 0);
-  if (image.byteLength < 100 || magic !== SQLITE_MAGIC) {
-    throw new CorruptDatabaseError(`the image (${image.byteLength} bytes) is not a SQLite database: its header is not "SQLite format 3"`);
-  }
+  // SQLite's header, and a length that is exactly its pages: a short file is refused here, before
+  // SQLite could open it and a writer make the damage permanent.
+  checkSqliteFile(image);
   let owned: OwnedImage;
   // Adopted only as a plain Uint8Array at the start of its own ArrayBuffer (never a Node Buffer,
   // which may sit in a pool shared with other Buffers); anything else is copied.

@@ -11,20 +11,22 @@ import {
   PersistenceError,
   ReadOnlyError,
   SqlError,
+  SqliteJournalError,
   StoreError,
+  type CorruptReason,
   UnsupportedError,
   ValidationError,
   type LockHolder,
 } from './errors.js';
 import {
   DurabilityManager,
-  SEQUENCE_KEY,
   type ChangeMessage,
   type Durability,
   type DurabilitySettings,
   type StoreHealth,
   type StoreWarning,
 } from './durability.js';
+import { journalContinuation, readImageMeta } from './image-meta.js';
 import { parseJournal } from './journal.js';
 import { migrate } from './migrations.js';
 import type { LoadedState, PersistenceAdapter } from './persistence.js';
@@ -313,6 +315,19 @@ export interface StoreOptions {
   onWarning?: (warning: StoreWarning) => void;
   /** The first and the longest wait between retries while degraded, in ms. @default { minMs: 50, maxMs: 5000 } */
   retry?: { minMs?: number; maxMs?: number };
+  /**
+   * What a read may see:
+   * - `'committed'`: every write committed so far, durable or not: with `durability: 'write'`, a
+   *   read made while another caller's write waits for its flush sees that write, which a crash in
+   *   that moment still loses (it was never acknowledged);
+   * - `'durable'`: a read (and a transaction, before it starts) resolves only once every write it
+   *   could see is durable, starting a flush when none is under way, so an agent acts only on
+   *   what survives a crash. While persistence fails (a degraded store) such a read rejects with a
+   *   `PersistenceError` instead.
+   *
+   * A follower or a read-only store only ever sees durable writes either way. @default 'committed'
+   */
+  reads?: Reads;
 }
 
 // The key of the method openStore uses to make a store follow: not exported, so not public API.
@@ -320,6 +335,9 @@ const FOLLOW: unique symbol = Symbol('follow');
 
 /** See {@link StoreOptions.whenLocked}. */
 export type WhenLocked = 'fail' | 'follow' | 'wait';
+
+/** See {@link StoreOptions.reads}. */
+export type Reads = 'committed' | 'durable';
 
 /** What this store is to its database: the writer, a follower of another store, or a read-only reader. */
 export type StoreRole = 'owner' | 'follower' | 'read-only';
@@ -389,6 +407,7 @@ export class Store extends StoreOperations {
   #ctx: Context;
   #durability: DurabilityManager | undefined;
   readonly #readOnly: boolean;
+  readonly #reads: Reads;
   // Set while another store owns the database and this one follows it.
   #follower: Follower | undefined;
   // Operations running on each engine; a replaced engine closes when its last one settles.
@@ -402,20 +421,31 @@ export class Store extends StoreOperations {
   #drained: (() => void) | undefined;
 
   /** @internal Use {@link openStore}. */
-  constructor(engine: Engine, adapter: PersistenceAdapter, clock: () => number, durability?: DurabilityManager, readOnly = false) {
+  constructor(engine: Engine, adapter: PersistenceAdapter, clock: () => number, durability?: DurabilityManager, readOnly = false, reads: Reads = 'committed') {
     super();
     this.#engine = engine;
     this.#adapter = adapter;
     this.#ctx = { port: engine, now: checkedClock(clock) };
     this.#durability = durability;
     this.#readOnly = readOnly;
+    this.#reads = reads;
   }
 
   protected call<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
     // Only a call made after close() is refused; one made before it runs, even if it first waits
     // for a transaction (close() waits for every operation already started).
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    return this.#track(this.#run(op, args));
+    const read = this.#run(op, args);
+    return this.#track(this.#reads === 'durable' ? read.then((result) => this.#durableRead(result)) : read);
+  }
+
+  // With reads: 'durable', what a read returns may have seen any write committed before it ended:
+  // it resolves once they are all durable (a follower's state is durable already).
+  async #durableRead<R>(result: R): Promise<R> {
+    const durability = this.#durability;
+    const waiting = durability?.durableUpTo(durability.lastSequence);
+    if (waiting) await waiting;
+    return result;
   }
 
   protected write<A extends unknown[], R>(op: Operation<A, R>, ...args: A): Promise<R> {
@@ -525,6 +555,9 @@ export class Store extends StoreOperations {
     let result: T;
     const before = this.#durability?.lastSequence;
     try {
+      // Nothing commits while it waits (the transaction holds the store), so its reads see only
+      // durable writes and its own.
+      if (this.#reads === 'durable') await this.#durableRead(undefined);
       result = await this.#using(engine, () =>
         (engine.transaction as NonNullable<Engine['transaction']>)((port: SqlPort) =>
           Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, () => this.#checkWritable()))),
@@ -922,6 +955,13 @@ const DURABILITIES: readonly Durability[] = ['write', 'deferred', 'none'];
 // Adapter kinds whose chosen durability was told (see openStore).
 const toldDeferred = new Set<string>();
 const WHEN_LOCKED: readonly WhenLocked[] = ['fail', 'follow', 'wait'];
+const READS: readonly Reads[] = ['committed', 'durable'];
+
+function readsOption(value: unknown): Reads {
+  if (value === undefined) return 'committed';
+  if (!READS.includes(value as Reads)) throw ValidationError.of('options', `reads must be one of ${READS.join(', ')}, not ${String(value)}`);
+  return value as Reads;
+}
 // Messages a follower queues before it gives them up for one reload.
 const MAILBOX_LIMIT = 10_000;
 
@@ -971,54 +1011,63 @@ function lockFailure(adapter: PersistenceAdapter, e: unknown): StoreError {
     const holder: LockHolder = { description, ...(typeof err.holder?.pid === 'number' ? { pid: err.holder.pid } : {}), ...(typeof err.holder?.host === 'string' ? { host: err.holder.host } : {}) };
     return new LockError(`the ${adapter.name} database`, holder, { cause: e });
   }
-  return new PersistenceError(`taking ownership of the ${adapter.name} database failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  return refusal(e) ?? new PersistenceError(`taking ownership of the ${adapter.name} database failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
-function readSequence(engine: JournalingEngine): number {
-  const meta = engine.allSync("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
-  if (meta.length === 0) return 0;
-  const raw = engine.allSync('SELECT value FROM meta WHERE key = ?', [SEQUENCE_KEY])[0]?.value;
-  if (raw === undefined || raw === null) return 0;
-  const text = String(raw);
-  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new CorruptDatabaseError(`the image's meta.${SEQUENCE_KEY} is ${JSON.stringify(text)}, not a sequence number`);
+const CORRUPT_REASONS: readonly CorruptReason[] = ['EMPTY', 'NOT_SQLITE', 'TRUNCATED', 'TRAILING_BYTES', 'DAMAGED', 'JOURNAL_DAMAGED', 'JOURNAL_MISMATCH'];
+
+/**
+ * An adapter's refusal of what it finds (see `PersistenceAdapter.load`), as the store's typed error:
+ * `SQLITE_JOURNAL` (SQLite's own journal beside the database), `CORRUPT` (with a `reason`),
+ * `NOT_FOUND`. `undefined` for any other failure.
+ */
+function refusal(e: unknown): StoreError | undefined {
+  if (e instanceof StoreError) return e;
+  const err = e as { code?: unknown; message?: unknown; path?: unknown; kind?: unknown; bytes?: unknown; reason?: unknown } | null | undefined;
+  if (typeof err !== 'object' || err === null) return undefined;
+  const message = typeof err.message === 'string' ? err.message : String(e);
+  if (err.code === 'SQLITE_JOURNAL' && typeof err.path === 'string' && (err.kind === 'wal' || err.kind === 'rollback' || err.kind === 'shm')) {
+    return new SqliteJournalError(message, { path: err.path, kind: err.kind, bytes: typeof err.bytes === 'number' ? err.bytes : 0 }, { cause: e });
   }
-  return Number(text);
+  if (err.code === 'CORRUPT') {
+    const reason = CORRUPT_REASONS.find((r) => r === err.reason) ?? 'DAMAGED';
+    return new CorruptDatabaseError(message, { cause: e, reason });
+  }
+  if (err.code === 'NOT_FOUND') return new NotFoundError('database', typeof err.path === 'string' ? err.path : message);
+  return undefined;
 }
 
 /** Replays the journal records the image does not contain; returns where the store stands. */
 function replay(engine: JournalingEngine, journal: Uint8Array | undefined, settings: DurabilitySettings, imageBytes: number) {
-  const imageSequence = readSequence(engine);
+  const image = readImageMeta(engine);
   const parsed = parseJournal(journal ?? new Uint8Array(0));
+  // Checked before anything is applied: a journal of another image is refused whole.
+  const { records, journalLength } = journalContinuation(parsed, image);
   if (parsed.tornBytes > 0) {
     settings.onWarning({
       code: 'TORN_TAIL',
-      message: `dropped the journal's last ${parsed.tornBytes} bytes: a last record cut short or damaged by a crash during its append (so never acknowledged), or, for a read-only open, one still being written`,
+      message: `dropped the journal's last ${parsed.tornBytes} bytes: a last record cut short by a crash during its append (so never acknowledged), or, for a read-only open, one still being written`,
     });
-  }
-  const records = parsed.records.filter((r) => r.sequence > imageSequence);
-  const first = records[0];
-  if (first && first.sequence !== imageSequence + 1) {
-    throw new CorruptDatabaseError(
-      `the journal does not continue the image: the image holds writes up to ${imageSequence}, the journal resumes at ${first.sequence}. Was the image replaced by an older copy? Nothing was changed`,
-    );
   }
   for (const record of records) {
     const statements = record.decodeStatements(); // one record decoded at a time
     try {
       engine.applySync(statements);
     } catch (e) {
-      throw new CorruptDatabaseError(`journal record ${record.sequence} does not apply to the image (${e instanceof Error ? e.message : String(e)}); nothing was changed`, { cause: e });
+      throw new CorruptDatabaseError(`journal record ${record.sequence} does not apply to the image (${e instanceof Error ? e.message : String(e)}); nothing was changed`, {
+        cause: e,
+        reason: 'JOURNAL_DAMAGED',
+      });
     }
   }
-  const lastRecord = records[records.length - 1];
   return {
-    imageSequence,
-    lastSequence: lastRecord?.sequence ?? imageSequence,
+    imageSequence: image.sequence,
+    imageId: image.id,
+    lastSequence: records[records.length - 1]?.sequence ?? image.sequence,
     // A journal the image covers entirely (a crash after a checkpoint replaced the image and before
     // it emptied the journal, or records the checkpoint held before they were appended) is
     // overwritten from its start: the next record must follow the image, not the stale records.
-    journalLength: lastRecord ? parsed.validLength : 0,
+    journalLength,
     imageBytes,
   };
 }
@@ -1039,7 +1088,7 @@ async function loadAndReplay(
   try {
     state = await adapter.load();
   } catch (e) {
-    throw new PersistenceError(`loading from the ${adapter.name} adapter failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw refusal(e) ?? new PersistenceError(`loading from the ${adapter.name} adapter failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   let image = state.image;
   const journal = state.journal;
@@ -1051,7 +1100,18 @@ async function loadAndReplay(
   if (journal !== undefined && !(journal instanceof Uint8Array)) {
     throw ValidationError.of('journal', `the ${adapter.name} adapter loaded a journal that is not a Uint8Array`);
   }
-  const hasImage = image !== undefined && image.byteLength > 0;
+  // Before SQLite sees the bytes: a zero-byte image (a truncated file, a failed copy) is not a new
+  // database, and one shorter or longer than its header says is damaged (checked in the engine).
+  if (image !== undefined && image.byteLength === 0) {
+    throw new CorruptDatabaseError(`the ${adapter.name} adapter's database is empty (0 bytes): a truncated file or a failed copy, not a database; nothing was changed`, { reason: 'EMPTY' });
+  }
+  const hasImage = image !== undefined;
+  if (!hasImage && journal !== undefined && journal.byteLength > 0) {
+    const parsed = parseJournal(journal);
+    if (parsed.header !== undefined || parsed.records.length > 0) {
+      throw new CorruptDatabaseError(`the ${adapter.name} adapter holds journal records but no image; nothing was changed`, { reason: 'JOURNAL_MISMATCH' });
+    }
+  }
   if (options.mustExist && !hasImage && (journal?.byteLength ?? 0) === 0) {
     throw new NotFoundError('database', `in the ${adapter.name} adapter (readOnly opens an existing one)`);
   }
@@ -1061,9 +1121,6 @@ async function loadAndReplay(
   image = undefined;
   try {
     const opened = replay(engine, journal, settings, imageBytes);
-    if (!hasImage && opened.lastSequence > 0) {
-      throw new CorruptDatabaseError(`the ${adapter.name} adapter holds journal records but no image; nothing was changed`);
-    }
     return { engine, opened, hasImage };
   } catch (e) {
     await engine.close().catch(() => undefined);
@@ -1084,6 +1141,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (typeof options !== 'object' || options === null) throw ValidationError.of('options', 'openStore() takes an options object');
   if (options.engine !== undefined) return openOnEngine(options);
   const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB, readOnly = false, whenLocked = 'fail', onChange } = options;
+  const reads = readsOption(options.reads);
   if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
   if (typeof readOnly !== 'boolean') throw ValidationError.of('options', 'readOnly must be true or false');
   if (!WHEN_LOCKED.includes(whenLocked)) throw ValidationError.of('options', `whenLocked must be one of ${WHEN_LOCKED.join(', ')}, not ${String(whenLocked)}`);
@@ -1152,7 +1210,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       mailbox = box;
       const first = await load(false, readOnly);
       engine = first.engine;
-      store = new Store(first.engine, adapter, clock, undefined, readOnly);
+      store = new Store(first.engine, adapter, clock, undefined, readOnly, reads);
       mailbox = undefined; // the store stops it from now on
       store[FOLLOW]({
         mode: whenLocked === 'wait' ? 'wait' : 'follow',
@@ -1172,7 +1230,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     const durability = isJournaling(engine)
       ? new DurabilityManager(engine, adapter, settings, opened, now, () => store?.transactionEnded() ?? Promise.resolve())
       : undefined;
-    store = new Store(engine, adapter, clock, durability, readOnly);
+    store = new Store(engine, adapter, clock, durability, readOnly, reads);
     if (!readOnly && durability) {
       // A new or migrated database is written at once, so the image on disk is complete and current.
       if (!hasImage || migrated) await durability.checkpoint();
@@ -1205,6 +1263,7 @@ async function openOnEngine(options: StoreOptions): Promise<Store> {
   if (options.whenLocked !== undefined && options.whenLocked !== 'fail') clash.push('whenLocked' as never);
   if (clash.length > 0) throw ValidationError.of('options', `the engine option keeps its own storage; ${clash.join(', ')} cannot go with it`);
   if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
+  readsOption(options.reads); // an engine with its own storage has every write durable when it resolves
   for (const name of ['onWarning', 'onChange'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw ValidationError.of('options', `${name} must be a function`);
   }

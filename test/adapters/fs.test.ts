@@ -112,6 +112,9 @@ describe('fs adapter', () => {
         lock: '/data/agent.db.pa-lock',
         takeover: '/data/agent.db.pa-lock.takeover',
         tempPrefix: '/data/agent.db.pa-tmp-',
+        sqliteWal: '/data/agent.db-wal',
+        sqliteShm: '/data/agent.db-shm',
+        sqliteJournal: '/data/agent.db-journal',
       });
     });
 

@@ -80,7 +80,8 @@ export const GO_TABLES = [
 export function dumpTables(db: Database.Database): Record<string, Row[]> {
   const out: Record<string, Row[]> = {};
   for (const table of GO_TABLES) {
-    out[table] = db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Row[];
+    // meta by key: the Go schema script's INSERT OR REPLACE of schema_version gives it a new rowid.
+    out[table] = db.prepare(`SELECT * FROM ${table} ORDER BY ${table === 'meta' ? 'key' : 'rowid'}`).all() as Row[];
   }
   return out;
 }

@@ -8,13 +8,17 @@ import { createMemoryAdapter, createMemoryVolume, type MemoryVolume } from '../.
 import {
   CorruptDatabaseError,
   crc32,
+  createSqlJsEngine,
   encodeRecord,
+  IMAGE_ID_KEY,
+  IMAGE_PARENT_KEY,
   LockError,
   MAX_RECORD_PAYLOAD,
   openStore,
   parseJournal,
   PersistenceError,
   ReadOnlyError,
+  readImageMeta,
   SEQUENCE_KEY,
   StoreError,
   type PersistenceAdapter,
@@ -43,6 +47,17 @@ function crash(volume: MemoryVolume): void {
 }
 
 const task = (id: string, extra: Record<string, unknown> = {}) => ({ id, command: 'deploy', params: { id }, ...extra });
+
+/** An engine over a copy of `image`, closed after the test. */
+async function inSqlJs(image: Uint8Array) {
+  const engine = await createSqlJsEngine({ image });
+  engines.push(engine);
+  return engine;
+}
+const engines: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const engine of engines.splice(0)) await engine.close();
+});
 
 function journalRecords(volume: MemoryVolume) {
   return parseJournal(volume.journal.slice(0, volume.journalLength)).records;
@@ -150,32 +165,43 @@ describe('replay after a crash', () => {
     await store.saveTask(task('a'));
     await store.saveTask(task('b'));
     const journalBefore = volume.journal.slice(0, volume.journalLength);
+    const imageBefore = readImageMeta(await inSqlJs(volume.image as Uint8Array));
     await store.checkpoint();
     expect(volume.journalLength).toBe(0);
     const db = new Database(Buffer.from(volume.image as Uint8Array));
     expect(db.prepare('SELECT value FROM meta WHERE key = ?').all(SEQUENCE_KEY)).toEqual([{ value: '2' }]);
+    // The new image has an id of its own and names the one it replaced.
+    const ids = Object.fromEntries((db.prepare('SELECT key, value FROM meta WHERE key IN (?, ?)').all(IMAGE_ID_KEY, IMAGE_PARENT_KEY) as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    expect(ids[IMAGE_PARENT_KEY]).toBe(imageBefore.id);
+    expect(ids[IMAGE_ID_KEY]).toMatch(/^[0-9a-f]{32}$/);
+    expect(ids[IMAGE_ID_KEY]).not.toBe(imageBefore.id);
     db.close();
-    await store.saveTask(task('c'));
     crash(volume);
 
-    // A crash between replacing the image and emptying the journal: the old records come back in
-    // front of the new one. They are covered by the image and skipped.
-    const stale = new Uint8Array(journalBefore.length + volume.journalLength);
-    stale.set(journalBefore);
-    stale.set(volume.journal.subarray(0, volume.journalLength), journalBefore.length);
-    const withStale: MemoryVolume = { image: volume.image, journal: stale, journalLength: stale.length, owner: undefined };
-    const again = await open(createMemoryAdapter({ volume: withStale }));
-    expect((await again.listTasks()).map((t) => t.id).sort()).toEqual(['a', 'b', 'c']);
+    // A crash between replacing the image and emptying the journal: the old journal, whose header
+    // names the image before, lies beside the new image. Its records are covered and skipped, and
+    // the next append starts the journal over, with a header naming the new image.
+    expect(parseJournal(journalBefore).header?.imageId).toBe(imageBefore.id);
+    const withStale: MemoryVolume = { image: volume.image, journal: journalBefore.slice(), journalLength: journalBefore.length, owner: undefined };
+    const again = await open(createMemoryAdapter({ volume: withStale }), { durability: 'write' });
+    expect((await again.listTasks()).map((t) => t.id).sort()).toEqual(['a', 'b']);
+    await again.saveTask(task('c'));
+    const restarted = parseJournal(withStale.journal.slice(0, withStale.journalLength));
+    expect(restarted.header).toMatchObject({ imageId: ids[IMAGE_ID_KEY], sequence: 2 });
+    expect(restarted.records.map((r) => r.sequence)).toEqual([3]);
+    const journalOfNewImage = withStale.journal.slice(0, withStale.journalLength);
     await again.close();
+    crash(volume);
 
     // An image older than the journal expects (records 1-2 missing): refused, nothing changed.
     const emptyStore = await open(createMemoryAdapter({ volume: createMemoryVolume() }));
     const oldImage = await emptyStore.exportImage();
-    const gap: MemoryVolume = { image: oldImage, journal: volume.journal.slice(0, volume.journalLength), journalLength: volume.journalLength, owner: undefined };
+    const gap: MemoryVolume = { image: oldImage, journal: journalOfNewImage, journalLength: journalOfNewImage.length, owner: undefined };
     const journalCopy = gap.journal.slice();
     const error = await openStore({ adapter: createMemoryAdapter({ volume: gap }) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptDatabaseError);
-    expect((error as Error).message).toMatch(/does not continue the image: the image holds writes up to 0, the journal resumes at 3/);
+    expect(error).toMatchObject({ reason: 'JOURNAL_MISMATCH' });
+    expect((error as Error).message).toMatch(/the journal continues image [0-9a-f]{32}, not this one \([0-9a-f]{32}\)/);
     expect(gap.journal).toEqual(journalCopy);
     expect(gap.image).toBe(oldImage);
   });

@@ -1,0 +1,97 @@
+import { CorruptDatabaseError } from './errors.js';
+import type { JournalRecord, ParsedJournal } from './journal.js';
+import type { SqlRow, SqlValue } from './sql-port.js';
+
+/** The key in the Go schema's `meta` table under which an image records its last journal sequence. */
+export const SEQUENCE_KEY = 'store_journal_sequence';
+/** The `meta` key of an image's own id, new at every checkpoint; the journal after it names it. */
+export const IMAGE_ID_KEY = 'store_image_id';
+/** The `meta` key of the id of the image a checkpoint replaced (its journal may still lie beside the new one after a crash). */
+export const IMAGE_PARENT_KEY = 'store_image_parent';
+
+/** What an image records about itself in `meta`, for the journal beside it. */
+export interface ImageMeta {
+  /** The sequence of the last journal record the image holds (0 for a database never written by this store). */
+  readonly sequence: number;
+  /** The image's id; `undefined` for an image written before ids existed (or by the Go agent). */
+  readonly id?: string;
+  /** The id of the image this one replaced, when there was one. */
+  readonly parent?: string;
+}
+
+/** Reads the image's {@link ImageMeta} from its `meta` table (an image without one holds nothing of the journal). */
+export function readImageMeta(engine: { allSync(sql: string, params?: readonly SqlValue[]): SqlRow[] }): ImageMeta {
+  if (engine.allSync("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'meta'").length === 0) return { sequence: 0 };
+  const values = new Map<string, string>();
+  for (const row of engine.allSync('SELECT key, value FROM meta WHERE key IN (?, ?, ?)', [SEQUENCE_KEY, IMAGE_ID_KEY, IMAGE_PARENT_KEY])) {
+    if (row.value !== null && row.value !== undefined) values.set(String(row.key), String(row.value));
+  }
+  const text = values.get(SEQUENCE_KEY);
+  if (text !== undefined && (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text)))) {
+    throw new CorruptDatabaseError(`the image's meta.${SEQUENCE_KEY} is ${JSON.stringify(text)}, not a sequence number`);
+  }
+  const id = values.get(IMAGE_ID_KEY);
+  const parent = values.get(IMAGE_PARENT_KEY);
+  return { sequence: text === undefined ? 0 : Number(text), ...(id ? { id } : {}), ...(parent ? { parent } : {}) };
+}
+
+/** What a journal adds to its image: the records to replay, and where the next append goes. */
+export interface Continuation {
+  /** The records after the image's sequence, in order. */
+  readonly records: JournalRecord[];
+  /** The records the image already holds (a crash after a checkpoint, before the journal was emptied). */
+  readonly covered: number;
+  /**
+   * Where the next append goes: after the last intact byte when the journal continues this image,
+   * 0 when everything in it is already in the image (it is overwritten from its start, header and all).
+   */
+  readonly journalLength: number;
+}
+
+function mismatch(message: string): CorruptDatabaseError {
+  return new CorruptDatabaseError(`${message}. Nothing was read or changed: the journal belongs with another copy of the database (restore the image it belongs to, or move the journal away to open the image as it is)`, {
+    reason: 'JOURNAL_MISMATCH',
+  });
+}
+
+/**
+ * Checks that a parsed journal belongs to this image and continues it, and says what to replay.
+ * A journal whose header names this image continues it from its sequence. One that names the image
+ * this one replaced is the old journal of a checkpoint that crashed before emptying it: everything
+ * in it must be in the image. Any other journal (another database's, an older or newer copy's)
+ * is refused with a `JOURNAL_MISMATCH` {@link CorruptDatabaseError}, also when its sequence
+ * numbers happen to line up. A journal without a header (written before headers existed) is
+ * replayed only onto an image without an id, as before; records it adds must start right after
+ * the image's sequence.
+ */
+export function journalContinuation(parsed: ParsedJournal, image: ImageMeta): Continuation {
+  const { header } = parsed;
+  const newer = parsed.records.filter((r) => r.sequence > image.sequence);
+  const covered = parsed.records.length - newer.length;
+  if (header !== undefined) {
+    if (header.imageId === image.id) {
+      if (header.sequence !== image.sequence) {
+        throw mismatch(`the journal continues image ${header.imageId} from record ${header.sequence}, but that image holds records up to ${image.sequence}`);
+      }
+      return { records: newer, covered: 0, journalLength: parsed.validLength };
+    }
+    if (header.imageId === image.parent) {
+      if (newer.length > 0) {
+        throw mismatch(`the journal of the image before this one (${header.imageId}) holds records ${newer[0]?.sequence}…${newer[newer.length - 1]?.sequence} that this image (up to ${image.sequence}) does not`);
+      }
+      return { records: [], covered, journalLength: 0 };
+    }
+    throw mismatch(
+      `the journal continues image ${header.imageId}, not this one (${image.id === undefined ? 'an image without an id' : image.id}), whatever its sequence numbers say`,
+    );
+  }
+  if (newer.length === 0) return { records: [], covered, journalLength: 0 };
+  if (image.id !== undefined) {
+    throw mismatch(`the journal has no header (it was written by an older version of this package, or for another database) and records ${newer[0]?.sequence}…${newer[newer.length - 1]?.sequence} that image ${image.id} does not hold`);
+  }
+  const first = newer[0] as JournalRecord;
+  if (first.sequence !== image.sequence + 1) {
+    throw mismatch(`the journal does not continue the image: the image holds writes up to ${image.sequence}, the journal resumes at ${first.sequence}. Was the image replaced by an older copy?`);
+  }
+  return { records: newer, covered, journalLength: parsed.validLength };
+}
