@@ -29,6 +29,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { imageCapacity, type LoadedState, type LockHolder, type PersistenceAdapter } from '../src/persistence.js';
+// The one runtime import from the core: SQLite's header rules, pure (no environment, no state).
+import { checkSqliteFile } from '../src/sqlite-file.js';
 
 /** Options of {@link createFileAdapter}. */
 export interface FileAdapterOptions {
@@ -324,6 +326,12 @@ async function readImage(path: string, journalSize: number): Promise<Uint8Array 
       throw codedError(stat.isDirectory() ? 'EISDIR' : 'EINVAL', `${path} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}, not a database file`);
     }
     const { size } = stat;
+    if (size > 0) {
+      // Refused from its header before the whole file is read (an image cut short costs no copy).
+      const head = new Uint8Array(Math.min(size, 100));
+      await handle.read(head, 0, head.length, 0);
+      checkSqliteFile(head, path, size);
+    }
     const bytes = new Uint8Array(new ArrayBuffer(imageCapacity(size, journalSize)), 0, size);
     // The image is only ever replaced by rename, never written in place: this fd's file is stable.
     for (let at = 0; at < size; ) {

@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createFileAdapter, fileAdapterPaths, sqliteJournalMessage, sqliteJournalOf } from '../adapters/fs.js';
-import { createSqlJsEngine, openStore, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
+import { checkSqliteFile, createSqlJsEngine, openStore, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { CliError, EXIT } from './errors.js';
 
 /** Store warnings (a torn journal tail, a degraded store) and the command's own go here instead of the console. */
@@ -99,6 +99,8 @@ export async function withImage<T>(image: Uint8Array, fn: (engine: SqlJsEngine) 
  * without migrating: what `migrate` would start from.
  */
 export async function fileSchemaVersion(path: string): Promise<number> {
+  // The raw file is not the database while SQLite's own journal holds part of it.
+  refuseSqliteJournal(path, { forWriting: false });
   let image: Uint8Array;
   try {
     image = readFileSync(path);
@@ -107,6 +109,7 @@ export async function fileSchemaVersion(path: string): Promise<number> {
     throw e;
   }
   if (image.byteLength === 0) return 0;
+  checkSqliteFile(image, path);
   return withImage(new Uint8Array(image), (engine) => readSchemaVersion(engine));
 }
 

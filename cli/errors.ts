@@ -68,11 +68,15 @@ const STORE_CODES: Readonly<Record<string, number>> = {
 
 const FILE_CODES = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EIO', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EMFILE', 'EDQUOT', 'EBUSY']);
 
-/** The exit code and `--json` code of any error a command threw. */
-export function classify(error: unknown): { exitCode: number; code: string; message: string } {
+/**
+ * The exit code and `--json` code of any error a command threw, and for a damaged database or a
+ * failed file operation its `reason` (`TRUNCATED`, `JOURNAL_MISMATCH`, `EISDIR`, …).
+ */
+export function classify(error: unknown): { exitCode: number; code: string; message: string; reason?: string } {
   if (error instanceof CliError) return { exitCode: error.exitCode, code: error.code, message: error.message };
   if (error instanceof StoreError) {
-    return { exitCode: STORE_CODES[error.code] ?? EXIT.FAILED, code: error.code, message: stripPrefix(error.message) };
+    const reason = (error as { reason?: unknown }).reason;
+    return { exitCode: STORE_CODES[error.code] ?? EXIT.FAILED, code: error.code, message: stripPrefix(error.message), ...(typeof reason === 'string' ? { reason } : {}) };
   }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code === 'ENOENT') return { exitCode: EXIT.NOT_FOUND, code, message: (error as Error).message };

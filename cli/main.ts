@@ -173,8 +173,8 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
   const json = argv.includes('--json');
   const name = argv.find((a) => !a.startsWith('-'));
   const fail = (error: unknown, command?: Command): number => {
-    const { exitCode, code, message } = classify(error);
-    if (json) stdout.write(`${safeJson({ error: { code, exitCode, message, ...(error instanceof CliError && error.details !== undefined ? { details: error.details } : {}) } })}\n`);
+    const { exitCode, code, message, reason } = classify(error);
+    if (json) stdout.write(`${safeJson({ error: { code, ...(reason === undefined ? {} : { reason }), exitCode, message, ...(error instanceof CliError && error.details !== undefined ? { details: error.details } : {}) } })}\n`);
     stderr.write(`${terminalText(`agent-store${command ? ` ${command.name}` : ''}: ${message}`)}\n`);
     if (error instanceof UsageError) stderr.write(command ? `usage: agent-store ${command.name} ${command.usage} (see --help)\n` : 'run agent-store --help for the commands\n');
     return exitCode;

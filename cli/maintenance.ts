@@ -370,6 +370,7 @@ const restore: Command = {
   async run(ctx) {
     const [from, path] = ctx.args as [string, string];
     requireFile(from, 'backup');
+    refuseSqliteJournal(from, { forWriting: false });
     requireFile(path, 'database', { missingOk: true });
     refuseOwnFile(from, path, 'the restored database');
     const image = new Uint8Array(readFileSync(from));

@@ -77,18 +77,18 @@ export class ValidationError extends StoreError {
   /** zod's issues: each has a `path` into the input and a `message`. */
   readonly issues: z.core.$ZodIssue[];
 
-  constructor(what: string, issues: z.core.$ZodIssue[]) {
+  constructor(what: string, issues: z.core.$ZodIssue[], options: StoreErrorOptions = {}) {
     const detail = issues
       .slice(0, 5)
       .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
       .join('; ');
-    super('VALIDATION', `invalid ${what}: ${detail}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ''}`);
+    super('VALIDATION', `invalid ${what}: ${detail}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ''}`, options);
     this.issues = issues;
   }
 
   /** A validation error about one thing that zod did not check (an option, a callback). */
-  static of(what: string, message: string): ValidationError {
-    return new ValidationError(what, [{ code: 'custom', message, path: [], input: undefined } as z.core.$ZodIssue]);
+  static of(what: string, message: string, options: StoreErrorOptions = {}): ValidationError {
+    return new ValidationError(what, [{ code: 'custom', message, path: [], input: undefined } as z.core.$ZodIssue], options);
   }
 }
 

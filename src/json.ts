@@ -4,79 +4,97 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 // Deeper than this is no agent's data, and recursing further would exhaust the stack.
 const MAX_DEPTH = 1000;
 
+/** Where a value is not JSON, and why. */
+export interface JsonProblem {
+  /** The path into the value. */
+  path: (string | number)[];
+  /** What is wrong there. */
+  message: string;
+}
+
 /**
  * Finds why `value` is not a JSON value that survives `JSON.stringify` → `JSON.parse` unchanged.
  * Returns one problem per bad place, with its path, or an empty list.
  */
-export function jsonProblems(value: unknown): { path: (string | number)[]; message: string }[] {
-  const problems: { path: (string | number)[]; message: string }[] = [];
+export function jsonProblems(value: unknown): JsonProblem[] {
+  return jsonSnapshot(value).problems;
+}
+
+/**
+ * Reads `value` once, as a JSON value: a plain copy of it (`value`, when there are no problems)
+ * and why it is not one (`problems`). What the store validates is this copy, and what it writes is
+ * the same copy, so a getter or proxy that answers differently the second time (or throws) cannot
+ * get past validation: it is read exactly once.
+ */
+export function jsonSnapshot(value: unknown): { value: JsonValue | undefined; problems: JsonProblem[] } {
+  const problems: JsonProblem[] = [];
   const onPath = new Set<object>();
   // One path stack, copied only when a problem is found: this runs on every write.
   const path: (string | number)[] = [];
-  const report = (message: string): void => {
+  const report = (message: string): undefined => {
     problems.push({ path: [...path], message });
+    return undefined;
   };
-  const walk = (v: unknown): void => {
-    if (problems.length >= 20) return;
-    if (path.length > MAX_DEPTH) {
-      report(`nested deeper than ${MAX_DEPTH} levels`);
-      return;
-    }
+  const walk = (v: unknown): JsonValue | undefined => {
+    if (problems.length >= 20) return undefined;
+    if (path.length > MAX_DEPTH) return report(`nested deeper than ${MAX_DEPTH} levels`);
     switch (typeof v) {
       case 'string':
       case 'boolean':
-        return;
+        return v;
       case 'number':
         // NaN and ±Infinity become null in JSON, and -0 becomes 0: neither would read back as written.
-        if (!Number.isFinite(v)) report(`${v} is not representable in JSON`);
-        else if (Object.is(v, -0)) report('-0 is not representable in JSON (it reads back as 0)');
-        return;
+        if (!Number.isFinite(v)) return report(`${v} is not representable in JSON`);
+        if (Object.is(v, -0)) return report('-0 is not representable in JSON (it reads back as 0)');
+        return v;
       case 'object': {
-        if (v === null) return;
-        if (onPath.has(v)) {
-          report('circular reference');
-          return;
-        }
+        if (v === null) return null;
+        if (onPath.has(v)) return report('circular reference');
         if (Array.isArray(v)) {
-          if (Object.keys(v).length > v.length) report('an array with extra properties (they would be lost)');
+          const length = v.length;
+          if (Object.keys(v).length > length) report('an array with extra properties (they would be lost)');
           onPath.add(v);
-          for (let i = 0; i < v.length; i++) {
+          const copy: JsonValue[] = [];
+          for (let i = 0; i < length; i++) {
             path.push(i);
             if (!(i in v)) report('sparse array hole (reads back as null)');
-            else walk(v[i]);
+            else copy.push(walk(v[i]) as JsonValue);
             path.pop();
           }
           onPath.delete(v);
-          return;
+          return copy;
         }
         const proto = Object.getPrototypeOf(v) as unknown;
         if (proto !== Object.prototype && proto !== null) {
           const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-          report(`a ${name} is not a plain JSON object`);
-          return;
+          return report(`a ${name} is not a plain JSON object`);
         }
         onPath.add(v);
+        const copy: { [key: string]: JsonValue } = {};
         for (const key in v) {
           if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
           path.push(key);
-          walk((v as Record<string, unknown>)[key]);
+          const item = walk((v as Record<string, unknown>)[key]);
+          // Defined as data, so a key named __proto__ stays a key (JSON.parse makes it one too).
+          if (item !== undefined) Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
           path.pop();
         }
         if (Object.getOwnPropertySymbols(v).length > 0) report('symbol keys are not JSON');
         onPath.delete(v);
-        return;
+        return copy;
       }
       default:
-        report(`a ${typeof v} is not a JSON value`);
+        return report(`a ${typeof v} is not a JSON value`);
     }
   };
+  let copy: JsonValue | undefined;
   try {
-    walk(value);
+    copy = walk(value);
   } catch (e) {
     // A getter or proxy that throws is no JSON value; say where, instead of leaking its error.
     report(`reading this value threw: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return problems;
+  return { value: problems.length === 0 ? copy : undefined, problems };
 }
 
 /** JSON text for a column. Callers pass values already checked by {@link jsonProblems}. */

@@ -74,7 +74,8 @@ export interface PersistenceAdapter {
    * Takes exclusive ownership of the database for writing, before `load()`. Must reject at once,
    * with an error whose `code` is `'LOCKED'` and whose `holder` is a {@link LockHolder} (the store
    * turns it into a `LockError`), when another live owner, in this process or another, holds it, and must take over ownership left behind by an owner that no longer
-   * exists (a crashed process). A read-only store never calls it.
+   * exists (a crashed process). It may also refuse with `'SQLITE_JOURNAL'` (see `load`) when a
+   * SQLite program may have the database open. A read-only store never calls it.
    */
   lock(): Promise<void>;
   /**
@@ -83,6 +84,15 @@ export interface PersistenceAdapter {
    * change nothing. Needs no ownership: a read-only store calls it while another store writes, so
    * it reads the journal before the image (a checkpoint in between then gives an image newer than
    * the journal, which the store handles).
+   *
+   * It refuses, changing nothing, what it finds that cannot be read whole, with an error whose
+   * `code` the store turns into its typed error: `'SQLITE_JOURNAL'` (with `path`, `kind` `'wal'` |
+   * `'rollback'` and `bytes`) when SQLite's own journal beside the database holds writes the image
+   * lacks (a `SqliteJournalError`); `'CORRUPT'` (with a `reason`, such as `'EMPTY'` or
+   * `'TRUNCATED'`) for bytes that are no whole database (a `CorruptDatabaseError`); `'NOT_FOUND'`
+   * (with `path`) when the adapter was told the database must exist. The store itself checks every
+   * image it is given against SQLite's header (a zero-byte image included) and every journal
+   * against the image it names, so an adapter need not.
    */
   load(): Promise<LoadedState>;
   /**

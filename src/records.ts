@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
-import { jsonProblems, type JsonValue } from './json.js';
+import { jsonSnapshot, type JsonValue } from './json.js';
 
 /**
  * Text as SQLite stores it and every reader reads it back: well-formed Unicode (no lone surrogates)
@@ -23,8 +23,11 @@ export const IdSchema = TextSchema.pipe(z.string().min(1, 'must not be empty'));
 export const TimestampSchema = z.int().nonnegative();
 
 /** A JSON value that reads back exactly as written (no NaN, -0, cycles, class instances, functions). */
-export const JsonValueSchema = z.custom<JsonValue>(() => true).superRefine((value, ctx) => {
-  for (const p of jsonProblems(value)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path });
+export const JsonValueSchema = z.custom<JsonValue>(() => true).transform((value, ctx) => {
+  // Validated and stored as one copy, read once (see jsonSnapshot).
+  const snapshot = jsonSnapshot(value);
+  for (const p of snapshot.problems) ctx.issues.push({ code: 'custom', message: p.message, path: p.path, input: value });
+  return snapshot.value as JsonValue;
 });
 
 /** A row limit: a positive integer. Leave it out for no limit. */
@@ -259,9 +262,16 @@ export interface RetentionResult {
 
 /** Parses `value` with `schema` or throws a {@link ValidationError} naming `what`. */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ValidationError(what, parsed.error.issues);
-  return parsed.data;
+  let issues: z.core.$ZodIssue[];
+  try {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    issues = parsed.error.issues; // (zod words its messages here, reading the input again)
+  } catch (e) {
+    // A getter or proxy that throws while it is read is invalid input like any other.
+    throw ValidationError.of(what, `reading it threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  throw new ValidationError(what, issues);
 }
 
 /** Validates one key argument (an id) without building a schema per call. */

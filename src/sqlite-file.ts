@@ -41,10 +41,11 @@ function startsLikeSqlite(bytes: Uint8Array): boolean {
  * short by a failed copy, or one a byte short, is refused here: SQLite itself would open it and
  * fail only when it reads a missing page, or never, and a writer would make the damage permanent.
  * Throws a {@link CorruptDatabaseError} whose `reason` says what is wrong; returns the header.
- * `what` names the bytes in messages (`/data/agent.db`, `the image`).
+ * `what` names the bytes in messages (`/data/agent.db`, `the image`). `length` is the whole file's
+ * length when `bytes` holds only its start (at least its first 100 bytes), so a file can be
+ * checked before it is read.
  */
-export function checkSqliteFile(bytes: Uint8Array, what = 'the image'): SqliteHeader {
-  const length = bytes.byteLength;
+export function checkSqliteFile(bytes: Uint8Array, what = 'the image', length = bytes.byteLength): SqliteHeader {
   if (length === 0) {
     throw new CorruptDatabaseError(`${what} is empty (0 bytes): a truncated file or a failed copy, not a database`, { reason: 'EMPTY' });
   }

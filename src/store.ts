@@ -1137,8 +1137,8 @@ async function loadAndReplay(
  * const store = await openStore({ adapter: createFileAdapter({ path: 'agent.db' }) });
  * await store.saveTask({ id: 't1', command: 'deploy', params: { env: 'prod' } });
  */
-export async function openStore(options: StoreOptions = {}): Promise<Store> {
-  if (typeof options !== 'object' || options === null) throw ValidationError.of('options', 'openStore() takes an options object');
+export async function openStore(given: StoreOptions = {}): Promise<Store> {
+  const options = readOptions(given);
   if (options.engine !== undefined) return openOnEngine(options);
   const { adapter = createMemoryAdapter(), wasm, clock = Date.now, cacheSizeKiB, readOnly = false, whenLocked = 'fail', onChange } = options;
   const reads = readsOption(options.reads);
@@ -1175,7 +1175,9 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       try {
         loaded = await loadAndReplay(adapter, settings, { wasm, cacheSizeKiB, mustExist });
       } catch (e) {
-        if (!(!asOwner && e instanceof CorruptDatabaseError && attempt < 3)) throw e;
+        // Only a journal can look damaged for a moment (an image is only ever replaced whole).
+        const passing = !asOwner && e instanceof CorruptDatabaseError && (e.reason === 'JOURNAL_DAMAGED' || e.reason === 'JOURNAL_MISMATCH');
+        if (!passing || attempt >= 3) throw e;
         await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
       }
     }
@@ -1247,6 +1249,21 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       await adapter.close().catch(() => undefined);
     }
     throw e;
+  }
+}
+
+/**
+ * The options as plain data, each read once: a getter or proxy that throws (or answers differently
+ * the second time) makes a `ValidationError`, never a raw error or an option seen two ways.
+ */
+function readOptions(given: unknown): StoreOptions {
+  if (typeof given !== 'object' || given === null) throw ValidationError.of('options', 'openStore() takes an options object');
+  try {
+    const options: StoreOptions = { ...(given as StoreOptions) };
+    if (typeof options.retry === 'object' && options.retry !== null) options.retry = { ...options.retry };
+    return options;
+  } catch (e) {
+    throw ValidationError.of('options', `reading them threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }
 
