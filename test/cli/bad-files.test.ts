@@ -4,13 +4,13 @@
  * directory keeps its SHA-256 (no file appears either).
  */
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryAdapter, createMemoryVolume } from '../../adapters/memory.js';
 import { openStore, parseJournal } from '../../src/index.js';
 import { ensureBuilt } from '../crash/built.js';
+import { digests } from '../helpers/files.js';
 import { goSchemaSql, openGoDatabase, tempDir, type TempDir } from '../helpers/go-db.js';
 import { cli } from './run.js';
 
@@ -26,14 +26,6 @@ async function crashed(label: string): Promise<{ image: Uint8Array; journal: Uin
   return { image: volume.image as Uint8Array, journal: volume.journal.slice(0, volume.journalLength) };
 }
 
-function digests(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    out[name] = statSync(path).isFile() ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'directory';
-  }
-  return out;
-}
 
 /** One bad file: how to make it in an empty directory, and what every command must say. */
 interface Case {

@@ -7,12 +7,12 @@
  * damaged journals, images cut short) are in test/adapters/bad-states.ts.
  */
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFileAdapter, type FileAdapterOptions } from '../../adapters/fs.js';
 import { CorruptDatabaseError, openStore, PersistenceError, SqliteJournalError, StoreError } from '../../src/index.js';
+import { digests } from '../helpers/files.js';
 import { goSchemaSql, openGoDatabase, tempDir } from '../helpers/go-db.js';
 
 const tmp = tempDir('pa-bad-files-');
@@ -26,15 +26,6 @@ function newDir(): string {
   return dir;
 }
 
-/** SHA-256 of every file in `dir`, by name. */
-function digests(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    out[name] = statSync(path).isFile() ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'directory';
-  }
-  return out;
-}
 
 /** Opens the store on `path` writable and read-only; both must reject like `check`; no byte in `dir` changes. */
 async function expectRefused(path: string, check: (e: unknown, readOnly: boolean) => void, options: Partial<FileAdapterOptions> = {}, modes: readonly boolean[] = [false, true]): Promise<void> {

@@ -22,29 +22,15 @@ import {
   SEQUENCE_KEY,
   StoreError,
   type PersistenceAdapter,
-  type Store,
   type StoreOptions,
   type StoreWarning,
 } from '../../src/index.js';
 import { faultyAdapter, ioError } from '../helpers/faulty-adapter.js';
 import { snapshot } from '../api/suite.js';
+import { crash, settledSoon, storesClosedAfterEach } from '../helpers/stores.js';
 import Database from 'better-sqlite3';
 
-const opened: Store[] = [];
-afterEach(async () => {
-  for (const store of opened.splice(0)) await store.close().catch(() => undefined);
-});
-
-async function open(adapter: PersistenceAdapter, options: StoreOptions = {}): Promise<Store> {
-  const store = await openStore({ adapter, onWarning: () => undefined, ...options });
-  opened.push(store);
-  return store;
-}
-
-/** A crash: the store is dropped without close(); its ownership dies with the "process". */
-function crash(volume: MemoryVolume): void {
-  volume.owner = undefined;
-}
+const open = storesClosedAfterEach();
 
 const task = (id: string, extra: Record<string, unknown> = {}) => ({ id, command: 'deploy', params: { id }, ...extra });
 
@@ -61,17 +47,6 @@ afterEach(async () => {
 
 function journalRecords(volume: MemoryVolume) {
   return parseJournal(volume.journal.slice(0, volume.journalLength)).records;
-}
-
-/** Resolves to whether `promise` settled within a few turns of the event loop. */
-async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
-  return settled;
 }
 
 describe("durability: 'write'", () => {

@@ -3,38 +3,15 @@
  * `reads: 'durable'`), and what a write rejected by a failed flush means (`PersistenceError.applied`).
  * The memory adapter's volume stands in for the disk; dropping a store without close() is a crash.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createMemoryAdapter, createMemoryVolume, type MemoryVolume } from '../../adapters/memory.js';
-import { openStore, PersistenceError, ValidationError, type PersistenceAdapter, type Store, type StoreOptions } from '../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { createMemoryAdapter, createMemoryVolume } from '../../adapters/memory.js';
+import { openStore, PersistenceError, ValidationError } from '../../src/index.js';
 import { faultyAdapter, ioError } from '../helpers/faulty-adapter.js';
+import { crash, settledSoon, storesClosedAfterEach } from '../helpers/stores.js';
 
-const opened: Store[] = [];
-afterEach(async () => {
-  for (const store of opened.splice(0)) await store.close().catch(() => undefined);
-});
-
-async function open(adapter: PersistenceAdapter, options: StoreOptions = {}): Promise<Store> {
-  const store = await openStore({ adapter, onWarning: () => undefined, ...options });
-  opened.push(store);
-  return store;
-}
-
-function crash(volume: MemoryVolume): void {
-  volume.owner = undefined;
-}
+const open = storesClosedAfterEach();
 
 const task = (id: string) => ({ id, command: 'deploy', params: { id } });
-
-/** Whether `promise` has settled after the microtasks and timers now due have run. */
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  promise.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  return done;
-}
 
 describe("reads: 'committed' (the default)", () => {
   it('a read sees a write whose flush is still running, which a crash at that moment loses', async () => {
@@ -46,7 +23,7 @@ describe("reads: 'committed' (the default)", () => {
     write.catch(() => undefined);
     // The read resolves at once, with a write that is not durable (and not acknowledged) yet.
     expect((await store.getTask('pending'))?.id).toBe('pending');
-    expect(await settled(write)).toBe(false);
+    expect(await settledSoon(write)).toBe(false);
     crash(volume);
     const again = await open(createMemoryAdapter({ volume }));
     expect(await again.getTask('pending')).toBeUndefined();
@@ -66,10 +43,10 @@ describe("reads: 'durable'", () => {
     const write = store.saveTask(task('pending'));
     const read = store.getTask('pending');
     const listing = store.listTasks();
-    expect(await settled(read)).toBe(false);
-    expect(await settled(listing)).toBe(false);
+    expect(await settledSoon(read)).toBe(false);
+    expect(await settledSoon(listing)).toBe(false);
     // A read of something durable waits too: it may have seen the pending write (the rule is per read, not per row).
-    expect(await settled(store.getTask('before'))).toBe(false);
+    expect(await settledSoon(store.getTask('before'))).toBe(false);
     adapter.release();
     await write;
     expect((await read)?.id).toBe('pending');
@@ -122,7 +99,7 @@ describe("reads: 'durable'", () => {
       ran = true;
       return (await t.getTask('pending'))?.id;
     });
-    expect(await settled(tx)).toBe(false);
+    expect(await settledSoon(tx)).toBe(false);
     expect(ran).toBe(false);
     adapter.release();
     await write;
