@@ -35,6 +35,22 @@ export default tseslint.config(
     },
   },
   {
+    // The core stands on its own: adapters, engines, the command and the dashboard build on it, never
+    // the other way (its in-memory default lives in src/memory-adapter.ts; adapters/memory re-exports it).
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', ...nodeBuiltins], message: 'src/ runs everywhere: Node-only code belongs in adapters/.' },
+            { group: ['**/adapters/*', '**/engines/*', '**/cli/*', '**/dashboard/*'], message: 'src/ is the core: it imports nothing from adapters/, engines/, cli/ or dashboard/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Browser code: no Node built-ins (a browser bundle must not pull them in).
     files: ['adapters/indexeddb.ts', 'browser/**/*.ts', 'dashboard/**/*.ts', 'examples/browser/**/*.js', 'test/browser/pages/**/*.ts', 'test/browser/entries/**/*.ts', 'bench/browser/**/*.ts'],
     rules: {

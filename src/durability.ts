@@ -2,18 +2,10 @@ import type { JournalingEngine } from './engine.js';
 import { ClosedError, PersistenceError, StoreError } from './errors.js';
 import { IMAGE_ID_KEY, IMAGE_PARENT_KEY, SEQUENCE_KEY } from './image-meta.js';
 import { encodeJournalHeader, encodeRecord, newImageId } from './journal.js';
-import type { PersistenceAdapter } from './persistence.js';
+import type { Durability, PersistenceAdapter } from './persistence.js';
 import type { SqlStatement } from './sql-port.js';
 
-/**
- * When a write's promise resolves:
- * - `'write'`: once the write is durable (appended to the journal, or in a new image). Writes that
- *   arrive while a flush is running share the next flush (group commit).
- * - `'deferred'`: at once; the write becomes durable within `flushIntervalMs`, or at `flush()`,
- *   `checkpoint()` or `close()`. A crash loses at most that window.
- * - `'none'`: at once; nothing is written until `flush()`, `checkpoint()` or `close()`.
- */
-export type Durability = 'write' | 'deferred' | 'none';
+export type { Durability };
 
 /** Something the store wants you to know that is not an error (delivered to `onWarning`). */
 export interface StoreWarning {

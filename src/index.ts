@@ -22,5 +22,6 @@ export {
 } from './journal.js';
 export { IMAGE_ID_KEY, IMAGE_PARENT_KEY, journalContinuation, readImageMeta, type Continuation, type ImageMeta } from './image-meta.js';
 export { checkSqliteFile, type SqliteHeader } from './sqlite-file.js';
-export { createSqlJsEngine, loadSqlJs, SqlJsEngine, wasmHeapBytes, type SqlJsEngineOptions, type WasmSource } from './sqljs-engine.js';
+export { createSqlJsEngine, SqlJsEngine, type SqlJsEngineOptions } from './sqljs-engine.js';
+export { loadSqlJs, wasmHeapBytes, type WasmSource } from './sqljs-loader.js';
 export { openStore, Store, StoreOperations, type StoreOptions, type StoreRole, type Reads, type TransactionHandle, type WhenLocked } from './store.js';

@@ -17,8 +17,17 @@
  * at any point after a failure.
  */
 
-import type { Durability } from './durability.js';
 import type { LockHolder } from './errors.js';
+
+/**
+ * When a write's promise resolves:
+ * - `'write'`: once the write is durable (appended to the journal, or in a new image). Writes that
+ *   arrive while a flush is running share the next flush (group commit).
+ * - `'deferred'`: at once; the write becomes durable within `flushIntervalMs`, or at `flush()`,
+ *   `checkpoint()` or `close()`. A crash loses at most that window.
+ * - `'none'`: at once; nothing is written until `flush()`, `checkpoint()` or `close()`.
+ */
+export type Durability = 'write' | 'deferred' | 'none';
 
 export type { LockHolder };
 

@@ -1,4 +1,4 @@
-import { createMemoryAdapter } from '../adapters/memory.js';
+import { createMemoryAdapter } from './memory-adapter.js';
 import * as approvals from './approvals.js';
 import * as audit from './audit.js';
 import type { Context } from './context.js';
@@ -58,7 +58,8 @@ import { runRetention } from './retention.js';
 import * as sessions from './sessions.js';
 import type { SqlPort, SqlStatement, SqlValue } from './sql-port.js';
 import { isJournaling, type Engine, type JournalingEngine } from './engine.js';
-import { createSqlJsEngine, type SqlJsEngine, type WasmSource } from './sqljs-engine.js';
+import { createSqlJsEngine, type SqlJsEngine } from './sqljs-engine.js';
+import type { WasmSource } from './sqljs-loader.js';
 import * as tasks from './tasks.js';
 
 type Operation<A extends unknown[], R> = (ctx: Context, ...args: A) => Promise<R>;

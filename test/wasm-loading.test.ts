@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SQLJS_WASM_EXPORTS, wasmExports } from '../src/sqljs-engine.js';
+import { SQLJS_WASM_EXPORTS, wasmExports } from '../src/sqljs-loader.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/open-with-wasm.ts', import.meta.url));
 
