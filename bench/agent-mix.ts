@@ -18,7 +18,8 @@ import type { Task, TaskInput, TaskStatus, ThreadSessionInput } from '../src/rec
 import type { SqlRow, SqlValue } from '../src/sql-port.js';
 import type { Engine } from '../src/engine.js';
 import { createSqlJsEngine } from '../src/sqljs-engine.js';
-import { openStore, Store } from '../src/store.js';
+import { openStore } from '../src/open.js';
+import type { Store } from '../src/store.js';
 import { rowToTask } from '../src/tasks.js';
 import { BetterSqlite3Engine } from './better-sqlite3-engine.js';
 import {
@@ -355,7 +356,7 @@ async function nativeStore(preload: Preload): Promise<{ engine: BetterSqlite3Eng
   const engine = new BetterSqlite3Engine();
   await migrate(engine);
   await preloadEngine(engine, preload);
-  return { engine, store: new Store(engine, createMemoryAdapter(), Date.now) };
+  return { engine, store: await openStore({ engine }) };
 }
 
 async function nativeSubject(preload: Preload): Promise<Subject & { statements(): string[] }> {

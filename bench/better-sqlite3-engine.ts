@@ -38,6 +38,8 @@ function translate(e: unknown, sql: string): StoreError {
 /** An engine on better-sqlite3 with a warm prepared-statement cache keyed by SQL text. */
 export class BetterSqlite3Engine extends SyncEngine {
   readonly name = 'better-sqlite3';
+  /** It keeps its own storage (memory, or the file it was given): `openStore({ engine })` takes it as such. */
+  readonly durable = true;
   /** The database, for the "raw" baseline that bypasses the engine and the store. */
   readonly db: Database.Database;
   readonly #statements = new Map<string, Statement>();

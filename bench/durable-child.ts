@@ -7,10 +7,10 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { createFileAdapter } from '../adapters/fs.js';
-import { createMemoryAdapter } from '../adapters/memory.js';
 import type { TaskInput } from '../src/records.js';
 import type { SqlPort, SqlRow, SqlValue } from '../src/sql-port.js';
-import { openStore, Store, type StoreOptions } from '../src/store.js';
+import { openStore } from '../src/open.js';
+import type { Store, StoreOptions } from '../src/store.js';
 import { getTask } from '../src/tasks.js';
 import { BetterSqlite3Engine } from './better-sqlite3-engine.js';
 import { percentile, TaskFactory, type ChildReport, type ChildRequest, type Latency } from './durable-common.js';
@@ -45,10 +45,10 @@ function latency(ms: readonly number[]): Latency {
 }
 
 /** A store on better-sqlite3 with the database file at `path`: the store's domain code on native SQLite. */
-function nativeStore(path: string, pragmas: readonly string[] = WAL_PRAGMAS): Store {
+function nativeStore(path: string, pragmas: readonly string[] = WAL_PRAGMAS): Promise<Store> {
   const engine = new BetterSqlite3Engine(path);
   for (const pragma of pragmas) engine.db.pragma(pragma);
-  return new Store(engine, createMemoryAdapter(), Date.now);
+  return openStore({ engine });
 }
 
 /** The sql.js store on the file adapter, with durability `'write'` (a save resolves once it is on disk). */
@@ -65,7 +65,7 @@ async function measure(request: Extract<ChildRequest, { kind: 'measure' }>): Pro
 
   const rssBeforeBytes = settledRss();
   const native = request.subject === 'better-sqlite3';
-  const store = native ? nativeStore(request.path) : await fileStore(request.path, request.subject === 'journal');
+  const store = native ? await nativeStore(request.path) : await fileStore(request.path, request.subject === 'journal');
   let firstSaveMs: number | undefined;
   for (const task of warmup) {
     const t0 = performance.now();
@@ -122,7 +122,7 @@ async function crashAfterWrites(request: Extract<ChildRequest, { kind: 'crash-af
   } else {
     // One WAL commit per save, never checkpointed into the database file. Written without fsync to
     // be quick: a process crash keeps what was written (the OS has it), which is all this needs.
-    const store = nativeStore(request.path, ['locking_mode = NORMAL', 'journal_mode = WAL', 'synchronous = OFF', 'wal_autocheckpoint = 0']);
+    const store = await nativeStore(request.path, ['locking_mode = NORMAL', 'journal_mode = WAL', 'synchronous = OFF', 'wal_autocheckpoint = 0']);
     for (const task of tasks) await store.saveTask(task);
   }
   const leftover = request.subject === 'journal' ? `${request.path}.pa-journal` : `${request.path}-wal`;

@@ -43,6 +43,43 @@ export interface JournalingEngine extends Engine {
   readonly inTransaction: boolean;
 }
 
+/** What an {@link EmbeddedEngine} opens. */
+export interface EmbeddedOpenOptions {
+  /**
+   * A whole SQLite database file from the adapter (the store has checked it against SQLite's
+   * header), or `undefined` for a new, empty database.
+   */
+  readonly image?: Uint8Array;
+  /** `true` when the image's memory is the engine's to keep and write into (see `LoadedState.imageOwned`). */
+  readonly imageOwned?: boolean;
+}
+
+/**
+ * An embedded engine: a SQLite that runs in this process on an image a persistence adapter keeps
+ * (sql.js, the default; wa-sqlite or another build tomorrow). `openStore({ adapter, engine })`
+ * takes one where it takes an engine with its own storage; the store opens it on what the adapter
+ * loaded, replays the journal through it and keeps it durable through the adapter.
+ *
+ * The two kinds, and how `openStore` tells them apart:
+ * - an engine with its own storage ({@link Engine}: `run`, `all`, `batch`, `durable: true`) keeps
+ *   the database itself (Cloudflare D1, node:sqlite); no adapter goes with it;
+ * - an embedded engine (`embedded: true`, `open()`) is kept by the adapter.
+ */
+export interface EmbeddedEngine {
+  /** Marks the kind (see above). */
+  readonly embedded: true;
+  /** A short name for messages, e.g. `sql.js`. */
+  readonly name: string;
+  /** Opens a journaling engine on `image`, or on a new empty database. Rejects with a `StoreError` (a damaged image: `CORRUPT`). */
+  open(options: EmbeddedOpenOptions): Promise<JournalingEngine>;
+}
+
+/** Whether `engine` is an {@link EmbeddedEngine} (and not an engine with its own storage). */
+export function isEmbeddedEngine(engine: unknown): engine is EmbeddedEngine {
+  const e = engine as Partial<EmbeddedEngine> | null;
+  return typeof e === 'object' && e !== null && e.embedded === true && typeof e.open === 'function' && typeof e.name === 'string';
+}
+
 /** Whether `engine` supports journaling. */
 export function isJournaling(engine: Engine): engine is JournalingEngine {
   return typeof (engine as Partial<JournalingEngine>).setCommitListener === 'function' && typeof (engine as Partial<JournalingEngine>).exportImageSync === 'function';

@@ -6,7 +6,7 @@ export { SCHEMA_V1 } from './schema-v1.js';
 export { DEFAULT_RETENTION } from './retention.js';
 export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 export { imageCapacity, type LoadedState, type PersistenceAdapter } from './persistence.js';
-export { SyncEngine, isJournaling, type CommitListener, type Engine, type JournalingEngine } from './engine.js';
+export { SyncEngine, isEmbeddedEngine, isJournaling, type CommitListener, type EmbeddedEngine, type EmbeddedOpenOptions, type Engine, type JournalingEngine } from './engine.js';
 export { SEQUENCE_KEY, type ChangeMessage, type Durability, type StoreHealth, type StoreWarning } from './durability.js';
 export {
   crc32,
@@ -24,4 +24,6 @@ export { IMAGE_ID_KEY, IMAGE_PARENT_KEY, journalContinuation, readImageMeta, typ
 export { checkSqliteFile, type SqliteHeader } from './sqlite-file.js';
 export { createSqlJsEngine, SqlJsEngine, type SqlJsEngineOptions } from './sqljs-engine.js';
 export { loadSqlJs, wasmHeapBytes, type WasmSource } from './sqljs-loader.js';
-export { openStore, Store, StoreOperations, type StoreOptions, type StoreRole, type Reads, type TransactionHandle, type WhenLocked } from './store.js';
+export { openStore } from './open.js';
+export { Store, StoreOperations, type StoreOptions, type StoreRole, type Reads, type TransactionHandle, type WhenLocked } from './store.js';
+export { createSqlJsEmbeddedEngine, type SqlJsEmbeddedOptions } from './sqljs-engine.js';

@@ -1,5 +1,5 @@
 import { ClosedError, CorruptDatabaseError, SqlError, StoreError, ValidationError } from './errors.js';
-import { SyncEngine } from './engine.js';
+import { SyncEngine, type EmbeddedEngine } from './engine.js';
 import { imageCapacity } from './persistence.js';
 import { checkSqliteFile } from './sqlite-file.js';
 import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
@@ -277,4 +277,22 @@ export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promi
     throw e;
   }
   return engine;
+}
+
+/** Options of {@link createSqlJsEmbeddedEngine}: those of {@link createSqlJsEngine} but the image. */
+export type SqlJsEmbeddedOptions = Pick<SqlJsEngineOptions, 'wasm' | 'cacheSizeKiB'>;
+
+/**
+ * sql.js as an {@link EmbeddedEngine}: what `openStore` runs on an adapter when it is given no
+ * engine (with its `wasm` and `cacheSizeKiB` options).
+ * @example
+ * const store = await openStore({ adapter, engine: createSqlJsEmbeddedEngine({ wasm: wasmUrl }) });
+ */
+export function createSqlJsEmbeddedEngine(options: SqlJsEmbeddedOptions = {}): EmbeddedEngine {
+  const { wasm, cacheSizeKiB } = options;
+  return {
+    embedded: true,
+    name: 'sql.js',
+    open: ({ image, imageOwned }) => createSqlJsEngine({ wasm, cacheSizeKiB, ...(image ? { image, imageOwned: imageOwned === true } : {}) }),
+  };
 }

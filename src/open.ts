@@ -1,0 +1,187 @@
+/**
+ * `openStore`: the store on an adapter and an embedded engine (sql.js unless told otherwise), as
+ * the owner, a follower or a read-only reader; or on an engine that keeps its own storage.
+ */
+import { DurabilityManager } from './durability.js';
+import { isEmbeddedEngine, type EmbeddedEngine, type Engine } from './engine.js';
+import { LockError, SqlError, StoreError, UnsupportedError, ValidationError } from './errors.js';
+import { openMailbox, type Mailbox } from './follower.js';
+import { loadMigrated, lockFailure, type Opened } from './loading.js';
+import { createMemoryAdapter } from './memory-adapter.js';
+import { migrate } from './migrations.js';
+import { checkedClock, readOptions, readsOption, settingsFrom, WHEN_LOCKED, type StoreOptions } from './options.js';
+import type { PersistenceAdapter } from './persistence.js';
+import type { SqlPort, SqlStatement, SqlValue } from './sql-port.js';
+import { createSqlJsEmbeddedEngine } from './sqljs-engine.js';
+import { FOLLOW, Store } from './store.js';
+
+// Adapter kinds whose chosen durability was told (see openStore).
+const toldDeferred = new Set<string>();
+
+/** The embedded engine `options` name, or sql.js with its options. */
+function embeddedEngine(options: StoreOptions): EmbeddedEngine {
+  if (options.engine === undefined) return createSqlJsEmbeddedEngine({ wasm: options.wasm, cacheSizeKiB: options.cacheSizeKiB });
+  const clash = (['wasm', 'cacheSizeKiB'] as const).filter((name) => options[name] !== undefined);
+  if (clash.length > 0) {
+    throw ValidationError.of('options', `${clash.join(' and ')} configure the default engine (sql.js); with an engine of your own, give them to it (createSqlJsEmbeddedEngine({ wasm, cacheSizeKiB }))`);
+  }
+  return options.engine as EmbeddedEngine;
+}
+
+/**
+ * Opens a store: takes ownership of the database (unless `readOnly`), loads the adapter's image and
+ * replays its journal (or starts empty), runs the migrations, and returns the {@link Store}. A file
+ * that is not SQLite, a damaged journal, or a schema newer than this code is refused with a typed
+ * error and left untouched; a database another store owns gives a `LockError`.
+ * @example
+ * const store = await openStore({ adapter: createFileAdapter({ path: 'agent.db' }) });
+ * await store.saveTask({ id: 't1', command: 'deploy', params: { env: 'prod' } });
+ */
+export async function openStore(given: StoreOptions = {}): Promise<Store> {
+  const options = readOptions(given);
+  if (options.engine !== undefined && !isEmbeddedEngine(options.engine)) return openOnEngine(options);
+  const { adapter = createMemoryAdapter(), clock = Date.now, readOnly = false, whenLocked = 'fail', onChange } = options;
+  const embedded = embeddedEngine(options);
+  const reads = readsOption(options.reads);
+  if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
+  if (typeof readOnly !== 'boolean') throw ValidationError.of('options', 'readOnly must be true or false');
+  if (!WHEN_LOCKED.includes(whenLocked)) throw ValidationError.of('options', `whenLocked must be one of ${WHEN_LOCKED.join(', ')}, not ${String(whenLocked)}`);
+  if (onChange !== undefined && typeof onChange !== 'function') throw ValidationError.of('options', 'onChange must be a function');
+  if (whenLocked !== 'fail') {
+    if (readOnly) throw ValidationError.of('options', `whenLocked: '${whenLocked}' takes over writing one day; it cannot go with readOnly: true`);
+    if (typeof adapter.waitForLock !== 'function' || typeof adapter.subscribe !== 'function') {
+      throw ValidationError.of('options', `whenLocked: '${whenLocked}' needs an adapter that can wait for ownership and pass messages between stores (waitForLock, subscribe); the ${adapter.name} adapter cannot`);
+    }
+  }
+
+  const settings = settingsFrom(options, adapter);
+  if (options.durability === undefined && adapter.defaultDurability === 'deferred' && !toldDeferred.has(adapter.name)) {
+    // Said once per adapter kind and realm (a Worker opens a store per request).
+    toldDeferred.add(adapter.name);
+    settings.onWarning({
+      code: 'DURABILITY',
+      message: `the ${adapter.name} adapter defaults to durability 'deferred': writes resolve at once and reach storage within flushIntervalMs (${settings.flushIntervalMs} ms), or at flush()/close(); a crash loses at most that window. Pass durability: 'write' where one writer has strongly consistent storage (a Durable Object)`,
+    });
+  }
+  const now = checkedClock(clock);
+  let engine: Engine | undefined;
+  let store: Store | undefined;
+  let mailbox: Mailbox | undefined;
+  const load = (asOwner: boolean, mustExist: boolean): Promise<Opened> => loadMigrated(adapter, settings, embedded, asOwner, mustExist);
+  try {
+    let following: LockError | undefined;
+    if (!readOnly) {
+      try {
+        await adapter.lock();
+      } catch (e) {
+        const error = lockFailure(adapter, e);
+        if (whenLocked === 'fail' || !(error instanceof LockError)) throw error;
+        following = error;
+      }
+    }
+    // A read-only store on an adapter that passes messages follows the owner too (it never takes over).
+    const live = readOnly && typeof adapter.subscribe === 'function';
+    if (following || live) {
+      // Listens before it loads, so no commit falls between the load and the first message.
+      const box = openMailbox(adapter);
+      mailbox = box;
+      const first = await load(false, readOnly);
+      engine = first.engine;
+      store = new Store(first.engine, adapter, clock, undefined, readOnly, reads);
+      mailbox = undefined; // the store stops it from now on
+      store[FOLLOW]({
+        mode: whenLocked === 'wait' ? 'wait' : 'follow',
+        holder: following?.holder ?? { description: 'the owner (this store is read-only)' },
+        settings,
+        sequence: first.opened.lastSequence,
+        imageBytes: first.opened.imageBytes,
+        mailbox: box,
+        load: (asOwner) => load(asOwner, false),
+        onChange,
+      });
+      return store;
+    }
+    const first = await load(!readOnly, readOnly);
+    engine = first.engine;
+    const { opened, hasImage, migrated } = first;
+    const durability = new DurabilityManager(first.engine, adapter, settings, opened, now, () => store?.transactionEnded() ?? Promise.resolve());
+    store = new Store(engine, adapter, clock, durability, readOnly, reads);
+    if (!readOnly) {
+      // A new or migrated database is written at once, so the image on disk is complete and current.
+      if (!hasImage || migrated) await durability.checkpoint();
+      durability.checkSize();
+    }
+    return store;
+  } catch (e) {
+    // The error that stopped the open is the one to report; cleanup failures must not hide it.
+    mailbox?.unsubscribe();
+    if (store) await store.close().catch(() => undefined);
+    else {
+      await engine?.close().catch(() => undefined);
+      if (!readOnly) await adapter.unlock().catch(() => undefined);
+      await adapter.close().catch(() => undefined);
+    }
+    throw e;
+  }
+}
+
+/** `openStore({ engine })`: the store on an engine that keeps its own storage (Cloudflare D1). */
+async function openOnEngine(options: StoreOptions): Promise<Store> {
+  const { clock = Date.now } = options;
+  const engine = options.engine as Engine;
+  if (typeof engine !== 'object' || engine === null || typeof engine.run !== 'function' || typeof engine.all !== 'function' || typeof engine.batch !== 'function') {
+    throw ValidationError.of('options', 'the engine option must be an engine with its own storage (run, all, batch), such as createD1Engine(env.DB), or an embedded engine (embedded: true, open), such as createSqlJsEmbeddedEngine()');
+  }
+  const clash = (['adapter', 'wasm', 'durability', 'journal', 'cacheSizeKiB', 'flushIntervalMs', 'checkpointBytes', 'sizeWarningBytes', 'retry'] as const).filter(
+    (name) => options[name] !== undefined,
+  );
+  if (options.readOnly === true) clash.push('readOnly' as never);
+  if (options.whenLocked !== undefined && options.whenLocked !== 'fail') clash.push('whenLocked' as never);
+  if (clash.length > 0) throw ValidationError.of('options', `the engine option keeps its own storage; ${clash.join(', ')} cannot go with it`);
+  if (typeof clock !== 'function') throw ValidationError.of('options', 'the clock option must be a function returning Unix ms');
+  readsOption(options.reads); // an engine with its own storage has every write durable when it resolves
+  for (const name of ['onWarning', 'onChange'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw ValidationError.of('options', `${name} must be a function`);
+  }
+  const typed = typedErrors(engine);
+  await migrate(typed);
+  // The store's ownership and persistence calls have nothing to do: the engine keeps its own storage.
+  const own: PersistenceAdapter = {
+    name: engine.name,
+    persistent: true,
+    async lock() {},
+    async load() {
+      return {};
+    },
+    async checkpoint() {
+      throw new UnsupportedError(`the ${engine.name} engine keeps its own persistence; there is no image to checkpoint`);
+    },
+    async unlock() {},
+    async close() {},
+  };
+  return new Store(typed, own, clock, undefined, false);
+}
+
+/** The engine with its errors made the store's: a `StoreError` passes, anything else becomes a `SqlError`. */
+function typedErrors(engine: Engine): Engine {
+  const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (e) {
+        if (e instanceof StoreError) throw e;
+        throw new SqlError(`${engine.name} ${what} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    };
+  return {
+    name: engine.name,
+    ...(engine.durable === undefined ? {} : { durable: engine.durable }),
+    run: wrap('statement', (sql: string, params?: readonly SqlValue[]) => engine.run(sql, params)),
+    all: wrap('query', (sql: string, params?: readonly SqlValue[]) => engine.all(sql, params)),
+    batch: wrap('batch', (statements: readonly SqlStatement[]) => engine.batch(statements)),
+    ...(engine.sizeBytes ? { sizeBytes: wrap('size query', () => (engine.sizeBytes as () => Promise<number>)()) } : {}),
+    ...(engine.exportImage ? { exportImage: () => (engine.exportImage as () => Promise<Uint8Array>)() } : {}),
+    ...(engine.transaction ? { transaction: <T>(fn: (port: SqlPort) => Promise<T>) => (engine.transaction as <U>(f: (port: SqlPort) => Promise<U>) => Promise<U>)(fn) } : {}),
+    close: () => (typeof engine.close === 'function' ? engine.close() : Promise.resolve()),
+  };
+}
