@@ -1,4 +1,5 @@
 import { CorruptDatabaseError } from './errors.js';
+import type { JournalingEngine } from './engine.js';
 import type { JournalRecord, ParsedJournal } from './journal.js';
 import type { SqlRow, SqlValue } from './sql-port.js';
 
@@ -33,6 +34,33 @@ export function readImageMeta(engine: { allSync(sql: string, params?: readonly S
   const id = values.get(IMAGE_ID_KEY);
   const parent = values.get(IMAGE_PARENT_KEY);
   return { sequence: text === undefined ? 0 : Number(text), ...(id ? { id } : {}), ...(parent ? { parent } : {}) };
+}
+
+/**
+ * Exports `engine`'s database as an image that says what it holds: the journal sequence `sequence`
+ * (every record it contains) and the id `id` (the exporting store's own, never one a checkpoint
+ * wrote, so exports of the same state are the same bytes), so that a journal beside the place it
+ * is copied to is never replayed onto it: that journal names another image, or, should it continue
+ * an earlier export of this store, another sequence. The engine's own `meta` rows are
+ * put back as they were before it returns (synchronously: nothing runs in between).
+ */
+export function exportStamped(engine: JournalingEngine, sequence: number, id: string): Uint8Array {
+  const keys = [SEQUENCE_KEY, IMAGE_ID_KEY, IMAGE_PARENT_KEY];
+  const before = engine.allSync('SELECT key, value FROM meta WHERE key IN (?, ?, ?)', keys);
+  // A database the store never wrote (a Go agent's file, opened and exported) is exported as it is.
+  if (sequence === 0 && !before.some((row) => row.key === IMAGE_ID_KEY)) return engine.exportImageSync();
+  const put = (key: string, value: string) => engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [key, value]);
+  try {
+    // (A database no write of this store reached keeps the Go store's meta rows but for the id.)
+    if (sequence > 0) put(SEQUENCE_KEY, String(sequence));
+    else engine.runSync('DELETE FROM meta WHERE key = ?', [SEQUENCE_KEY]);
+    put(IMAGE_ID_KEY, id);
+    engine.runSync('DELETE FROM meta WHERE key = ?', [IMAGE_PARENT_KEY]);
+    return engine.exportImageSync();
+  } finally {
+    engine.runSync('DELETE FROM meta WHERE key IN (?, ?, ?)', keys);
+    for (const row of before) put(String(row.key), String(row.value));
+  }
 }
 
 /** What a journal adds to its image: the records to replay, and where the next append goes. */

@@ -5,7 +5,9 @@
  */
 import type { Context } from './context.js';
 import { type DurabilityManager, type StoreHealth } from './durability.js';
-import type { Engine, JournalingEngine } from './engine.js';
+import { isJournaling, type Engine, type JournalingEngine } from './engine.js';
+import { exportStamped } from './image-meta.js';
+import { newImageId } from './journal.js';
 import { ClosedError, LockError, PersistenceError, ReadOnlyError, UnsupportedError, ValidationError } from './errors.js';
 import { Follower, type FollowerHost, type FollowSetup } from './follower.js';
 import { StoreOperations, Transaction, type Operation, type TransactionHandle } from './operations.js';
@@ -32,6 +34,8 @@ export class Store extends StoreOperations {
   #durability: DurabilityManager | undefined;
   readonly #readOnly: boolean;
   readonly #reads: Reads;
+  // The id this store's exported images carry (see exportImage).
+  #exportId: string | undefined;
   // Set while another store owns the database and this one follows it.
   #follower: Follower | undefined;
   // Operations running on each engine; a replaced engine closes when its last one settles.
@@ -199,11 +203,16 @@ export class Store extends StoreOperations {
   /**
    * A complete SQLite database file of the current state, openable by `sqlite3`, better-sqlite3 and
    * the Go agent (whatever journal mode the store uses inside). Waits for an open transaction to end.
+   * The image records the journal sequence it holds and has an id of its own: copied over a
+   * database whose journal is still beside it, it is never mixed with that journal (the journal
+   * names another image, and is refused).
    */
   exportImage(): Promise<Uint8Array> {
     return this.call(async () => {
-      if (!this.#engine.exportImage) throw new UnsupportedError(`the ${this.#engine.name} engine cannot export an image`);
-      return this.#engine.exportImage();
+      const engine = this.#engine;
+      if (isJournaling(engine)) return exportStamped(engine, this.#follower?.sequence ?? this.#durability?.lastSequence ?? 0, (this.#exportId ??= newImageId()));
+      if (!engine.exportImage) throw new UnsupportedError(`the ${engine.name} engine cannot export an image`);
+      return engine.exportImage();
     });
   }
 

@@ -526,11 +526,13 @@ describe('an image this store exported, read as the Go agent would', () => {
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(db.pragma('foreign_key_check')).toEqual([]);
-      // The Go store's one row, and the id the store gives every image it writes (see the README's
-      // durability section): a key the Go agent never reads.
+      // The Go store's one row, and what the store records of an image it writes or exports (see
+      // the README's durability section), keys the Go agent never reads: its id, and the journal
+      // records it holds (the 16 writes above).
       expect(db.prepare('SELECT key, value FROM meta ORDER BY key').all()).toEqual([
         { key: 'schema_version', value: '1' },
         { key: 'store_image_id', value: expect.stringMatching(/^[0-9a-f]{32}$/) },
+        { key: 'store_journal_sequence', value: '16' },
       ]);
     } finally {
       db.close();

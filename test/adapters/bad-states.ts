@@ -27,13 +27,14 @@ interface State {
 }
 
 /** A store's state after three durable writes and a crash: its image (with an id) and its journal (a header and records 1-3). */
-async function crashedStore(label: string): Promise<{ image: Uint8Array; journal: Uint8Array }> {
+async function crashedStore(label: string): Promise<{ image: Uint8Array; journal: Uint8Array; exported: Uint8Array }> {
   const volume: MemoryVolume = createMemoryVolume();
   const store = await openStore({ adapter: createMemoryAdapter({ volume }), durability: 'write', onWarning: () => undefined });
   for (let i = 1; i <= 3; i++) await store.saveTask({ id: `${label}-${i}`, command: 'deploy', params: { label, i, pad: 'x'.repeat(40 * i) } });
+  const exported = await store.exportImage(); // a backup of everything, taken just before
   // A crash: the store is dropped without close().
   volume.owner = undefined;
-  return { image: volume.image as Uint8Array, journal: volume.journal.slice(0, volume.journalLength) };
+  return { image: volume.image as Uint8Array, journal: volume.journal.slice(0, volume.journalLength), exported };
 }
 
 async function sha256(bytes: Uint8Array | undefined): Promise<string> {
@@ -81,8 +82,8 @@ function flipped(bytes: Uint8Array, at: number): Uint8Array {
 /** The bad-state suite on one adapter. */
 export function defineBadStateSuite(name: string, makeLocation: () => Promise<BadStateLocation>): void {
   describe(`bad states on the ${name} adapter: refused with a typed error, every byte untouched`, () => {
-    let ours: { image: Uint8Array; journal: Uint8Array };
-    let foreign: { image: Uint8Array; journal: Uint8Array };
+    let ours: Awaited<ReturnType<typeof crashedStore>>;
+    let foreign: Awaited<ReturnType<typeof crashedStore>>;
     beforeAll(async () => {
       ours = await crashedStore('ours');
       foreign = await crashedStore('foreign');
@@ -157,6 +158,20 @@ export function defineBadStateSuite(name: string, makeLocation: () => Promise<Ba
       const headerSize = parseJournal(foreign.journal).header?.size ?? 0;
       expect(headerSize).toBeGreaterThan(0);
       await expectRefused({ image: ours.image, journal: foreign.journal.slice(headerSize) }, { code: 'CORRUPT', reason: 'JOURNAL_MISMATCH' });
+    });
+
+    it('a backup (exportImage) put over the image while the journal is still beside it: JOURNAL_MISMATCH, never replayed twice', async () => {
+      await expectRefused({ image: ours.exported, journal: ours.journal }, { code: 'CORRUPT', reason: 'JOURNAL_MISMATCH' });
+      // On its own the backup holds every write.
+      const location = await makeLocation();
+      try {
+        await place(location.open(), { image: ours.exported });
+        const store = await openStore({ adapter: location.open(), onWarning: () => undefined });
+        expect((await store.listTasks()).map((t) => t.id).sort()).toEqual(['ours-1', 'ours-2', 'ours-3']);
+        await store.close();
+      } finally {
+        await location.cleanup();
+      }
     });
 
     it('journal records and no image: JOURNAL_MISMATCH', async () => {
