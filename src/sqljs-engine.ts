@@ -1,5 +1,5 @@
 import initSqlJs from 'sql.js';
-import { ClosedError, CorruptDatabaseError, SqlError, StoreError, UnsupportedError, ValidationError } from './errors.js';
+import { ClosedError, CorruptDatabaseError, SqlError, StoreError, TransactionError, UnsupportedError, ValidationError } from './errors.js';
 import { SyncEngine } from './engine.js';
 import { imageCapacity } from './persistence.js';
 import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
@@ -458,7 +458,7 @@ export class SqlJsEngine extends SyncEngine {
 
   exportImageSync(): Uint8Array {
     const db = this.#open();
-    if (this.inTransaction) throw new StoreError('TRANSACTION', 'cannot export the image while a transaction is open');
+    if (this.inTransaction) throw new TransactionError('cannot export the image while a transaction is open');
     try {
       return db.export();
     } catch (e) {

@@ -4,6 +4,7 @@ import * as audit from './audit.js';
 import type { Context } from './context.js';
 import * as deadLetters from './dead-letters.js';
 import {
+  ClockError,
   ClosedError,
   CorruptDatabaseError,
   LockError,
@@ -912,7 +913,7 @@ function checkedClock(clock: () => number): () => number {
   return () => {
     const now = clock();
     if (!Number.isSafeInteger(now) || now < 0) {
-      throw new StoreError('CLOCK', `the clock returned ${String(now)}; it must return Unix milliseconds as a non-negative integer`);
+      throw new ClockError(`the clock returned ${String(now)}; it must return Unix milliseconds as a non-negative integer`);
     }
     return now;
   };

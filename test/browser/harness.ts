@@ -162,8 +162,6 @@ async function buildEntries(entries: Readonly<Record<string, string>>, outdir: s
     format: 'esm',
     target: 'es2022',
     alias: { vitest: SHIM },
-    // Names as in Node: the store names its errors after their classes (`new.target.name`).
-    keepNames: true,
     sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'silent',
