@@ -51,7 +51,7 @@ export function chromiumPath(): string {
   return process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 }
 
-const INSTALL_HINT = 'Install Debian\'s Chromium with `apt-get install -y chromium` (.ci/run does), or point CHROMIUM_PATH at a Chromium or Chrome binary.';
+const INSTALL_HINT = 'Install Debian\'s Chromium with `apt-get install -y chromium` (npm test does, as root), or point CHROMIUM_PATH at a Chromium or Chrome binary.';
 
 /** What to build and launch. */
 export interface BrowserHarnessOptions {
