@@ -15,7 +15,7 @@ const STRICT_CSP = "script-src 'self' 'wasm-unsafe-eval'";
 let harness: BrowserHarness;
 let site: StaticServer;
 beforeAll(async () => {
-  harness = await startBrowserHarness({ entries: { 'csp-store': 'test/browser/entries/csp-store.ts' } });
+  harness = await startBrowserHarness({ entries: { 'csp-store': 'test/browser/pages/csp-store.ts' } });
   // No inline script under this policy: a classic script listens for violations before the module
   // (and everything it imports) runs; the probe is a control that the listener hears one.
   writeFileSync(
