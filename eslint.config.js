@@ -66,6 +66,16 @@ export default tseslint.config(
     languageOptions: { globals: { document: 'readonly', crypto: 'readonly', addEventListener: 'readonly', globalThis: 'readonly', URL: 'readonly' } },
   },
   {
+    // The packed package's consumer (test/package/): Node scripts and pages that run in Chromium.
+    files: ['test/package/consumer/**/*.js', 'test/package/consumer/**/*.mjs', 'test/package/consumer/**/*.cjs'],
+    languageOptions: { globals: { document: 'readonly', location: 'readonly', require: 'readonly', WebAssembly: 'readonly' } },
+  },
+  {
+    // Its CommonJS script loads the package the way CommonJS users do.
+    files: ['test/package/consumer/**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', performance: 'readonly', Buffer: 'readonly', globalThis: 'readonly' } },
   },

@@ -50,7 +50,8 @@ export default defineConfig([
   },
   {
     // The dashboard: a static page (`dist/dashboard/`) that `agent-store serve` serves and an app can
-    // host on its own origin. One browser bundle with everything inside, no Node code, no CDN.
+    // host on its own origin. One browser bundle with everything inside, no Node code, no CDN; its WASM
+    // is the package's one copy, dist/sql-wasm.wasm (the page loads ../sql-wasm.wasm).
     entry: { 'dashboard/app': 'dashboard/app.ts' },
     format: ['esm'],
     platform: 'browser',
@@ -65,7 +66,6 @@ export default defineConfig([
       await Promise.all([
         copyFile('dashboard/index.html', 'dist/dashboard/index.html'),
         copyFile('dashboard/style.css', 'dist/dashboard/style.css'),
-        copyFile('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/dashboard/sql-wasm.wasm'),
       ]);
     },
   },

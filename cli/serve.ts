@@ -69,7 +69,8 @@ const FILES: Readonly<Record<string, { file: string; type: string }>> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/app.js.map': { file: 'app.js.map', type: 'application/json; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
-  '/sql-wasm.wasm': { file: 'sql-wasm.wasm', type: 'application/wasm' },
+  // The package's one copy of the binary, beside dashboard/ in dist/: the page asks for ../sql-wasm.wasm.
+  '/sql-wasm.wasm': { file: '../sql-wasm.wasm', type: 'application/wasm' },
 };
 
 interface Sample {

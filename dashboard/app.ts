@@ -7,8 +7,6 @@
  * leaves the filter inputs alone: a live update keeps the user's filters, selected task and
  * scroll positions.
  */
-// First: it must run before any module that builds a zod schema.
-import { zodJitless } from './no-eval.js';
 import type { AuditEntry, AuditFilter, Store, Task, TaskStatus } from '../src/index.js';
 import { backlogPerHour, hourOf, lineChart, taskChart, tasksPerHour } from './charts.js';
 import { loadModel, queryTasks, splitDeadLetters, type Model, type TaskFilters } from './data.js';
@@ -458,7 +456,6 @@ async function start(): Promise<void> {
 }
 
 document.documentElement.dataset.ready = 'starting';
-document.documentElement.dataset.jitless = String(zodJitless);
 void start().finally(() => {
   // Tests and screenshots wait for this: the first source (if any) is shown.
   document.documentElement.dataset.ready = 'true';

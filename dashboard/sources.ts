@@ -7,8 +7,11 @@ import { createSqlJsEngine, openStore, readSchemaVersion, type Store, type Store
 import { createMemoryAdapter } from '../adapters/memory.js';
 import { createIndexedDbAdapter } from '../adapters/indexeddb.js';
 
-/** The WASM sits beside the page (tsup copies it into dist/dashboard/), so the page works under any sub-path. */
-const wasm = () => new URL('./sql-wasm.wasm', location.href);
+/**
+ * The package ships its WASM once, in dist/, one level above this bundle (dist/dashboard/app.js):
+ * relative to the script, so the page works under any sub-path (`serve` answers it at /sql-wasm.wasm).
+ */
+const wasm = () => new URL('../sql-wasm.wasm', import.meta.url);
 
 /** One sample of the database's size. */
 export interface SizeSample {

@@ -1,4 +1,4 @@
-import { ClosedError, StoreError } from './errors.js';
+import { ClosedError, TransactionError } from './errors.js';
 import type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 
 /** An engine: the SQL port plus what only an embedded engine can do. */
@@ -197,7 +197,7 @@ export abstract class SyncEngine implements Engine {
   }
 
   async transaction<T>(fn: (port: SqlPort) => Promise<T>): Promise<T> {
-    if (this.#inTransaction) throw new StoreError('TRANSACTION', 'transactions do not nest');
+    if (this.#inTransaction) throw new TransactionError('transactions do not nest');
     this.runSync('BEGIN IMMEDIATE');
     this.#inTransaction = true;
     let active = true;
@@ -209,7 +209,7 @@ export abstract class SyncEngine implements Engine {
       <A extends unknown[], R>(op: (...args: A) => R) =>
       async (...args: A): Promise<R> => {
         if (!active) throw new ClosedError('this transaction (it has ended; use the store itself)');
-        if (failure !== undefined) throw new StoreError('TRANSACTION', 'an earlier statement of this transaction failed; it will roll back', { cause: failure });
+        if (failure !== undefined) throw new TransactionError('an earlier statement of this transaction failed; it will roll back', { cause: failure });
         try {
           return op(...args);
         } catch (e) {
@@ -228,7 +228,7 @@ export abstract class SyncEngine implements Engine {
       const result = await fn(port);
       active = false;
       if (failure !== undefined) {
-        throw new StoreError('TRANSACTION', 'a statement of this transaction failed (its error was caught); nothing was committed', { cause: failure });
+        throw new TransactionError('a statement of this transaction failed (its error was caught); nothing was committed', { cause: failure });
       }
       this.runSync('COMMIT');
       this.#committed(log);

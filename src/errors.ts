@@ -28,6 +28,23 @@ export interface LockHolder {
   readonly description: string;
 }
 
+/**
+ * Marks the store's error classes, so `instanceof` also knows an error made by another copy of this
+ * module: the ESM and the CJS entry, or the `./browser` bundle beside a bundled app, each carry
+ * their own classes. `Symbol.for` is one symbol across all of them.
+ */
+const BRAND: unique symbol = Symbol.for('@platform-agent/store.error-class');
+
+/**
+ * Gives an error class its `name` as a literal: minifiers and bundlers rename classes (`e`,
+ * `_ValidationError`), so `new.target.name` would not survive a user's build. On the prototype, as
+ * the built-in errors have it, so `String(err)` and the stack start with it.
+ */
+function named(cls: abstract new (...args: never[]) => StoreError, name: string): void {
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
+  Object.defineProperty(cls.prototype, BRAND, { value: name });
+}
+
 /** Options accepted by every {@link StoreError} constructor. */
 export interface StoreErrorOptions {
   /** The underlying error, chained as the standard `cause`. */
@@ -36,30 +53,58 @@ export interface StoreErrorOptions {
 
 /**
  * The base of every error this package throws. `code` is stable; the message names the thing.
+ * Every error the store throws is one of its subclasses (see {@link AnyStoreError}); to narrow on
+ * `code`, use {@link isStoreError}.
  * @example
  * try { await store.updateTaskStatus('t1', 'running'); }
  * catch (e) { if (e instanceof StoreError && e.code === 'NOT_FOUND') ... }
  */
-export class StoreError extends Error {
-  /** A stable, machine-readable code. */
-  readonly code: StoreErrorCode;
+export class StoreError<C extends StoreErrorCode = StoreErrorCode> extends Error {
+  static {
+    named(this, 'StoreError');
+  }
 
-  constructor(code: StoreErrorCode, message: string, options: StoreErrorOptions = {}) {
+  /** A stable, machine-readable code. */
+  readonly code: C;
+
+  constructor(code: C, message: string, options: StoreErrorOptions = {}) {
     super(message.startsWith(PREFIX) ? message : `${PREFIX} ${message}`, { cause: options.cause });
-    this.name = new.target.name;
     this.code = code;
+  }
+
+  /**
+   * `instanceof` by class, then by brand: an error of the same class from another copy of this
+   * package (its CJS entry, its browser bundle) is an instance too. A subclass of your own is
+   * checked by its class alone.
+   */
+  static [Symbol.hasInstance]<T extends abstract new (...args: never[]) => unknown>(this: T, value: unknown): value is InstanceType<T> {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const prototype = this.prototype as Record<symbol, unknown>;
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(prototype, BRAND)) return false;
+    for (let p: object | null = Object.getPrototypeOf(value) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+      if (Object.hasOwn(p, BRAND) && (p as Record<symbol, unknown>)[BRAND] === prototype[BRAND]) return true;
+    }
+    return false;
   }
 }
 
 /** The store (or a transaction handle) was used after `close()` (or after the transaction ended). */
-export class ClosedError extends StoreError {
+export class ClosedError extends StoreError<'CLOSED'> {
+  static {
+    named(this, 'ClosedError');
+  }
+
   constructor(what: string) {
     super('CLOSED', `${what} is closed`);
   }
 }
 
 /** An update addressed a row that does not exist. */
-export class NotFoundError extends StoreError {
+export class NotFoundError extends StoreError<'NOT_FOUND'> {
+  static {
+    named(this, 'NotFoundError');
+  }
+
   /** The table the row was looked up in, e.g. `tasks`. */
   readonly entity: string;
   /** The key that was looked up. */
@@ -73,7 +118,11 @@ export class NotFoundError extends StoreError {
 }
 
 /** A record or argument failed validation; nothing was written. `issues` are zod's, with field paths. */
-export class ValidationError extends StoreError {
+export class ValidationError extends StoreError<'VALIDATION'> {
+  static {
+    named(this, 'ValidationError');
+  }
+
   /** zod's issues: each has a `path` into the input and a `message`. */
   readonly issues: z.core.$ZodIssue[];
 
@@ -93,7 +142,11 @@ export class ValidationError extends StoreError {
 }
 
 /** The database's `meta.schema_version` is newer than this code knows (or unreadable); it was left untouched. */
-export class SchemaVersionError extends StoreError {
+export class SchemaVersionError extends StoreError<'SCHEMA_VERSION'> {
+  static {
+    named(this, 'SchemaVersionError');
+  }
+
   /** The version found in the file, as stored. */
   readonly found: string;
   /** The newest version this code can open. */
@@ -116,8 +169,8 @@ export class SchemaVersionError extends StoreError {
  * - `TRUNCATED`: it is shorter than its header says (page count × page size): pages are missing;
  * - `TRAILING_BYTES`: it is longer than its header says: something was written past its end;
  * - `DAMAGED`: SQLite finds it damaged (a malformed page, an unreadable header field);
- * - `JOURNAL_DAMAGED`: the store's journal is damaged before its last record (a bad checksum with
- *   intact records after it, a sequence gap, a record that does not apply);
+ * - `JOURNAL_DAMAGED`: the store's journal is damaged (a bad checksum with intact records after
+ *   it, a last record whole but failing its checksum, a sequence gap, a record that does not apply);
  * - `JOURNAL_MISMATCH`: the journal belongs to another image (another database, or an older or
  *   newer copy of this one), or holds records and there is no image.
  */
@@ -133,7 +186,11 @@ export interface CorruptDatabaseErrorOptions extends StoreErrorOptions {
  * The bytes are not a SQLite database, or the database or its journal is damaged. Nothing was
  * read into the store and nothing was written: every byte is as it was. `reason` says what.
  */
-export class CorruptDatabaseError extends StoreError {
+export class CorruptDatabaseError extends StoreError<'CORRUPT'> {
+  static {
+    named(this, 'CorruptDatabaseError');
+  }
+
   /** What is wrong (see {@link CorruptReason}). */
   readonly reason: CorruptReason;
 
@@ -144,16 +201,49 @@ export class CorruptDatabaseError extends StoreError {
 }
 
 /** The engine cannot do what was asked (for example, an interactive transaction on an engine with only batches). */
-export class UnsupportedError extends StoreError {
+export class UnsupportedError extends StoreError<'UNSUPPORTED'> {
+  static {
+    named(this, 'UnsupportedError');
+  }
+
   constructor(message: string, options: StoreErrorOptions = {}) {
     super('UNSUPPORTED', message, options);
   }
 }
 
 /** SQLite reported an error that is none of the above (a constraint, a full heap). */
-export class SqlError extends StoreError {
+export class SqlError extends StoreError<'SQL'> {
+  static {
+    named(this, 'SqlError');
+  }
+
   constructor(message: string, options: StoreErrorOptions = {}) {
     super('SQL', message, options);
+  }
+}
+
+/**
+ * A transaction could not go on or commit: transactions do not nest, one of its statements failed
+ * (so it can only roll back), or the image was exported while it was open.
+ */
+export class TransactionError extends StoreError<'TRANSACTION'> {
+  static {
+    named(this, 'TransactionError');
+  }
+
+  constructor(message: string, options: StoreErrorOptions = {}) {
+    super('TRANSACTION', message, options);
+  }
+}
+
+/** The injected clock returned something that is not Unix milliseconds (a non-negative integer); nothing was written. */
+export class ClockError extends StoreError<'CLOCK'> {
+  static {
+    named(this, 'ClockError');
+  }
+
+  constructor(message: string, options: StoreErrorOptions = {}) {
+    super('CLOCK', message, options);
   }
 }
 
@@ -161,7 +251,11 @@ export class SqlError extends StoreError {
  * Another live owner holds the database for writing (another store, in this process or another).
  * Nothing was read or written. Open it with `readOnly: true`, or close the other store first.
  */
-export class LockError extends StoreError {
+export class LockError extends StoreError<'LOCKED'> {
+  static {
+    named(this, 'LockError');
+  }
+
   /** Who holds it (`pid` for a process on this machine). */
   readonly holder: LockHolder;
 
@@ -188,7 +282,11 @@ export interface PersistenceErrorOptions extends StoreErrorOptions {
  * a flush succeeds, new writes are refused and `store.health().state` is `'degraded'`; reads keep
  * working.
  */
-export class PersistenceError extends StoreError {
+export class PersistenceError extends StoreError<'PERSISTENCE'> {
+  static {
+    named(this, 'PersistenceError');
+  }
+
   /**
    * What failed, when the adapter said: the `code` of the adapter's error (for example `ENOSPC` or
    * `EACCES` from the file system; `QUOTA_EXCEEDED`, `DATABASE_DELETED`, `DATABASE_BLOCKED`,
@@ -226,7 +324,11 @@ function reasonOf(cause: unknown): string | undefined {
  * Close that program; after a crash, open the file once with SQLite (`sqlite3 agent.db
  * 'PRAGMA wal_checkpoint(TRUNCATE)'`), which folds the journal in.
  */
-export class SqliteJournalError extends StoreError {
+export class SqliteJournalError extends StoreError<'SQLITE_JOURNAL'> {
+  static {
+    named(this, 'SqliteJournalError');
+  }
+
   /** The journal file found, e.g. `/data/agent.db-wal`. */
   readonly path: string;
   /** `'wal'` for a write-ahead log, `'rollback'` for a hot rollback journal, `'shm'` for a live WAL index. */
@@ -243,8 +345,41 @@ export class SqliteJournalError extends StoreError {
 }
 
 /** A write was attempted on a store opened with `readOnly: true`. Nothing changed. */
-export class ReadOnlyError extends StoreError {
+export class ReadOnlyError extends StoreError<'READ_ONLY'> {
+  static {
+    named(this, 'ReadOnlyError');
+  }
+
   constructor(what = 'this store') {
     super('READ_ONLY', `${what} was opened readOnly; writes are refused`);
   }
+}
+
+/**
+ * Every error the store throws, one class per {@link StoreErrorCode}: after {@link isStoreError},
+ * a check of `code` narrows to its class.
+ */
+export type AnyStoreError =
+  | ClosedError
+  | NotFoundError
+  | ValidationError
+  | SchemaVersionError
+  | CorruptDatabaseError
+  | UnsupportedError
+  | TransactionError
+  | SqlError
+  | ClockError
+  | LockError
+  | PersistenceError
+  | ReadOnlyError
+  | SqliteJournalError;
+
+/**
+ * Whether `value` is an error of this package (from this copy of it or another: see
+ * `StoreError[Symbol.hasInstance]`), typed so that `code` narrows to the class.
+ * @example
+ * catch (e) { if (isStoreError(e) && e.code === 'LOCKED') console.log(e.holder.description); }
+ */
+export function isStoreError(value: unknown): value is AnyStoreError {
+  return value instanceof StoreError;
 }

@@ -3,7 +3,7 @@
  */
 import type { DurabilitySettings, StoreWarning } from './durability.js';
 import type { EmbeddedEngine, Engine } from './engine.js';
-import { StoreError, ValidationError } from './errors.js';
+import { ClockError, ValidationError } from './errors.js';
 import type { Durability, PersistenceAdapter } from './persistence.js';
 import type { WasmSource } from './sqljs-loader.js';
 
@@ -110,7 +110,7 @@ export function checkedClock(clock: () => number): () => number {
   return () => {
     const now = clock();
     if (!Number.isSafeInteger(now) || now < 0) {
-      throw new StoreError('CLOCK', `the clock returned ${String(now)}; it must return Unix milliseconds as a non-negative integer`);
+      throw new ClockError(`the clock returned ${String(now)}; it must return Unix milliseconds as a non-negative integer`);
     }
     return now;
   };

@@ -1,6 +1,12 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from './errors.js';
 import { jsonSnapshot, type JsonValue } from './json.js';
+
+// zod compiles object parsers with `new Function` where it may, and probes for it while the schemas
+// below are built: under a Content-Security-Policy without 'unsafe-eval' the probe alone is reported
+// as a violation, though zod catches it. Its interpreter parses the same, so the store runs jitless
+// everywhere (a page, a Worker, Node), set before any schema of the store exists.
+z.config({ jitless: true });
 
 /**
  * Text as SQLite stores it and every reader reads it back: well-formed Unicode (no lone surrogates)

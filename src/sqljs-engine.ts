@@ -1,4 +1,4 @@
-import { ClosedError, CorruptDatabaseError, SqlError, StoreError, ValidationError } from './errors.js';
+import { ClosedError, CorruptDatabaseError, SqlError, StoreError, TransactionError, ValidationError } from './errors.js';
 import { SyncEngine, type EmbeddedEngine } from './engine.js';
 import { imageCapacity } from './persistence.js';
 import { checkSqliteFile } from './sqlite-file.js';
@@ -225,7 +225,7 @@ export class SqlJsEngine extends SyncEngine {
 
   exportImageSync(): Uint8Array {
     const db = this.#open();
-    if (this.inTransaction) throw new StoreError('TRANSACTION', 'cannot export the image while a transaction is open');
+    if (this.inTransaction) throw new TransactionError('cannot export the image while a transaction is open');
     try {
       return db.export();
     } catch (e) {

@@ -1,21 +1,26 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
 import type { PersistenceAdapter } from '../../src/persistence.js';
 import { parseJournal } from '../../src/journal.js';
 import { expectSameBytes } from '../helpers/bytes.js';
-import { mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
+import { useSmallDisk } from '../helpers/small-disk.js';
 import { independentReaders } from '../helpers/independent-sqlite.js';
 import { defineAdapterConformance, noise, record, rejection, sqliteImage, type AdapterLocation } from './conformance.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const HOLD_LOCK = fileURLToPath(new URL('./fixtures/hold-lock.ts', import.meta.url));
 const HAS_PROC = existsSync('/proc/self/stat');
+
+/** For the tests that read /proc (Linux): they fail elsewhere, saying so, rather than skip. */
+function requireProc(): void {
+  if (!HAS_PROC) throw new Error('this test reads /proc/<pid>/stat and /proc/self/fd: run it on Linux');
+}
 
 interface FsLocation extends AdapterLocation {
   readonly dir: string;
@@ -52,9 +57,6 @@ defineAdapterConformance('fs', newLocation, {
   ],
 });
 
-/** A 1 MiB tmpfs for real ENOSPC, where this process may mount one (root on Linux). */
-const smallDisk = mountSmallDisk('pa-fs-full');
-
 describe('fs adapter', () => {
   const locations: FsLocation[] = [];
   const adapters: PersistenceAdapter[] = [];
@@ -75,10 +77,6 @@ describe('fs adapter', () => {
     for (const a of adapters.splice(0)) await a.close().catch(() => undefined);
     for (const l of locations.splice(0)) await l.cleanup();
   });
-  afterAll(() => {
-    smallDisk?.remove();
-  });
-
   /** Files in `dir` other than the ones named. */
   const tempFiles = (dir: string) => readdirSync(dir).filter((n) => n.includes('.pa-tmp-'));
 
@@ -148,7 +146,8 @@ describe('fs adapter', () => {
       expect(((await stat(path)).mode & 0o777).toString(8)).toBe('640');
     });
 
-    it.skipIf(process.getuid?.() !== 0)('a checkpoint run as root keeps the owner of the image it replaces', async () => {
+    it('a checkpoint run as root keeps the owner of the image it replaces (needs root, as CI runs)', async () => {
+      if (process.getuid?.() !== 0) throw new Error('this test gives the image another owner (chown), which needs root: run the tests as root, as CI does');
       const { path } = await location();
       const a = adapter(path);
       await a.lock();
@@ -245,7 +244,8 @@ describe('fs adapter', () => {
       expect(existsSync(`${path}.pa-lock`)).toBe(false);
     });
 
-    it.skipIf(!HAS_PROC)('a lock of a zombie (exited, not yet reaped) process is taken over', async () => {
+    it('a lock of a zombie (exited, not yet reaped) process is taken over', async () => {
+      requireProc();
       const { path } = await location();
       // The background job exits once its parent shell has become `sleep`, which never reaps it.
       const shell = spawn('sh', ['-c', '(sleep 0.2) & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -264,7 +264,8 @@ describe('fs adapter', () => {
       expect(readLock(path).pid).toBe(process.pid);
     });
 
-    it.skipIf(!HAS_PROC)('a lock naming our own pid with another start time (pid reused after a restart) is taken over', async () => {
+    it('a lock naming our own pid with another start time (pid reused after a restart) is taken over', async () => {
+      requireProc();
       const { path } = await location();
       await writeLock(path, { pid: process.pid, host: hostname(), token: 'previous-life', since: '2020-01-01T00:00:00.000Z', start: ownStart() - 1 });
       await adapter(path).lock();
@@ -491,7 +492,8 @@ describe('fs adapter', () => {
       expect((await stat(`${path}.pa-journal`)).size).toBe(0);
     });
 
-    it.skipIf(!HAS_PROC)('close() closes the journal and removes the lock; a second close() does nothing; then calls reject CLOSED', async () => {
+    it('close() closes the journal and removes the lock; a second close() does nothing; then calls reject CLOSED', async () => {
+      requireProc();
       const { path } = await location();
       const a = adapter(path);
       await a.lock();
@@ -519,13 +521,11 @@ describe('fs adapter', () => {
     });
   });
 
-  describe.skipIf(smallDisk === undefined)('on a full disk (a 1 MiB tmpfs; needs mount rights)', () => {
-    const disk = (smallDisk as SmallDisk).dir;
-    afterEach(async () => {
-      for (const name of await readdir(disk)) await rm(join(disk, name), { recursive: true, force: true });
-    });
+  describe('on a full disk (a 1 MiB tmpfs; needs mount rights: root on Linux)', () => {
+    const smallDisk = useSmallDisk('pa-fs-full');
 
     it('a checkpoint failing with ENOSPC mid-write leaves the old image and journal, and no temp file', async () => {
+      const disk = smallDisk();
       const path = join(disk, 'agent.db');
       const a = adapter(path);
       await a.lock();
@@ -544,6 +544,7 @@ describe('fs adapter', () => {
     });
 
     it('an append failing with ENOSPC rejects; the retry at the same offset, with space back, gives the exact journal', async () => {
+      const disk = smallDisk();
       const path = join(disk, 'agent.db');
       const a = adapter(path);
       await a.lock();

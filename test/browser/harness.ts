@@ -51,7 +51,7 @@ export function chromiumPath(): string {
   return process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 }
 
-const INSTALL_HINT = 'Install Debian\'s Chromium with `apt-get install -y chromium` (.ci/run does), or point CHROMIUM_PATH at a Chromium or Chrome binary.';
+const INSTALL_HINT = 'Install Debian\'s Chromium with `apt-get install -y chromium` (npm test does, as root), or point CHROMIUM_PATH at a Chromium or Chrome binary.';
 
 /** What to build and launch. */
 export interface BrowserHarnessOptions {
@@ -162,8 +162,6 @@ async function buildEntries(entries: Readonly<Record<string, string>>, outdir: s
     format: 'esm',
     target: 'es2022',
     alias: { vitest: SHIM },
-    // Names as in Node: the store names its errors after their classes (`new.target.name`).
-    keepNames: true,
     sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'silent',

@@ -44,8 +44,14 @@ export function resolveInside(root: string, urlPath: string): string | undefined
   return file;
 }
 
+/** Options of {@link startStaticServer}. */
+export interface StaticServerOptions {
+  /** Headers added to every file served, e.g. a `content-security-policy`. @default {} */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 /** Serves the files under `root` (GET and HEAD only; no directory listings, no caching). */
-export async function startStaticServer(root: string): Promise<StaticServer> {
+export async function startStaticServer(root: string, options: StaticServerOptions = {}): Promise<StaticServer> {
   const base = resolve(root);
   const server: Server = createServer((req, res) => {
     const send = (status: number, text: string) => {
@@ -59,6 +65,7 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       (info) => {
         if (!info.isFile()) return send(404, 'not found');
         res.writeHead(200, {
+          ...options.headers,
           'content-type': MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
           'content-length': info.size,
           'cache-control': 'no-store',

@@ -10,7 +10,7 @@ import { createFileAdapter } from '../../adapters/fs.js';
 import { openStore, PersistenceError, type PersistenceAdapter, type Store } from '../../src/index.js';
 import { faultyAdapter, ioError } from '../helpers/faulty-adapter.js';
 import { tempDir } from '../helpers/go-db.js';
-import { mountSmallDisk } from '../helpers/small-disk.js';
+import { useSmallDisk } from '../helpers/small-disk.js';
 
 const dir = tempDir('pa-fs-faults-');
 afterAll(() => dir.remove());
@@ -29,12 +29,11 @@ async function idsAfterReopen(path: string): Promise<string[]> {
   return ids;
 }
 
-const disk = mountSmallDisk('pa-store-full');
-afterAll(() => disk?.remove());
-
 describe('faults on files', () => {
-  it.skipIf(disk === undefined)('a full disk (ENOSPC, a 1 MiB tmpfs) degrades the store; freeing space recovers it; nothing acknowledged is lost', async () => {
-    const root = disk?.dir as string;
+  const smallDisk = useSmallDisk('pa-store-full');
+
+  it('a full disk (ENOSPC, a 1 MiB tmpfs; needs root on Linux) degrades the store; freeing space recovers it; nothing acknowledged is lost', async () => {
+    const root = smallDisk();
     const path = join(root, 'agent.db');
     writeFileSync(join(root, 'filler'), new Uint8Array(256 * 1024));
     const adapter = createFileAdapter({ path });
