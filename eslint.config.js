@@ -16,6 +16,8 @@ export default tseslint.config(
   {
     // The core and the adapters it may load know no environment: no Node built-ins, no DOM globals.
     files: ['src/**/*.ts', 'adapters/memory.ts', 'adapters/kv.ts', 'engines/**/*.ts'],
+    // The node:sqlite engine is Node's own, like the fs adapter (it loads node:sqlite at run time).
+    ignores: ['engines/node-sqlite.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -48,6 +50,13 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    // The node:sqlite engine is Node code (it reaches node:sqlite and the fs adapter's lock rule).
+    files: ['engines/node-sqlite.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*', '**/dashboard/*'], message: 'an engine never imports the command or the dashboard.' }] }],
     },
   },
   {

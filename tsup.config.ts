@@ -12,6 +12,7 @@ export default defineConfig([
       'adapters/indexeddb': 'adapters/indexeddb.ts',
       'adapters/kv': 'adapters/kv.ts',
       'engines/d1': 'engines/d1.ts',
+      'engines/node-sqlite': 'engines/node-sqlite.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -180,8 +180,8 @@ const LOCK_ATTEMPTS = 10;
 
 type ErrnoError = NodeJS.ErrnoException;
 
-/** What the lock file holds. */
-interface LockContent {
+/** What the lock file (`agent.db.pa-lock`) holds. */
+export interface LockContent {
   pid: number;
   host: string;
   token: string;
@@ -263,7 +263,8 @@ function procStat(pid: number): { state: string; start: number } | undefined {
   return state !== undefined && Number.isSafeInteger(start) ? { state, start } : undefined;
 }
 
-function parseLock(raw: string): LockContent | undefined {
+/** A lock file's content, or `undefined` when it is not a whole lock (being written, or debris). */
+export function parseLock(raw: string): LockContent | undefined {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -278,8 +279,12 @@ function parseLock(raw: string): LockContent | undefined {
   return v as unknown as LockContent;
 }
 
-/** Whether the process a lock file names may still exist. Anything uncertain counts as alive. */
-function holderAlive(content: LockContent): boolean {
+/**
+ * Whether the process a lock file names may still exist. Anything uncertain counts as alive. The one
+ * liveness rule: the adapter's takeover and the node:sqlite engine (which respects a sql.js store's
+ * lock) both use it.
+ */
+export function holderAlive(content: LockContent): boolean {
   if (content.host !== hostname()) return true; // its pid means nothing here
   if (content.pid !== process.pid) {
     try {
@@ -589,6 +594,14 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         if (await takeOver(raw.toString('utf8'), content)) break;
       }
       token = content.token;
+      // Looked for again now that the lock is ours: the node:sqlite engine creates its -shm when it
+      // opens, before it looks for this lock, so a store of each kind opening at the same moment
+      // cannot both miss the other.
+      const opened = sqliteJournalOf(paths, true);
+      if (opened) {
+        await unlock();
+        throw sqliteJournalError(paths.image, opened);
+      }
       await removeLeftoverTemps();
     },
 

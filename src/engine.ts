@@ -12,6 +12,8 @@ export interface Engine extends SqlPort {
    * (Cloudflare D1): the store then has no adapter, no journal and no image of its own.
    */
   readonly durable?: boolean;
+  /** `true` for an engine opened read-only: the store then refuses writes up front (`READ_ONLY`) and reports itself read-only. */
+  readonly readOnly?: boolean;
   /** Frees everything the engine holds; later calls fail. */
   close(): Promise<void>;
 }

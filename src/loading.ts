@@ -17,7 +17,7 @@ export interface Opened extends Loaded {
   readonly migrated: boolean;
 }
 
-export function lockFailure(adapter: PersistenceAdapter, e: unknown): StoreError {
+export function lockFailure(adapter: Pick<PersistenceAdapter, 'name'>, e: unknown): StoreError {
   const err = e as { code?: unknown; holder?: Partial<LockHolder> } | undefined;
   if (err?.code === 'LOCKED') {
     const description = typeof err.holder?.description === 'string' ? err.holder.description : 'another owner';
@@ -34,7 +34,7 @@ const CORRUPT_REASONS: readonly CorruptReason[] = ['EMPTY', 'NOT_SQLITE', 'TRUNC
  * `SQLITE_JOURNAL` (SQLite's own journal beside the database), `CORRUPT` (with a `reason`),
  * `NOT_FOUND`. `undefined` for any other failure.
  */
-function refusal(e: unknown): StoreError | undefined {
+export function refusal(e: unknown): StoreError | undefined {
   if (e instanceof StoreError) return e;
   const err = e as { code?: unknown; message?: unknown; path?: unknown; kind?: unknown; bytes?: unknown; reason?: unknown } | null | undefined;
   if (typeof err !== 'object' || err === null) return undefined;

@@ -4,9 +4,9 @@
  */
 import { DurabilityManager } from './durability.js';
 import { isEmbeddedEngine, type EmbeddedEngine, type Engine } from './engine.js';
-import { LockError, SqlError, StoreError, UnsupportedError, ValidationError } from './errors.js';
+import { ClosedError, LockError, ReadOnlyError, SqlError, StoreError, TransactionError, UnsupportedError, ValidationError } from './errors.js';
 import { openMailbox, type Mailbox } from './follower.js';
-import { loadMigrated, lockFailure, type Opened } from './loading.js';
+import { loadMigrated, lockFailure, refusal, type Opened } from './loading.js';
 import { createMemoryAdapter } from './memory-adapter.js';
 import { migrate } from './migrations.js';
 import { checkedClock, readOptions, readsOption, settingsFrom, WHEN_LOCKED, type StoreOptions } from './options.js';
@@ -144,7 +144,13 @@ async function openOnEngine(options: StoreOptions): Promise<Store> {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw ValidationError.of('options', `${name} must be a function`);
   }
   const typed = typedErrors(engine);
-  await migrate(typed);
+  try {
+    await migrate(typed);
+  } catch (e) {
+    // A refused open (a newer schema, a locked file) must not leave the engine's file open.
+    await typed.close().catch(() => undefined);
+    throw e;
+  }
   // The store's ownership and persistence calls have nothing to do: the engine keeps its own storage.
   const own: PersistenceAdapter = {
     name: engine.name,
@@ -159,29 +165,79 @@ async function openOnEngine(options: StoreOptions): Promise<Store> {
     async unlock() {},
     async close() {},
   };
-  return new Store(typed, own, clock, undefined, false);
+  return new Store(typed, own, clock, undefined, engine.readOnly === true, readsOption(options.reads));
 }
 
-/** The engine with its errors made the store's: a `StoreError` passes, anything else becomes a `SqlError`. */
+/**
+ * The engine with its errors made the store's (see {@link engineError}), in its transactions' ports
+ * too; what a transaction's function itself throws comes back as thrown.
+ */
 function typedErrors(engine: Engine): Engine {
   const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       try {
         return await fn(...args);
       } catch (e) {
-        if (e instanceof StoreError) throw e;
-        throw new SqlError(`${engine.name} ${what} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw engineError(engine.name, what, e);
       }
     };
+  const typedPort = (port: SqlPort): SqlPort => ({
+    run: wrap('statement', (sql: string, params?: readonly SqlValue[]) => port.run(sql, params)),
+    all: wrap('query', (sql: string, params?: readonly SqlValue[]) => port.all(sql, params)),
+    batch: wrap('batch', (statements: readonly SqlStatement[]) => port.batch(statements)),
+  });
+  const transaction = engine.transaction?.bind(engine);
   return {
     name: engine.name,
     ...(engine.durable === undefined ? {} : { durable: engine.durable }),
-    run: wrap('statement', (sql: string, params?: readonly SqlValue[]) => engine.run(sql, params)),
-    all: wrap('query', (sql: string, params?: readonly SqlValue[]) => engine.all(sql, params)),
-    batch: wrap('batch', (statements: readonly SqlStatement[]) => engine.batch(statements)),
+    ...(engine.readOnly === undefined ? {} : { readOnly: engine.readOnly }),
+    ...typedPort(engine),
     ...(engine.sizeBytes ? { sizeBytes: wrap('size query', () => (engine.sizeBytes as () => Promise<number>)()) } : {}),
-    ...(engine.exportImage ? { exportImage: () => (engine.exportImage as () => Promise<Uint8Array>)() } : {}),
-    ...(engine.transaction ? { transaction: <T>(fn: (port: SqlPort) => Promise<T>) => (engine.transaction as <U>(f: (port: SqlPort) => Promise<U>) => Promise<U>)(fn) } : {}),
+    ...(engine.exportImage ? { exportImage: wrap('export', () => (engine.exportImage as () => Promise<Uint8Array>)()) } : {}),
+    ...(transaction
+      ? {
+          transaction: async <T>(fn: (port: SqlPort) => Promise<T>): Promise<T> => {
+            let thrown: { error: unknown } | undefined;
+            try {
+              return await transaction((port: SqlPort) =>
+                fn(typedPort(port)).catch((error: unknown) => {
+                  thrown = { error };
+                  throw error;
+                }),
+              );
+            } catch (e) {
+              if (thrown && thrown.error === e) throw e;
+              throw engineError(engine.name, 'transaction', e);
+            }
+          },
+        }
+      : {}),
     close: () => (typeof engine.close === 'function' ? engine.close() : Promise.resolve()),
   };
+}
+
+/**
+ * An engine's error as the store's: a `StoreError` passes; a plain error with a code the store
+ * knows becomes its class (`LOCKED` with a `holder`, `READ_ONLY`, `UNSUPPORTED`, `CLOSED`,
+ * `TRANSACTION`, and the adapters' `SQLITE_JOURNAL`, `CORRUPT`, `NOT_FOUND`); anything else is a
+ * `SqlError`. Engines outside the core throw plain coded errors: a bundle of theirs has classes of
+ * its own, which `instanceof` would not recognise.
+ */
+function engineError(name: string, what: string, e: unknown): StoreError {
+  if (e instanceof StoreError) return e;
+  const err = e as { code?: unknown; message?: unknown; what?: unknown; cause?: unknown } | null | undefined;
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  switch (err?.code) {
+    case 'LOCKED':
+      return lockFailure({ name }, e);
+    case 'READ_ONLY':
+      return new ReadOnlyError(`the ${name} database`);
+    case 'UNSUPPORTED':
+      return new UnsupportedError(message, { cause: e });
+    case 'CLOSED':
+      return new ClosedError(typeof err.what === 'string' ? err.what : `the ${name} engine`);
+    case 'TRANSACTION':
+      return new TransactionError(message, { cause: err.cause ?? e });
+  }
+  return refusal(e) ?? new SqlError(`${name} ${what} failed: ${message}`, { cause: e });
 }

@@ -1,10 +1,10 @@
 // The crash test's child: opens the store on a file and writes until it is killed, printing one
 // line per write whose promise resolved (so the parent knows exactly what was acknowledged).
-// Runs from the built package (dist/), so each start is fast. Arguments: <db path> <seed>.
+// Runs from the built package (dist/), so each start is fast. Arguments: <db path> <seed> [engine],
+// engine `fs` (sql.js on the fs adapter, the default) or `node-sqlite` (the node:sqlite engine, Node 22).
 import { openStore } from '../../dist/index.js';
-import { createFileAdapter } from '../../dist/adapters/fs.js';
 
-const [path, seedText] = process.argv.slice(2);
+const [path, seedText, engine = 'fs'] = process.argv.slice(2);
 let seed = Number(seedText) >>> 0;
 function random() {
   // mulberry32
@@ -18,13 +18,18 @@ function random() {
 // SIGKILL follows at once.
 const ack = (line) => process.stdout.write(`${line}\n`);
 
-const store = await openStore({
-  adapter: createFileAdapter({ path }),
-  durability: 'write',
-  // Small, so checkpoints (temp file, fsync, rename) happen often and kills land inside them too.
-  checkpointBytes: 48 * 1024,
-  onWarning: (w) => process.stderr.write(`warning ${w.code}: ${w.message}\n`),
-});
+const onWarning = (w) => process.stderr.write(`warning ${w.code}: ${w.message}\n`);
+const store =
+  engine === 'node-sqlite'
+    ? // Every write durable when it resolves: SQLite's WAL, synchronous=FULL.
+      await openStore({ engine: (await import('../../dist/engines/node-sqlite.js')).createNodeSqliteEngine({ path }), onWarning })
+    : await openStore({
+        adapter: (await import('../../dist/adapters/fs.js')).createFileAdapter({ path }),
+        durability: 'write',
+        // Small, so checkpoints (temp file, fsync, rename) happen often and kills land inside them too.
+        checkpointBytes: 48 * 1024,
+        onWarning,
+      });
 ack('ready');
 
 const run = `${process.pid}.${Date.now()}`;
