@@ -4,8 +4,7 @@
  * `LOCKED` (exit 4) when a running store holds it.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { createFileAdapter, fileAdapterPaths, sqliteJournalMessage, sqliteJournalOf } from '../adapters/fs.js';
+import { createFileAdapter, fileAdapterPaths, holderAlive, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
 import { checkSqliteFile, createSqlJsEngine, openStore, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -114,32 +113,24 @@ export async function fileSchemaVersion(path: string): Promise<number> {
 }
 
 /**
- * Who owns the database now, from its lock file: `undefined` when no store holds it. `stale` when
- * the lock names a process on this host that is gone (the next writer takes it over).
+ * Who owns the database now, from its lock file: `undefined` when no store holds it (or the lock
+ * does not parse). `stale` when the lock names a process that is gone (the next writer takes it
+ * over): the fs adapter's own rule (`holderAlive`), so the command and the store never disagree.
  */
 export function lockHolder(path: string): { pid?: number; host?: string; since?: string; stale: boolean } | undefined {
-  let parsed: { pid?: unknown; host?: unknown; since?: unknown };
+  let content: LockContent | undefined;
   try {
-    parsed = JSON.parse(readFileSync(fileAdapterPaths(path).lock, 'utf8')) as typeof parsed;
+    content = parseLock(readFileSync(fileAdapterPaths(path).lock, 'utf8'));
   } catch {
     return undefined;
   }
-  const pid = typeof parsed.pid === 'number' && Number.isSafeInteger(parsed.pid) && parsed.pid > 0 ? parsed.pid : undefined;
-  const host = typeof parsed.host === 'string' ? parsed.host : undefined;
-  let stale = false;
-  if (pid !== undefined && host === hostname()) {
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      stale = (e as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  }
-  const since = typeof parsed.since === 'string' || typeof parsed.since === 'number' ? new Date(parsed.since) : undefined;
+  if (!content) return undefined;
+  const since = new Date(content.since);
   return {
-    ...(pid !== undefined ? { pid } : {}),
-    ...(host !== undefined ? { host } : {}),
-    ...(since && Number.isFinite(since.getTime()) ? { since: since.toISOString() } : {}),
-    stale,
+    pid: content.pid,
+    host: content.host,
+    ...(Number.isFinite(since.getTime()) ? { since: since.toISOString() } : {}),
+    stale: !holderAlive(content),
   };
 }
 
