@@ -3,9 +3,10 @@
  * written), so they work while the agent runs; writing commands take ownership and fail with
  * `LOCKED` (exit 4) when a running store holds it.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { createNodeSqliteEngine, nodeSqliteAvailable } from '../engines/node-sqlite.js';
 import { createFileAdapter, fileAdapterPaths, holderAlive, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
-import { checkSqliteFile, createSqlJsEngine, openStore, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
+import { checkSqliteFile, createSqlJsEngine, openStore, type SqlPort, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { CliError, EXIT } from './errors.js';
 
 /** Store warnings (a torn journal tail, a degraded store) and the command's own go here instead of the console. */
@@ -68,14 +69,78 @@ export async function writing<T>(path: string, onWarning: WarningSink, fn: (stor
   }
 }
 
-/** Runs `fn` on the database opened read-only (see {@link openForReading}), closing it afterwards. */
+/**
+ * Whether the command can read `path` with node:sqlite (Node 22 and later) instead of loading it
+ * into sql.js: real SQLite on the file, which reads only the pages a command needs and also sees
+ * what a running Go agent's `-wal` holds. Only where that reads the database whole and leaves no
+ * trace: no sql.js journal with writes beside it and no live sql.js owner (their writes are not in
+ * the file), no hot rollback journal (only a writer may roll it back). A WAL-mode file with no
+ * `-wal`/`-shm` beside it (its agent has stopped) is read as `immutable`, which leaves none behind
+ * (a read-only connection otherwise would, and a sql.js writer then refuses the file). Anything
+ * else, and every file sql.js would refuse, is read by sql.js, with its messages. `undefined`: not
+ * natively; else the engine's options.
+ */
+export function readsNatively(path: string): { readOnly: true; immutable: boolean } | undefined {
+  if (!nodeSqliteAvailable()) return undefined;
+  const paths = fileAdapterPaths(path);
+  if (fileSizes(path).journalBytes > 0) return undefined;
+  if (existsSync(paths.lock) && lockHolder(path)?.stale !== true) return undefined;
+  if (sqliteJournalOf(paths, false)?.kind === 'rollback') return undefined;
+  const head = new Uint8Array(100);
+  let read = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      read = readSync(fd, head, 0, 100, 0);
+    } finally {
+      closeSync(fd);
+    }
+    checkSqliteFile(head.subarray(0, read), path, statSync(path).size);
+  } catch {
+    return undefined;
+  }
+  const wal = head[18] === 2 || head[19] === 2;
+  return { readOnly: true, immutable: wal && !existsSync(paths.sqliteWal) && !existsSync(paths.sqliteShm) };
+}
+
+/** Runs `fn` on the database opened read-only (see {@link openForReading}; node:sqlite where {@link readsNatively}), closing it afterwards. */
 export async function reading<T>(path: string, onWarning: WarningSink, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openForReading(path, onWarning);
+  requireFile(path);
+  const store = (await nativeStore(path)) ?? (await openForReading(path, onWarning));
   try {
     return await fn(store);
   } finally {
     await store.close();
   }
+}
+
+/** A read-only store on node:sqlite where the command can read the file so, at schema v1 or later (an older file is migrated in memory, which only sql.js can). */
+async function nativeStore(path: string): Promise<Store | undefined> {
+  const native = readsNatively(path);
+  if (!native) return undefined;
+  if ((await inspectNatively(path, native, (engine) => readSchemaVersion(engine))) < 1) return undefined;
+  return openStore({ engine: createNodeSqliteEngine({ path, ...native }) });
+}
+
+async function inspectNatively<T>(path: string, native: { readOnly: true; immutable: boolean }, fn: (engine: SqlPort) => Promise<T>): Promise<T> {
+  const engine = createNodeSqliteEngine({ path, ...native });
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/**
+ * Runs `fn` on SQL over the database as it stands (image and journal), for what the store's API does
+ * not have (counts, pragmas): on the file itself through node:sqlite where {@link readsNatively},
+ * else on sql.js over a snapshot.
+ */
+export async function inspecting<T>(path: string, onWarning: WarningSink, fn: (sql: SqlPort) => Promise<T>): Promise<T> {
+  requireFile(path);
+  const native = readsNatively(path);
+  if (native) return inspectNatively(path, native, fn);
+  return withImage(await snapshot(path, onWarning), fn);
 }
 
 /** A consistent copy of everything acknowledged so far (image plus journal), as one SQLite file. */
@@ -98,6 +163,8 @@ export async function withImage<T>(image: Uint8Array, fn: (engine: SqlJsEngine) 
  * without migrating: what `migrate` would start from.
  */
 export async function fileSchemaVersion(path: string): Promise<number> {
+  const native = readsNatively(path);
+  if (native) return inspectNatively(path, native, (engine) => readSchemaVersion(engine));
   // The raw file is not the database while SQLite's own journal holds part of it.
   refuseSqliteJournal(path, { forWriting: false });
   let image: Uint8Array;
@@ -150,7 +217,7 @@ export function fileSizes(path: string): { imageBytes: number; journalBytes: num
 export const TABLES = ['tasks', 'pending_approvals', 'session_contexts', 'thread_sessions', 'dead_letters', 'audit_log'] as const;
 
 /** Rows per table on `engine`. */
-export async function rowCounts(engine: SqlJsEngine): Promise<Record<(typeof TABLES)[number], number>> {
+export async function rowCounts(engine: SqlPort): Promise<Record<(typeof TABLES)[number], number>> {
   const counts = {} as Record<(typeof TABLES)[number], number>;
   for (const table of TABLES) counts[table] = Number((await engine.all(`SELECT count(*) AS n FROM ${table}`))[0]?.n ?? 0);
   return counts;

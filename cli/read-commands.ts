@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import type { DeadLetter } from '../src/index.js';
 import { SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
 import type { Command, CommandContext } from './command.js';
-import { fileSchemaVersion, fileSizes, lockHolder, reading, requireFile, rowCounts, withImage } from './database.js';
+import { fileSchemaVersion, fileSizes, inspecting, lockHolder, reading, requireFile, rowCounts } from './database.js';
 import { UsageError } from './errors.js';
 import { age, bytes, parseDuration, parsePositiveInt, parseTime, table, time } from './format.js';
 
@@ -38,50 +38,47 @@ const info: Command = {
     const onDisk = await fileSchemaVersion(path);
     const sizes = fileSizes(path);
     const owner = lockHolder(path);
-    return reading(ctx.args[0] as string, ctx.onWarning, async (store) => {
-      const image = await store.exportImage();
-      const stats = await withImage(image, async (engine) => {
-        const tables = await rowCounts(engine);
-        const byStatus: Record<string, number> = {};
-        for (const row of await engine.all('SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY status')) byStatus[String(row.status)] = Number(row.n);
-        const edge = async (order: 'ASC' | 'DESC') => {
-          const row = (await engine.all(`SELECT id, created_at FROM tasks ORDER BY created_at ${order}, id ${order} LIMIT 1`))[0];
-          return row ? { id: String(row.id), createdAt: Number(row.created_at) } : null;
-        };
-        const page = await engine.all('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()');
-        return { tables, byStatus, oldest: await edge('ASC'), newest: await edge('DESC'), dbBytes: Number(page[0]?.bytes ?? 0) };
-      });
-      const result = {
-        database: path,
-        schemaVersion: onDisk,
-        schemaVersionSupported: SCHEMA_VERSION,
-        imageBytes: sizes.imageBytes,
-        journalBytes: sizes.journalBytes,
-        dbBytes: stats.dbBytes,
-        owner: owner ?? null,
-        tables: stats.tables,
-        tasks: { byStatus: stats.byStatus, oldest: stats.oldest, newest: stats.newest },
+    const stats = await inspecting(path, ctx.onWarning, async (engine) => {
+      const tables = await rowCounts(engine);
+      const byStatus: Record<string, number> = {};
+      for (const row of await engine.all('SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY status')) byStatus[String(row.status)] = Number(row.n);
+      const edge = async (order: 'ASC' | 'DESC') => {
+        const row = (await engine.all(`SELECT id, created_at FROM tasks ORDER BY created_at ${order}, id ${order} LIMIT 1`))[0];
+        return row ? { id: String(row.id), createdAt: Number(row.created_at) } : null;
       };
-      const lines = [
-        `database     ${basename(path)} (${path})`,
-        `schema       v${onDisk}${onDisk < SCHEMA_VERSION ? ` (not migrated: agent-store migrate brings it to v${SCHEMA_VERSION})` : ` (this package reads up to v${SCHEMA_VERSION})`}`,
-        `size         image ${bytes(sizes.imageBytes)}, journal ${bytes(sizes.journalBytes)}, database ${bytes(stats.dbBytes)}`,
-        `owner        ${owner ? `process ${owner.pid ?? '?'} on ${owner.host ?? '?'} since ${owner.since ?? '?'}${owner.stale ? ' (stale: that process is gone; the next writer takes over)' : ''}` : 'none (no store has it open for writing)'}`,
-        '',
-        table(
-          Object.entries(stats.tables).map(([name, rows]) => ({ name, rows })),
-          [
-            { title: 'table', value: (r) => r.name },
-            { title: 'rows', value: (r) => r.rows },
-          ],
-        ),
-        '',
-        `tasks        ${Object.entries(stats.byStatus).map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}`,
-        `oldest task  ${stats.oldest ? `${stats.oldest.id} at ${time(stats.oldest.createdAt)}` : '-'}`,
-        `newest task  ${stats.newest ? `${stats.newest.id} at ${time(stats.newest.createdAt)}` : '-'}`,
-      ];
-      return { json: result, text: lines.join('\n') };
+      const page = await engine.all('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()');
+      return { tables, byStatus, oldest: await edge('ASC'), newest: await edge('DESC'), dbBytes: Number(page[0]?.bytes ?? 0) };
     });
+    const result = {
+      database: path,
+      schemaVersion: onDisk,
+      schemaVersionSupported: SCHEMA_VERSION,
+      imageBytes: sizes.imageBytes,
+      journalBytes: sizes.journalBytes,
+      dbBytes: stats.dbBytes,
+      owner: owner ?? null,
+      tables: stats.tables,
+      tasks: { byStatus: stats.byStatus, oldest: stats.oldest, newest: stats.newest },
+    };
+    const lines = [
+      `database     ${basename(path)} (${path})`,
+      `schema       v${onDisk}${onDisk < SCHEMA_VERSION ? ` (not migrated: agent-store migrate brings it to v${SCHEMA_VERSION})` : ` (this package reads up to v${SCHEMA_VERSION})`}`,
+      `size         image ${bytes(sizes.imageBytes)}, journal ${bytes(sizes.journalBytes)}, database ${bytes(stats.dbBytes)}`,
+      `owner        ${owner ? `process ${owner.pid ?? '?'} on ${owner.host ?? '?'} since ${owner.since ?? '?'}${owner.stale ? ' (stale: that process is gone; the next writer takes over)' : ''}` : 'none (no store has it open for writing)'}`,
+      '',
+      table(
+        Object.entries(stats.tables).map(([name, rows]) => ({ name, rows })),
+        [
+          { title: 'table', value: (r) => r.name },
+          { title: 'rows', value: (r) => r.rows },
+        ],
+      ),
+      '',
+      `tasks        ${Object.entries(stats.byStatus).map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}`,
+      `oldest task  ${stats.oldest ? `${stats.oldest.id} at ${time(stats.oldest.createdAt)}` : '-'}`,
+      `newest task  ${stats.newest ? `${stats.newest.id} at ${time(stats.newest.createdAt)}` : '-'}`,
+    ];
+    return { json: result, text: lines.join('\n') };
   },
 };
 

@@ -17,6 +17,7 @@
 import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 // Only the fs adapter's lock rules: a sql.js store's lock is judged exactly as that adapter judges it.
 import { fileAdapterPaths, holderAlive, parseLock, type FileAdapterPaths } from '../adapters/fs.js';
 import type { Engine } from '../src/engine.js';
@@ -65,6 +66,15 @@ export interface NodeSqliteEngineOptions {
    * @default 5000 (the Go agent's)
    */
   busyTimeoutMs?: number;
+  /**
+   * With `readOnly`: opens the file as SQLite's `immutable` (a `file:` URI with `immutable=1`):
+   * no locks, no `-wal` or `-shm` created, the file alone read. Only for a file no program has
+   * open or will open meanwhile (no `-wal`/`-shm` beside it): SQLite then trusts it not to change,
+   * and a write elsewhere during the read could be seen half done. The `agent-store` command uses
+   * it to read a WAL-mode file whose agent has stopped without leaving SQLite's files beside it.
+   * @default false
+   */
+  immutable?: boolean;
 }
 
 /** A node:sqlite engine: the SQL port with interactive transactions, an image export and the file's size. */
@@ -213,6 +223,9 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new TypeError(`createNodeSqliteEngine(): busyTimeoutMs must be a non-negative integer, not ${String(options.busyTimeoutMs)}`);
   const readOnly = options.readOnly === true;
+  if (options.immutable !== undefined && typeof options.immutable !== 'boolean') throw new TypeError('createNodeSqliteEngine(): immutable must be a boolean');
+  const immutable = options.immutable === true;
+  if (immutable && !readOnly) throw new TypeError('createNodeSqliteEngine(): immutable needs readOnly: true');
   const given = resolve(options.path);
 
   let db: DatabaseSyncLike | undefined;
@@ -262,7 +275,7 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
     }
     let opened: DatabaseSyncLike;
     try {
-      opened = new sqlite.DatabaseSync(file, { readOnly, enableForeignKeyConstraints: true });
+      opened = new sqlite.DatabaseSync(immutable ? `${pathToFileURL(file).href}?immutable=1` : file, { readOnly, enableForeignKeyConstraints: true });
     } catch (e) {
       throw translate(e, 'open');
     }

@@ -43,5 +43,7 @@ describe('the node:sqlite engine without node:sqlite (Node 20)', () => {
     expect(() => createNodeSqliteEngine({ path: 'a.db', readOnly: 'yes' as never })).toThrow(TypeError);
     expect(() => createNodeSqliteEngine({ path: 'a.db', busyTimeoutMs: -1 })).toThrow(TypeError);
     expect(() => createNodeSqliteEngine({ path: 'a.db', busyTimeoutMs: 1.5 })).toThrow(TypeError);
+    expect(() => createNodeSqliteEngine({ path: 'a.db', immutable: 1 as never, readOnly: true })).toThrow(TypeError);
+    expect(() => createNodeSqliteEngine({ path: 'a.db', immutable: true })).toThrow(/immutable needs readOnly: true/);
   });
 });
