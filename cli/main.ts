@@ -10,7 +10,7 @@ import type { Command, CommandContext, OptionSpec } from './command.js';
 import { openForWriting } from './database.js';
 import { seedDemo, startLiveAgent } from './demo.js';
 import { classify, CliError, EXIT, UsageError } from './errors.js';
-import { parsePositiveInt, safeJson, safeText, terminalText } from './format.js';
+import { parsePositiveInt, parseTime, safeJson, safeText, terminalText } from './format.js';
 import { JSONL_COMMANDS } from './jsonl.js';
 import { MAINTENANCE_COMMANDS } from './maintenance.js';
 import { READ_COMMANDS } from './read-commands.js';
@@ -65,7 +65,7 @@ const serve: Command = {
 
 const demo: Command = {
   name: 'demo',
-  usage: '<db> [--days <n>] [--per-day <n>] [--seed <n>] [--if-empty] [--live [--serve …]]',
+  usage: '<db> [--days <n>] [--per-day <n>] [--seed <n>] [--end <time>] [--if-empty] [--live [--serve …]]',
   summary: 'fills a database with a realistic agent history (and with --live keeps a simulated agent writing)',
   details:
     'Creates <db> when missing. A database that already holds tasks is refused unless --if-empty (then it is left as it is). --live keeps a simulated agent writing until Ctrl-C; --serve also serves the dashboard (with serve\'s --port, --host, --token). `npm start` runs: demo agent.db --if-empty --live --serve.',
@@ -73,6 +73,7 @@ const demo: Command = {
     days: { type: 'string', arg: '<n>', help: 'days of history, ending now (default 14)' },
     'per-day': { type: 'string', arg: '<n>', help: 'tasks per day on average (default 300)' },
     seed: { type: 'string', arg: '<n>', help: 'the random seed (default 42)' },
+    end: { type: 'string', arg: '<time>', help: 'when the history ends: a date, Unix ms or a duration ago (default now); one seed and end give the same history' },
     'if-empty': { type: 'boolean', help: 'fill only an empty database; leave one with tasks as it is' },
     live: { type: 'boolean', help: 'then keep a simulated agent writing until Ctrl-C' },
     serve: { type: 'boolean', help: 'with --live: serve the dashboard too' },
@@ -85,6 +86,8 @@ const demo: Command = {
     const days = num('days', 14);
     const perDay = num('per-day', 300);
     const seed = num('seed', 42);
+    const end = typeof ctx.options.end === 'string' ? parseTime(ctx.options.end, '--end', Date.now()) : Date.now();
+    if (end > Date.now()) throw new UsageError('--end must not be in the future');
     if (ctx.options.serve === true && ctx.options.live !== true) throw new UsageError('--serve goes with --live');
     const settings = ctx.options.serve === true ? serveSettings(ctx) : undefined;
     let now = Date.now();
@@ -98,7 +101,7 @@ const demo: Command = {
       }
       if (existing === 0) {
         ctx.note(`filling ${path} with ${days} day${days === 1 ? "" : "s"} of agent history…`);
-        summary = await seedDemo(store, (ms) => (now = ms), { days, perDay, seed, end: Date.now() });
+        summary = await seedDemo(store, (ms) => (now = ms), { days, perDay, seed, end });
         // The image then holds the whole history (sqlite3 agent.db shows it while the agent runs).
         await store.checkpoint();
         ctx.note(`wrote ${summary.tasks} tasks, ${summary.approvals} waiting approvals, ${summary.sessions} sessions, ${summary.threads} threads, ${summary.deadLetters} dead letters, ${summary.audit} audit entries`);

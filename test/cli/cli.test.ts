@@ -41,7 +41,9 @@ beforeAll(async () => {
   ensureBuilt(); // builds when dist/ is stale (run on its own): hence the long timeout below
   tmp = tempDir('pa-cli-');
   demo = tmp.file('demo.db');
-  const ran = await cli(['demo', demo, '--days', '3', '--per-day', '150', '--seed', '7', '--json']);
+  // A fixed end (a weekday afternoon): the same history whatever the hour the tests run at (a
+  // history ending at night has few tasks in its last hours, and may have no approval waiting).
+  const ran = await cli(['demo', demo, '--days', '3', '--per-day', '150', '--seed', '7', '--end', '2026-11-04T15:00Z', '--json']);
   expect(ran.code, ran.stderr).toBe(0);
   expect(JSON.parse(ran.stdout)).toMatchObject({ filled: true, wrote: { tasks: 450 } });
 }, 180_000);
@@ -79,6 +81,9 @@ describe('help and usage', () => {
     expect((await cli(['tasks', demo, '--limit', '0'])).code).toBe(2);
     expect((await cli(['audit', demo, '--since', 'yesterday'])).code).toBe(2);
     expect((await cli(['retention', demo, '--max-age', 'nope=1d'])).code).toBe(2);
+    const future = tmp.file('future.db');
+    expect((await cli(['demo', future, '--end', new Date(Date.now() + 86_400_000).toISOString()])).code).toBe(2);
+    expect(existsSync(future)).toBe(false);
   });
 });
 
