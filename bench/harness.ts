@@ -116,6 +116,12 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The value at quantile `q` of `values` (nearest rank): `percentile(v, 0.999)` is the p99.9. */
+export function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+}
+
 /** Integer ops/s with thousands separators, e.g. `12,345`. */
 export function formatRate(opsPerSecond: number): string {
   return Number.isFinite(opsPerSecond) ? Math.round(opsPerSecond).toLocaleString('en-US') : 'n/a';
