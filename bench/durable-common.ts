@@ -5,8 +5,14 @@
 import type { TaskInput, TaskStatus } from '../src/records.js';
 import { Prng } from './harness.js';
 
-/** The three ways of keeping the database durably on disk that the benchmark compares. */
-export const SUBJECTS = ['journal', 'image', 'better-sqlite3'] as const;
+export { percentile } from './harness.js';
+
+/**
+ * The ways of keeping the database durably on disk that the benchmark compares: the sql.js store
+ * with its journal or writing its whole image, better-sqlite3 in WAL mode (the baseline), and the
+ * node:sqlite engine (its children run under Node 22).
+ */
+export const SUBJECTS = ['journal', 'image', 'better-sqlite3', 'node-sqlite'] as const;
 export type SubjectId = (typeof SUBJECTS)[number];
 
 /** How each subject is named in the report. */
@@ -14,7 +20,11 @@ export const SUBJECT_LABELS: Record<SubjectId, string> = {
   journal: 'store, journal',
   image: 'store, whole image',
   'better-sqlite3': 'better-sqlite3 WAL',
+  'node-sqlite': 'node:sqlite engine',
 };
+
+/** The subjects whose children run under Node 22 (node:sqlite), the others under the Node running the benchmark. */
+export const NODE22_SUBJECTS: readonly SubjectId[] = ['node-sqlite'];
 
 /** What a child process is asked to do (its single command-line argument, as JSON). */
 export type ChildRequest =
@@ -53,6 +63,7 @@ export interface Latency {
   readonly count: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
   readonly maxMs: number;
 }
 
@@ -73,6 +84,14 @@ export interface MeasureReport extends Memory {
   readonly firstSaveMs: number;
   /** The sequential saves. */
   readonly sequential: Latency;
+  /**
+   * The event loop's delay during the sequential saves (`monitorEventLoopDelay`, 1 ms resolution;
+   * the loop turns between saves): the longest time the loop was blocked, ms. A synchronous
+   * engine blocks it for a whole save, its fsync included; the sql.js store waits for its fsync off the loop.
+   */
+  readonly loopLagMaxMs: number;
+  /** The same delay's p99, ms. */
+  readonly loopLagP99Ms: number;
   /** All saves of the concurrent writers and the wall time they took together, ms. */
   readonly concurrentOps: number;
   readonly concurrentMs: number;
@@ -102,11 +121,6 @@ export interface OpenReport extends Memory {
 
 export type ChildReport = MeasureReport | CrashReport | OpenReport;
 
-/** The value at quantile `q` of `values` (nearest rank). */
-export function percentile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Tasks

