@@ -50,15 +50,22 @@ export function sqliteVersion(db: DatabaseSync): string {
   return String(db.prepare('SELECT sqlite_version() AS v').get()?.v ?? 'unknown');
 }
 
-/** A minimal SQL port on a node:sqlite connection (no statement cache): for `migrate()`, the preload and the domain code. */
+/** A minimal SQL port on a node:sqlite connection, its statements cached by text: for `migrate()`, the preload and the domain code. */
 export function portOnDatabaseSync(db: DatabaseSync): SqlPort {
+  const statements = new Map<string, StatementSync>();
+  const prepared = (sql: string): StatementSync => {
+    let stmt = statements.get(sql);
+    if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
+    return stmt;
+  };
+  const run = (sql: string, params: readonly SqlValue[] = []): { changes: number } => ({ changes: Number(prepared(sql).run(...params).changes) });
   return {
-    run: async (sql, params = []) => ({ changes: Number(db.prepare(sql).run(...params).changes) }),
-    all: async (sql, params = []) => db.prepare(sql).all(...params) as SqlRow[],
-    batch: async (statements) => {
+    run: async (sql, params) => run(sql, params),
+    all: async (sql, params = []) => prepared(sql).all(...params) as SqlRow[],
+    batch: async (list) => {
       db.exec('BEGIN IMMEDIATE');
       try {
-        const results = statements.map((s) => ({ changes: Number(db.prepare(s.sql).run(...(s.params ?? [])).changes) }));
+        const results = list.map((s) => run(s.sql, s.params));
         db.exec('COMMIT');
         return results;
       } catch (e) {

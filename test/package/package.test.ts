@@ -3,7 +3,7 @@
  * tarball into a folder of its own outside the repository, and used from there. Node ESM and CJS
  * load every subpath; every error class names itself and `instanceof` holds across the entries;
  * tsc compiles a consumer under moduleResolution node16 and bundler; a Vite production build and
- * the ./browser bundle run in Chromium under a strict CSP; the tarball holds what the README says.
+ * the ./browser bundle run in Chromium under a strict CSP; the tarball holds what the README and docs/ say.
  * The consumer's files are in test/package/consumer/.
  */
 import { execFile } from 'node:child_process';
@@ -142,24 +142,32 @@ describe('the tarball', () => {
     }
   });
 
-  it("holds every dist/ path the README names; the README's relative links resolve in the repository and its images are absolute", async () => {
+  it("holds every dist/ path the README and docs/ name; their relative links resolve in the repository and the README's images are absolute", async () => {
     const readme = readFileSync(join(installed, 'README.md'), 'utf8');
-    const named = [...new Set([...readme.matchAll(/`(?:@platform-agent\/store\/|node_modules\/@platform-agent\/store\/)?(dist\/[\w./-]+?)`/g)].map((m) => m[1] as string))];
+    // docs/ is not in the package (the README links to it in the repository), but what it names is.
+    const docs = readdirSync(join(repoRoot, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => ({ file: `docs/${f}`, text: readFileSync(join(repoRoot, 'docs', f), 'utf8') }));
+    const pages = [{ file: 'README.md', text: readme }, ...docs];
+    const named = [...new Set(pages.flatMap(({ text }) => [...text.matchAll(/`(?:@platform-agent\/store\/|node_modules\/@platform-agent\/store\/)?(dist\/[\w./-]+?)`/g)].map((m) => m[1] as string)))];
     expect(named.length).toBeGreaterThan(5);
     for (const path of named) {
       const file = path.replace(/\/$/, '');
-      expect(tarballFiles.some((p) => p === file || p.startsWith(`${file}/`)), `README names ${path}`).toBe(true);
+      expect(tarballFiles.some((p) => p === file || p.startsWith(`${file}/`)), `the docs name ${path}`).toBe(true);
     }
-    // The registry's page resolves relative links against the repository (package.json `repository`).
+    // The registry's page resolves the README's relative links against the repository (package.json
+    // `repository`); a page of docs/ resolves its own against docs/.
     const tracked = new Set((await succeeds('git', ['ls-files'], repoRoot)).split('\n'));
-    const links = [...readme.matchAll(/(!?)\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => ({ image: m[1] === '!', target: m[2] as string }));
-    const relative = links.filter((l) => !/^[a-z]+:/.test(l.target) && !l.target.startsWith('#'));
-    expect(relative.filter((l) => l.image)).toEqual([]);
-    for (const { target } of relative) {
-      const path = target.split('#')[0]!.replace(/\/$/, '');
-      expect([...tracked].some((p) => p === path || p.startsWith(`${path}/`)), `README links ${target}`).toBe(true);
+    const linksOf = (text: string) => [...text.matchAll(/(!?)\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => ({ image: m[1] === '!', target: m[2] as string }));
+    for (const { file, text } of pages) {
+      const relative = linksOf(text).filter((l) => !/^[a-z]+:/.test(l.target) && !l.target.startsWith('#'));
+      if (file === 'README.md') expect(relative.filter((l) => l.image)).toEqual([]);
+      for (const { target } of relative) {
+        const path = posix.normalize(posix.join(posix.dirname(file), target.split('#')[0]!)).replace(/\/$/, '');
+        expect([...tracked].some((p) => p === path || p.startsWith(`${path}/`)), `${file} links ${target}`).toBe(true);
+      }
     }
-    const images = links.filter((l) => l.image);
+    const images = linksOf(readme).filter((l) => l.image);
     expect(images.length).toBeGreaterThan(0);
     for (const { target } of images) {
       const match = /^https:\/\/raw\.githubusercontent\.com\/platform-agent\/store\/HEAD\/(.+)$/.exec(target);
