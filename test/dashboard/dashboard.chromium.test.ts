@@ -139,7 +139,8 @@ beforeAll(async () => {
   ensureBuilt();
   tmp = mkdtempSync(join(tmpdir(), 'dashboard-test-'));
   db = join(tmp, 'agent.db');
-  execFileSync(process.execPath, [CLI, 'demo', db], { stdio: 'pipe' });
+  // A fixed end (a weekday afternoon): the same history whatever the hour the tests run at.
+  execFileSync(process.execPath, [CLI, 'demo', db, '--end', '2026-11-04T15:00Z'], { stdio: 'pipe' });
   expected = await readExpected(db);
   serve = await startServe(db);
   browser = await chromium.launch({ executablePath: chromiumPath(), args: [...CHROMIUM_ARGS], headless: true });
