@@ -84,42 +84,69 @@ function mismatch(message: string): CorruptDatabaseError {
 
 /**
  * Checks that a parsed journal belongs to this image and continues it, and says what to replay.
- * A journal whose header names this image continues it from its sequence. One that names the image
- * this one replaced is the old journal of a checkpoint that crashed before emptying it: everything
- * in it must be in the image. Any other journal (another database's, an older or newer copy's)
- * is refused with a `JOURNAL_MISMATCH` {@link CorruptDatabaseError}, also when its sequence
- * numbers happen to line up. A journal without a header (written before headers existed) is
- * replayed only onto an image without an id, as before; records it adds must start right after
- * the image's sequence.
+ *
+ * A journal is one or more segments, each opened by a header naming the image its records continue
+ * (see `journal.ts`). The store replays from the last segment whose header names this image: that
+ * header must hold the image's sequence, and every segment after it must name the one before it
+ * as its parent (a checkpoint's marker whose image was not written, or not yet, when the journal
+ * was read). The segments before it, each the parent of the next, hold nothing the image lacks:
+ * checkpoints whose image was written, by a process that crashed before it dropped the journal
+ * before their marker. A journal with no header naming this image, but only the image this one
+ * replaced, is the old journal of a checkpoint that crashed before emptying it: everything in it
+ * must be in the image.
+ *
+ * Any other journal (another database's, an older or newer copy's) is refused with a
+ * `JOURNAL_MISMATCH` {@link CorruptDatabaseError}, also when its sequence numbers happen to line
+ * up. A journal without a header (written before headers existed) is replayed only onto an image
+ * without an id, as before; records it adds must start right after the image's sequence.
  */
 export function journalContinuation(parsed: ParsedJournal, image: ImageMeta): Continuation {
-  const { header } = parsed;
+  const { headers } = parsed;
   const newer = parsed.records.filter((r) => r.sequence > image.sequence);
   const covered = parsed.records.length - newer.length;
-  if (header !== undefined) {
-    if (header.imageId === image.id) {
+  const first = headers[0];
+  if (first !== undefined) {
+    if (first.offset !== 0) throw mismatch(`the journal's first segment, at byte ${first.offset}, follows records that no header names an image for`);
+    // Each segment after the first continues the one before it.
+    for (let i = 1; i < headers.length; i++) {
+      const header = headers[i] as (typeof headers)[number];
+      const before = headers[i - 1] as (typeof headers)[number];
+      if (header.parent !== before.imageId) {
+        throw mismatch(`the journal's segment at byte ${header.offset} continues image ${header.imageId} after image ${String(header.parent)}, but the segment before it continues image ${before.imageId}`);
+      }
+    }
+    let from = -1;
+    for (let i = headers.length - 1; i >= 0; i--) {
+      if ((headers[i] as (typeof headers)[number]).imageId === image.id) {
+        from = i;
+        break;
+      }
+    }
+    if (from >= 0) {
+      const header = headers[from] as (typeof headers)[number];
       if (header.sequence !== image.sequence) {
         throw mismatch(`the journal continues image ${header.imageId} from record ${header.sequence}, but that image holds records up to ${image.sequence}`);
       }
-      return { records: newer, covered: 0, journalLength: parsed.validLength };
+      return { records: newer, covered, journalLength: parsed.validLength };
     }
-    if (header.imageId === image.parent) {
-      if (newer.length > 0) {
-        throw mismatch(`the journal of the image before this one (${header.imageId}) holds records ${newer[0]?.sequence}…${newer[newer.length - 1]?.sequence} that this image (up to ${image.sequence}) does not`);
-      }
-      return { records: [], covered, journalLength: 0 };
+    if (first.imageId !== image.parent) {
+      throw mismatch(
+        `the journal continues image ${first.imageId}, not this one (${image.id === undefined ? 'an image without an id' : image.id}), whatever its sequence numbers say`,
+      );
     }
-    throw mismatch(
-      `the journal continues image ${header.imageId}, not this one (${image.id === undefined ? 'an image without an id' : image.id}), whatever its sequence numbers say`,
-    );
+    // Only the image this one replaced: everything in the journal must be in this image.
+    if (newer.length > 0) {
+      throw mismatch(`the journal of the image before this one (${first.imageId}) holds records ${newer[0]?.sequence}…${newer[newer.length - 1]?.sequence} that this image (up to ${image.sequence}) does not`);
+    }
+    return { records: [], covered, journalLength: 0 };
   }
   if (newer.length === 0) return { records: [], covered, journalLength: 0 };
   if (image.id !== undefined) {
     throw mismatch(`the journal has no header (it was written by an older version of this package, or for another database) and records ${newer[0]?.sequence}…${newer[newer.length - 1]?.sequence} that image ${image.id} does not hold`);
   }
-  const first = newer[0] as JournalRecord;
-  if (first.sequence !== image.sequence + 1) {
-    throw mismatch(`the journal does not continue the image: the image holds writes up to ${image.sequence}, the journal resumes at ${first.sequence}. Was the image replaced by an older copy?`);
+  const firstRecord = newer[0] as JournalRecord;
+  if (firstRecord.sequence !== image.sequence + 1) {
+    throw mismatch(`the journal does not continue the image: the image holds writes up to ${image.sequence}, the journal resumes at ${firstRecord.sequence}. Was the image replaced by an older copy?`);
   }
   return { records: newer, covered, journalLength: parsed.validLength };
 }

@@ -24,6 +24,14 @@ import type { SqlStatement, SqlValue } from './sql-port.js';
  * image, another database's or an older copy's, is refused instead of replayed onto this one.
  * (Readers that predate the header skip it: its sequence is one the image already holds.)
  * Journals written before headers existed have none and open as before.
+ *
+ * **Segments.** A checkpoint that runs while writes go on marks where its image ends with another
+ * header, `{"image":"<new id>","parent":"<id>"}`, at the record boundary after the last record the
+ * new image holds: its sequence repeats that record's, `image` names the new image and `parent` the
+ * image the segment before it continues. Records after it continue the new image. Once the new image
+ * is durable, the journal before the marker is dropped, so the journal then begins with it. A
+ * journal is therefore one or more segments, each opened by a header; the store replays from the
+ * segment that continues the image it loaded (see `journalContinuation`).
  */
 
 /** The size of a record's fixed header. */
@@ -89,20 +97,30 @@ export function newImageId(): string {
   return id;
 }
 
-/** Encodes a journal header: the journal that follows continues image `imageId`, which holds writes up to `imageSequence`. */
-export function encodeJournalHeader(imageId: string, imageSequence: number): Uint8Array {
-  if (!IMAGE_ID.test(imageId)) throw new RangeError(`an image id is 32 hex digits, not ${JSON.stringify(imageId)}`);
-  return frame(imageSequence, encoder.encode(JSON.stringify({ image: imageId })));
+/**
+ * Encodes a journal header: the records that follow continue image `imageId`, which holds writes up
+ * to `imageSequence`. A header that opens a later segment (a checkpoint's marker) also names
+ * `parent`, the image the segment before it continues.
+ */
+export function encodeJournalHeader(imageId: string, imageSequence: number, parent?: string): Uint8Array {
+  for (const id of parent === undefined ? [imageId] : [imageId, parent]) {
+    if (!IMAGE_ID.test(id)) throw new RangeError(`an image id is 32 hex digits, not ${JSON.stringify(id)}`);
+  }
+  return frame(imageSequence, encoder.encode(JSON.stringify(parent === undefined ? { image: imageId } : { image: imageId, parent })));
 }
 
-/** The header a journal begins with: which image it continues. */
+/** A header: which image the records after it continue. */
 export interface JournalHeader {
-  /** The id of the image the journal continues (`meta.store_image_id`). */
+  /** The id of the image the records after it continue (`meta.store_image_id`). */
   readonly imageId: string;
   /** The sequence that image holds (the header's own sequence). */
   readonly sequence: number;
   /** The header's size in bytes. */
   readonly size: number;
+  /** Where the header starts in the journal, in bytes. */
+  readonly offset: number;
+  /** For a header that opens a later segment: the image the segment before it continues. */
+  readonly parent?: string;
 }
 
 /** One record, checked (length, checksum, sequence); its statements are decoded on demand. */
@@ -125,6 +143,8 @@ export interface JournalRecord {
 export interface ParsedJournal {
   /** The header naming the image the journal continues; `undefined` for a journal written before headers existed (or an empty one). */
   readonly header?: JournalHeader;
+  /** Every header, in order: the first is `header`; later ones open the segments checkpoints marked. */
+  readonly headers: readonly JournalHeader[];
   /** The intact records, in order (the header is not one of them). */
   readonly records: JournalRecord[];
   /** Bytes up to the end of the last intact record: where the next append goes. */
@@ -158,12 +178,12 @@ function decodePayload(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>, a
   try {
     parsed = JSON.parse(decoder.decode(bytes.subarray(frame.payloadAt, frame.payloadAt + frame.payloadLength)));
   } catch (e) {
-    throw new CorruptDatabaseError(`journal record ${frame.sequence} at byte ${at} has an unreadable payload`, { cause: e });
+    throw new CorruptDatabaseError(`journal record ${frame.sequence} at byte ${at} has an unreadable payload`, { cause: e, reason: 'JOURNAL_DAMAGED' });
   }
-  if (!Array.isArray(parsed)) throw new CorruptDatabaseError(`journal record ${frame.sequence} at byte ${at} is not a list of statements`);
+  if (!Array.isArray(parsed)) throw new CorruptDatabaseError(`journal record ${frame.sequence} at byte ${at} is not a list of statements`, { reason: 'JOURNAL_DAMAGED' });
   return parsed.map((entry: unknown) => {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1]) || !(entry[1] as unknown[]).every(isSqlValue)) {
-      throw new CorruptDatabaseError(`journal record ${frame.sequence} at byte ${at} holds a malformed statement`);
+      throw new CorruptDatabaseError(`journal record ${frame.sequence} at byte ${at} holds a malformed statement`, { reason: 'JOURNAL_DAMAGED' });
     }
     return { sql: entry[0], params: entry[1] as SqlValue[] };
   });
@@ -172,7 +192,8 @@ function decodePayload(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>, a
 /**
  * Reads a journal's framing. A last record cut short (a crash during its append, never
  * acknowledged) is a torn tail: reported in `tornBytes` and left out. Damage with intact records
- * after it, sequences out of order, a header anywhere but at the start, and a last record that is
+ * after it, sequences out of order, a later header that does not repeat the sequence before it or
+ * names no parent, and a last record that is
  * whole but damaged (its checksum fails although every byte is there and none is an unwritten
  * zero, or it checks out behind a damaged marker or length) throw a {@link CorruptDatabaseError}
  * (`JOURNAL_DAMAGED`): that is not a crash, and nothing may be guessed. Payloads are decoded by
@@ -182,7 +203,7 @@ function decodePayload(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>, a
 export function parseJournal(bytes: Uint8Array): ParsedJournal {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: JournalRecord[] = [];
-  let header: JournalHeader | undefined;
+  const headers: JournalHeader[] = [];
   let at = 0;
   let last: number | undefined;
   const damaged = (message: string) => new CorruptDatabaseError(message, { reason: 'JOURNAL_DAMAGED' });
@@ -199,37 +220,52 @@ export function parseJournal(bytes: Uint8Array): ParsedJournal {
       if (whole !== undefined) {
         throw damaged(`the journal's last record, at byte ${at}${last === undefined ? '' : ` after record ${last}`}, is whole but damaged (${whole}): not a crash during its append; it was left untouched`);
       }
-      return { ...(header ? { header } : {}), records, validLength: at, tornBytes: bytes.length - at };
-    }
-    if (last !== undefined && frame.sequence !== last + 1) {
-      throw damaged(`journal record at byte ${at} has sequence ${frame.sequence} after ${last}; the journal was left untouched`);
+      return withHeaders(headers, { records, validLength: at, tornBytes: bytes.length - at });
     }
     const offset = at;
-    // A header is only ever the journal's first frame (anywhere else such a payload is a record
-    // that is not a list of statements, which decoding it reports).
-    if (at === 0 && frame.payloadLength > 0 && bytes[frame.payloadAt] === 0x7b /* '{' */) {
-      header = { imageId: decodeHeader(bytes, frame), sequence: frame.sequence, size: frame.size };
+    // A header's payload is an object (a record's is a list). The first frame may be one; a later
+    // one is a checkpoint's marker: it repeats the sequence before it and names its parent.
+    const isHeader = frame.payloadLength > 0 && bytes[frame.payloadAt] === 0x7b; /* '{' */
+    if (isHeader) {
+      const { image, parent } = decodeHeader(bytes, frame, at);
+      if (at > 0) {
+        if (frame.sequence !== last) throw damaged(`the journal's header at byte ${at} has sequence ${frame.sequence} after ${String(last)}; the journal was left untouched`);
+        if (parent === undefined) throw damaged(`the journal's header at byte ${at} opens a segment but names no parent image; the journal was left untouched`);
+      }
+      headers.push({ imageId: image, sequence: frame.sequence, size: frame.size, offset, ...(parent === undefined ? {} : { parent }) });
     } else {
+      if (last !== undefined && frame.sequence !== last + 1) {
+        throw damaged(`journal record at byte ${at} has sequence ${frame.sequence} after ${last}; the journal was left untouched`);
+      }
       records.push({ sequence: frame.sequence, decodeStatements: () => decodePayload(bytes, frame, offset), offset, size: frame.size });
     }
     last = frame.sequence;
     at += frame.size;
   }
-  return { ...(header ? { header } : {}), records, validLength: at, tornBytes: 0 };
+  return withHeaders(headers, { records, validLength: at, tornBytes: 0 });
 }
 
-function decodeHeader(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>): string {
+function withHeaders(headers: JournalHeader[], rest: Omit<ParsedJournal, 'header' | 'headers'>): ParsedJournal {
+  const first = headers[0];
+  return { ...(first?.offset === 0 ? { header: first } : {}), headers, ...rest };
+}
+
+function decodeHeader(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>, at: number): { image: string; parent?: string } {
   let parsed: unknown;
+  const where = at === 0 ? "the journal's header" : `the journal's header at byte ${at}`;
   try {
     parsed = JSON.parse(decoder.decode(bytes.subarray(frame.payloadAt, frame.payloadAt + frame.payloadLength)));
   } catch (e) {
-    throw new CorruptDatabaseError('the journal\'s header is unreadable; the journal was left untouched', { cause: e, reason: 'JOURNAL_DAMAGED' });
+    throw new CorruptDatabaseError(`${where} is unreadable; the journal was left untouched`, { cause: e, reason: 'JOURNAL_DAMAGED' });
   }
-  const image = (parsed as { image?: unknown } | null)?.image;
+  const { image, parent } = (parsed ?? {}) as { image?: unknown; parent?: unknown };
   if (typeof image !== 'string' || !IMAGE_ID.test(image)) {
-    throw new CorruptDatabaseError('the journal\'s header names no image id; the journal was left untouched', { reason: 'JOURNAL_DAMAGED' });
+    throw new CorruptDatabaseError(`${where} names no image id; the journal was left untouched`, { reason: 'JOURNAL_DAMAGED' });
   }
-  return image;
+  if (parent !== undefined && (typeof parent !== 'string' || !IMAGE_ID.test(parent))) {
+    throw new CorruptDatabaseError(`${where} names a parent that is not an image id; the journal was left untouched`, { reason: 'JOURNAL_DAMAGED' });
+  }
+  return parent === undefined ? { image } : { image, parent };
 }
 
 // A crash during an append leaves its last record cut short: the file ends inside it, or the part
