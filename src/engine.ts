@@ -43,6 +43,28 @@ export interface JournalingEngine extends Engine {
   exportImageSync(): Uint8Array;
   /** Whether an interactive transaction is open (the image cannot be exported then). */
   readonly inTransaction: boolean;
+  /**
+   * Optional: starts an export in steps (see {@link ImageExport}), so a large image is produced
+   * without holding the event loop for the whole copy. `undefined` when the engine cannot here;
+   * the store then exports with `exportImageSync`.
+   */
+  beginImageExport?(): ImageExport | undefined;
+}
+
+/**
+ * An image being exported in steps, between which the engine goes on committing writes: each one
+ * reaches the copy too, so the finished image holds every commit up to the moment it completes.
+ */
+export interface ImageExport {
+  /**
+   * Copies up to `pages` more pages. When that completes the copy, it calls `complete` at once
+   * (nothing can commit in between), runs the statements it returns on the copy alone (the
+   * image's own bookkeeping, such as the journal sequence it holds) and returns the image;
+   * otherwise `undefined`. Throws a `TransactionError` while an interactive transaction is open.
+   */
+  step(pages: number, complete: () => readonly SqlStatement[]): Uint8Array | undefined;
+  /** Gives the copy up (also once it completed or failed: then it does nothing). */
+  abort(): void;
 }
 
 /** What an {@link EmbeddedEngine} opens. */

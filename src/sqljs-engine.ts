@@ -1,9 +1,9 @@
 import { ClosedError, CorruptDatabaseError, SqlError, StoreError, TransactionError, ValidationError } from './errors.js';
-import { SyncEngine, type EmbeddedEngine } from './engine.js';
+import { SyncEngine, type EmbeddedEngine, type ImageExport } from './engine.js';
 import { imageCapacity } from './persistence.js';
 import { checkSqliteFile } from './sqlite-file.js';
 import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
-import { errorText, loadSqlJs, sqlJsKeepsBom, type SqlJsDatabase, type SqlJsStatement, type WasmSource } from './sqljs-loader.js';
+import { errorText, loadSqlJs, sqlJsKeepsBom, type SqlJsDatabase, type SqlJsStatement, type SqlJsStatic, type WasmSource } from './sqljs-loader.js';
 
 // Statements are cached by SQL text; the domain builds a bounded set, so this cap is only a guard.
 const STATEMENT_CACHE_LIMIT = 256;
@@ -72,6 +72,108 @@ function ownedImage(image: Uint8Array, given: boolean): Uint8Array {
   return owned;
 }
 
+const SQLITE_OK = 0;
+const SQLITE_DONE = 101;
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+// One empty database per page size: the file a copy starts as (SQLite's backup needs a database).
+const templates = new Map<number, Uint8Array>();
+
+function emptyDatabase(SQL: SqlJsStatic, pageSize: number): Uint8Array {
+  let template = templates.get(pageSize);
+  if (!template) {
+    const db = new SQL.Database();
+    try {
+      db.exec(`PRAGMA page_size=${pageSize}; PRAGMA user_version=1`);
+      template = db.export();
+    } finally {
+      db.close();
+    }
+    templates.set(pageSize, template);
+  }
+  return template;
+}
+
+function readUint32(bytes: Uint8Array, at: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at);
+}
+
+/**
+ * An export in steps through SQLite's online backup API, into a second database whose file is
+ * memory the engine allocated (the {@link OwnedImage} trick: its file system writes straight into
+ * it, so the finished image needs no copy). Writes that the engine commits between steps reach the
+ * copy too (SQLite updates a backup when its source changes through the same connection), so the
+ * copy holds every commit up to the step that completes it.
+ */
+class SteppedExport implements ImageExport {
+  readonly #SQL: SqlJsStatic;
+  readonly #owner: SqlJsEngine;
+  readonly #buffer: ArrayBuffer;
+  readonly #pageSize: number;
+  #dest: SqlJsDatabase | undefined;
+  #backup: number;
+
+  constructor(SQL: SqlJsStatic, owner: SqlJsEngine, dest: SqlJsDatabase, backup: number, buffer: ArrayBuffer, pageSize: number) {
+    this.#SQL = SQL;
+    this.#owner = owner;
+    this.#dest = dest;
+    this.#backup = backup;
+    this.#buffer = buffer;
+    this.#pageSize = pageSize;
+  }
+
+  step(pages: number, complete: () => readonly SqlStatement[]): Uint8Array | undefined {
+    const dest = this.#dest;
+    if (!dest || this.#backup === 0) throw new ClosedError('this image export');
+    if (this.#owner.inTransaction) throw new TransactionError('cannot export the image while a transaction is open');
+    try {
+      const rc = (this.#SQL._sqlite3_backup_step as NonNullable<SqlJsStatic['_sqlite3_backup_step']>)(this.#backup, Math.max(1, Math.floor(pages)));
+      if (rc === SQLITE_OK) return undefined;
+      if (rc !== SQLITE_DONE) throw new SqlError(`exporting the image failed (SQLite error ${rc})`);
+      const statements = complete();
+      const finished = (this.#SQL._sqlite3_backup_finish as NonNullable<SqlJsStatic['_sqlite3_backup_finish']>)(this.#backup);
+      this.#backup = 0;
+      if (finished !== SQLITE_OK) throw new SqlError(`exporting the image failed (SQLite error ${finished} at its end)`);
+      for (const s of statements) dest.run(s.sql, (s.params ?? []) as SqlValue[]);
+      const pageCount = Number(dest.exec('PRAGMA page_count')[0]?.values[0]?.[0]);
+      dest.close();
+      this.#dest = undefined;
+      const size = pageCount * this.#pageSize;
+      const image = new Uint8Array(this.#buffer, 0, Math.min(size, this.#buffer.byteLength));
+      // The copy's file must have stayed in this memory (a file system that had moved it would
+      // leave an older header here): the header names every page, and the memory holds them.
+      const header = new TextDecoder().decode(image.subarray(0, 16));
+      if (size > this.#buffer.byteLength || header !== SQLITE_MAGIC || readUint32(image, 28) !== pageCount) {
+        throw new SqlError('exporting the image in steps failed: the copy did not stay in its memory');
+      }
+      return image;
+    } catch (e) {
+      this.abort();
+      throw translate(e, 'export');
+    }
+  }
+
+  abort(): void {
+    if (this.#backup !== 0) {
+      try {
+        this.#SQL._sqlite3_backup_finish?.(this.#backup);
+      } catch {
+        // Only freeing is left to do.
+      }
+      this.#backup = 0;
+    }
+    if (this.#dest) {
+      try {
+        this.#dest.close();
+      } catch {
+        // Only freeing is left to do.
+      }
+      this.#dest = undefined;
+    }
+    this.#owner.exportEnded(this);
+  }
+}
+
 /** Options for {@link createSqlJsEngine}. */
 export interface SqlJsEngineOptions {
   /** Where the WASM comes from. @default the installed sql.js package's binary (Node) */
@@ -101,11 +203,14 @@ export class SqlJsEngine extends SyncEngine {
   readonly #statements = new Map<string, SqlJsStatement>();
   readonly #columns = new WeakMap<SqlJsStatement, string[]>();
   readonly #keepsBom: boolean;
+  readonly #SQL: SqlJsStatic | undefined;
+  #export: SteppedExport | undefined;
 
-  constructor(db: SqlJsDatabase, keepsBom = sqlJsKeepsBom()) {
+  constructor(db: SqlJsDatabase, keepsBom = sqlJsKeepsBom(), SQL?: SqlJsStatic) {
     super();
     this.#db = db;
     this.#keepsBom = keepsBom;
+    this.#SQL = SQL;
   }
 
   /** How many prepared statements are cached (bounded; all freed on close). */
@@ -237,9 +342,67 @@ export class SqlJsEngine extends SyncEngine {
     return this.exportImageSync();
   }
 
+  /**
+   * Starts an export in steps (see {@link ImageExport}); one at a time (a new one gives up the
+   * last). `undefined` where this sql.js build lacks what it needs (the export then runs whole).
+   */
+  beginImageExport(): ImageExport | undefined {
+    const db = this.#open();
+    const SQL = this.#SQL;
+    const handle = db.db;
+    if (!SQL?._sqlite3_backup_init || !SQL._sqlite3_backup_step || !SQL._sqlite3_backup_finish || !SQL.stringToNewUTF8 || !SQL._free || typeof handle !== 'number') return undefined;
+    if (this.inTransaction) throw new TransactionError('cannot export the image while a transaction is open');
+    this.#export?.abort();
+    const pageSize = Number(this.allSync('PRAGMA page_size')[0]?.page_size);
+    const pageCount = Number(this.allSync('PRAGMA page_count')[0]?.page_count);
+    const template = emptyDatabase(SQL, pageSize);
+    const buffer = new ArrayBuffer(imageCapacity(pageCount * pageSize));
+    const file = new OwnedImage(buffer, 0, template.length);
+    file.set(template);
+    let dest: SqlJsDatabase | undefined;
+    try {
+      dest = new SQL.Database(file);
+      // A copy that needs no journal and no sync (it is thrown away on failure), with a small page
+      // cache (its pages go straight to its file). The user_version write shows whether that file
+      // is `buffer`: where the file system copied it instead, the export runs whole.
+      dest.exec('PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=16; PRAGMA user_version=1515870810');
+      if (readUint32(new Uint8Array(buffer, 0, 100), 60) !== 1515870810 || typeof dest.db !== 'number') {
+        dest.close();
+        return undefined;
+      }
+      const main = SQL.stringToNewUTF8('main');
+      let backup: number;
+      try {
+        backup = SQL._sqlite3_backup_init(dest.db, main, handle, main);
+      } finally {
+        SQL._free(main);
+      }
+      if (backup === 0) {
+        dest.close();
+        return undefined;
+      }
+      const started = new SteppedExport(SQL, this, dest, backup, buffer, pageSize);
+      this.#export = started;
+      return started;
+    } catch (e) {
+      try {
+        dest?.close();
+      } catch {
+        // Only freeing is left to do.
+      }
+      throw translate(e, 'export');
+    }
+  }
+
+  /** @internal An export in steps ended (completed, failed or given up). */
+  exportEnded(ended: ImageExport): void {
+    if (this.#export === ended) this.#export = undefined;
+  }
+
   async close(): Promise<void> {
     const db = this.#db;
     if (!db) return;
+    this.#export?.abort();
     this.#dropStatements();
     this.#db = undefined;
     db.close();
@@ -265,7 +428,7 @@ export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promi
   } catch (e) {
     throw translate(e, 'open');
   }
-  const engine = new SqlJsEngine(db);
+  const engine = new SqlJsEngine(db, sqlJsKeepsBom(), SQL);
   try {
     // Reading the schema first makes a damaged file fail here, before anything is written.
     engine.allSync('PRAGMA schema_version');

@@ -30,13 +30,27 @@ export interface SqlJsStatement {
 export interface SqlJsDatabase {
   exec(sql: string): { columns: string[]; values: SqlValue[][] }[];
   prepare(sql: string): SqlJsStatement;
+  run(sql: string, params?: SqlValue[]): unknown;
   getRowsModified(): number;
   export(): Uint8Array;
   close(): void;
+  /** The `sqlite3*` handle (sql.js keeps it in this property; the export in steps needs it). */
+  readonly db?: number;
 }
 /** What sql.js's loader resolves with. */
 export interface SqlJsStatic {
   Database: new (data?: Uint8Array) => SqlJsDatabase;
+  /**
+   * SQLite's online backup API and the helpers to call it (sql.js exports them for its own
+   * `export()`; the engine's export in steps uses them, and does without where they are missing).
+   */
+  _sqlite3_backup_init?: (destination: number, destinationName: number, source: number, sourceName: number) => number;
+  _sqlite3_backup_step?: (backup: number, pages: number) => number;
+  _sqlite3_backup_finish?: (backup: number) => number;
+  _sqlite3_errmsg?: (db: number) => number;
+  stringToNewUTF8?: (text: string) => number;
+  _free?: (pointer: number) => void;
+  UTF8ToString?: (pointer: number) => string;
 }
 interface SqlJsConfig {
   locateFile?: (file: string) => string;
