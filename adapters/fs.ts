@@ -7,7 +7,7 @@
  * | `${path}.pa-journal`                  | the journal: records appended since the image (only the store parses them) |
  * | `${path}.pa-lock`                     | the lock: JSON naming the owning process (`pid`, `host`, `token`, `since`, `start`) |
  * | `${path}.pa-lock.takeover`            | a directory, for an instant, while a stale lock is taken over       |
- * | `${path}.pa-tmp-<pid>-<random>`       | a checkpoint's new image until it is renamed over `path`            |
+ * | `${path}.pa-tmp-<pid>-<random>`       | a checkpoint's new image until it is renamed over `path`, or a trimmed journal until it is renamed over the journal |
  *
  * None of the suffixes is one SQLite gives meaning to (`-journal`, `-wal`, `-shm`, `-mj…`): opening
  * the image with `sqlite3` never mistakes our journal for a hot rollback journal of its own.
@@ -218,6 +218,8 @@ const openFd = (path: string, flags: string | number, mode?: number) =>
   new Promise<number>((ok, ko) => fs.open(path, flags, mode, settle(ok, ko)));
 const writeAt = (fd: number, bytes: Uint8Array, offset: number, length: number, position: number) =>
   new Promise<number>((ok, ko) => fs.write(fd, bytes, offset, length, position, settle(ok, ko)));
+const readAt = (fd: number, bytes: Uint8Array, offset: number, length: number, position: number) =>
+  new Promise<number>((ok, ko) => fs.read(fd, bytes, offset, length, position, settle(ok, ko)));
 
 /** Writes all of `bytes` at `position`, looping on short writes, off the event loop. */
 async function writeAllAsync(fd: number, bytes: Uint8Array, position: number): Promise<void> {
@@ -564,6 +566,42 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
     }
   }
 
+  /** Writes `image` beside the image and renames it over it: atomic, durable once it resolves. */
+  async function replaceImage(image: Uint8Array): Promise<void> {
+    usable();
+    if (isDetached(image)) throw new TypeError(`cannot checkpoint ${paths.image}: the image's buffer is detached`);
+    await locate();
+    const old = await fs.promises.stat(paths.image).catch((e: unknown) => {
+      if (errorCode(e) === 'ENOENT') return undefined;
+      throw e;
+    });
+    const mode = old === undefined ? FILE_MODE : old.mode & 0o7777;
+    const temp = `${paths.tempPrefix}${process.pid}-${randomBytes(6).toString('hex')}`;
+    let fd: number | undefined;
+    let renamed = false;
+    try {
+      fd = await openFd(temp, 'wx', mode);
+      if (old !== undefined) {
+        // open() applies the umask: set the old image's mode exactly, and (as root) its owner,
+        // so a checkpoint by root does not lock the database's owner out of it.
+        await fchmod(fd, mode);
+        if (process.getuid?.() === 0 && (old.uid !== 0 || old.gid !== 0)) await fchown(fd, old.uid, old.gid).catch(() => undefined);
+      }
+      await writeAllAsync(fd, image, 0);
+      await fsync(fd);
+      const written = fd;
+      fd = undefined;
+      await closeFd(written);
+      await fs.promises.rename(temp, paths.image);
+      renamed = true;
+      await syncDirectory(dir);
+    } catch (e) {
+      if (fd !== undefined) await closeFd(fd).catch(() => undefined);
+      if (!renamed) await fs.promises.unlink(temp).catch(() => undefined);
+      throw e;
+    }
+  }
+
   return {
     name: 'fs',
     persistent: true,
@@ -666,34 +704,9 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
     },
 
     async checkpoint(image: Uint8Array): Promise<void> {
-      usable();
-      if (isDetached(image)) throw new TypeError(`cannot checkpoint ${paths.image}: the image's buffer is detached`);
-      await locate();
-      const old = await fs.promises.stat(paths.image).catch((e: unknown) => {
-        if (errorCode(e) === 'ENOENT') return undefined;
-        throw e;
-      });
-      const mode = old === undefined ? FILE_MODE : old.mode & 0o7777;
-      const temp = `${paths.tempPrefix}${process.pid}-${randomBytes(6).toString('hex')}`;
-      let fd: number | undefined;
-      let renamed = false;
+      await replaceImage(image);
+      // Only now is the new image durable; the journal's records are all in it.
       try {
-        fd = await openFd(temp, 'wx', mode);
-        if (old !== undefined) {
-          // open() applies the umask: set the old image's mode exactly, and (as root) its owner,
-          // so a checkpoint by root does not lock the database's owner out of it.
-          await fchmod(fd, mode);
-          if (process.getuid?.() === 0 && (old.uid !== 0 || old.gid !== 0)) await fchown(fd, old.uid, old.gid).catch(() => undefined);
-        }
-        await writeAllAsync(fd, image, 0);
-        await fsync(fd);
-        const written = fd;
-        fd = undefined;
-        await closeFd(written);
-        await fs.promises.rename(temp, paths.image);
-        renamed = true;
-        await syncDirectory(dir);
-        // Only now is the new image durable; the journal's records are all in it.
         const jfd = await journal(false);
         if (jfd !== undefined) {
           journalSize = undefined;
@@ -703,8 +716,64 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         }
       } catch (e) {
         journalSize = undefined;
-        if (fd !== undefined) await closeFd(fd).catch(() => undefined);
-        if (!renamed) await fs.promises.unlink(temp).catch(() => undefined);
+        throw e;
+      }
+    },
+
+    writeImage: replaceImage,
+
+    async trimJournal(from: number): Promise<void> {
+      usable();
+      const outside = (size: number) => new RangeError(`trimming at ${from} is outside the journal ${paths.journal} (${size} bytes)`);
+      if (!Number.isSafeInteger(from) || from < 0) throw outside(journalSize ?? 0);
+      try {
+        await locate();
+        const fd = await journal(false);
+        if (fd === undefined) {
+          if (from === 0) return;
+          throw outside(0);
+        }
+        const size = journalSize ?? (await fstat(fd)).size;
+        if (from > size) throw outside(size);
+        if (from === 0) return;
+        if (from === size) {
+          // Nothing kept: emptied in place (a truncation is all or nothing).
+          journalSize = undefined;
+          await ftruncate(fd, 0);
+          await fdatasync(fd);
+          journalSize = 0;
+          return;
+        }
+        // What is kept goes to a new file that replaces the journal whole: a crash leaves the old
+        // journal or the new one.
+        const kept = new Uint8Array(size - from);
+        for (let done = 0; done < kept.length; ) {
+          const n = await readAt(fd, kept, done, kept.length - done, from + done);
+          if (n === 0) throw new Error(`${paths.journal} ended at ${from + done} bytes while ${size} were expected`);
+          done += n;
+        }
+        const mode = (await fstat(fd)).mode & 0o7777;
+        const temp = `${paths.tempPrefix}${process.pid}-${randomBytes(6).toString('hex')}`;
+        let tfd: number | undefined = await openFd(temp, 'wx', mode);
+        let renamed = false;
+        try {
+          await fchmod(tfd, mode);
+          await writeAllAsync(tfd, kept, 0);
+          await fdatasync(tfd);
+          await fs.promises.rename(temp, paths.journal);
+          renamed = true;
+          // Appends go to the new file from now on.
+          journalFd = tfd;
+          tfd = undefined;
+          journalSize = kept.length;
+          await closeFd(fd).catch(() => undefined);
+          await syncDirectory(dir);
+        } finally {
+          if (tfd !== undefined) await closeFd(tfd).catch(() => undefined);
+          if (!renamed) await fs.promises.unlink(temp).catch(() => undefined);
+        }
+      } catch (e) {
+        journalSize = undefined;
         throw e;
       }
     },
@@ -712,6 +781,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
     unlock,
 
     async close(): Promise<void> {
+
       if (closed) return;
       closed = true;
       let failure: unknown;

@@ -14,7 +14,10 @@ import { imageCapacity } from '../src/persistence.js';
  *
  * Every write is one IndexedDB transaction (`durability: 'strict'` by default: committed to disk
  * before it resolves), so a tab closed at any moment leaves the old state or the new one. A checkpoint
- * writes the new image, deletes the old one and every journal entry in one transaction. Every
+ * first puts the new image's chunks under the next id, a transaction a chunk (unreachable until
+ * `meta` names them), then, in one transaction, points `meta` at them and deletes the old image and
+ * the journal it covers (`checkpoint`: all of it; `writeImage` then `trimJournal`: the part before
+ * the store's marker, the rest moved down to offset 0). Every
  * write checks the `generation` it read when it took ownership: a writer that lost ownership (a
  * frozen tab resumed after another took over) is refused instead of overwriting newer data.
  */
@@ -401,6 +404,49 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     };
   };
 
+  /**
+   * Puts an image's chunks under the next image id, one IndexedDB transaction a chunk, without
+   * touching `meta`: no single task holds the page for the whole image, appends go on in between,
+   * and until a transaction points `meta` at them they are not part of the database (a crash
+   * leaves only unreachable chunks, which the next staging replaces).
+   */
+  const stage = async (image: Uint8Array, what: string): Promise<{ id: number; bytes: number; chunks: number }> => {
+    usable();
+    const meta = known ?? ((await store('readonly', (data) => promisifyRequest(data.get(META)))) as Meta | undefined);
+    const id = (meta?.image?.id ?? 0) + 1;
+    const total = image.byteLength;
+    const count = Math.max(1, Math.ceil(total / IMAGE_CHUNK_BYTES));
+    for (let i = 0; i < count; i++) {
+      // Copied out (a detached buffer fails here, before anything is written), one chunk at a time.
+      const chunk = image.slice(i * IMAGE_CHUNK_BYTES, (i + 1) * IMAGE_CHUNK_BYTES);
+      await store('readwrite', async (data) => {
+        const tx = data.transaction;
+        const committed = promisifyRequest(tx);
+        committed.catch(() => undefined);
+        let refused: AdapterError | undefined;
+        const check = data.get(META);
+        check.onsuccess = () => {
+          const stored = check.result as Meta | undefined;
+          if (lost || generation === undefined || (stored && stored.generation !== generation)) {
+            refused = lost ?? (stored && generation !== undefined ? ownershipLost(what, stored) : failure('NOT_OWNER', `${what}: this IndexedDB adapter does not own ${options.name} (call lock() first)`));
+            tx.abort();
+          }
+        };
+        // Chunks a crashed staging left under this id go first.
+        if (i === 0) data.delete(imageRange(id));
+        data.put(chunk, ['image', id, i]);
+        try {
+          await committed;
+        } catch (e) {
+          throw refused ?? translate(tx.error ?? e, what);
+        }
+      }).catch((e: unknown) => {
+        throw translate(e, what);
+      });
+    }
+    return { id, bytes: total, chunks: count };
+  };
+
   const append = (bytes: Uint8Array, at: number): Promise<void> => {
     const expected = known;
     if (expected && at === expected.journalBytes && generation !== undefined && !lost) {
@@ -499,22 +545,44 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
 
     append,
 
-    checkpoint(image: Uint8Array): Promise<void> {
-      // Copied out first (IndexedDB values stay moderate): a detached buffer fails here, before
-      // anything is written.
-      const chunks: Uint8Array[] = [];
-      try {
-        const total = image.byteLength;
-        for (let at = 0; at < total || chunks.length === 0; at += IMAGE_CHUNK_BYTES) chunks.push(image.slice(at, at + IMAGE_CHUNK_BYTES));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      return write(`checkpointing ${options.name}`, async (data, meta) => {
-        const id = (meta.image?.id ?? 0) + 1;
-        if (meta.image) data.delete(imageRange(meta.image.id));
-        chunks.forEach((chunk, i) => data.put(chunk, ['image', id, i]));
+    async checkpoint(image: Uint8Array): Promise<void> {
+      const staged = await stage(image, `checkpointing ${options.name}`);
+      await write(`checkpointing ${options.name}`, async (data, meta) => {
+        if (meta.image && meta.image.id !== staged.id) data.delete(imageRange(meta.image.id));
         data.delete(journalRange(0));
-        return { ...meta, image: { id, bytes: image.byteLength, chunks: chunks.length }, journalBytes: 0 };
+        return { ...meta, image: staged, journalBytes: 0 };
+      });
+    },
+
+    async writeImage(image: Uint8Array): Promise<void> {
+      const staged = await stage(image, `writing ${options.name}'s image`);
+      await write(`writing ${options.name}'s image`, async (data, meta) => {
+        if (meta.image && meta.image.id !== staged.id) data.delete(imageRange(meta.image.id));
+        return { ...meta, image: staged };
+      });
+    },
+
+    trimJournal(from: number): Promise<void> {
+      return write(`trimming ${options.name}'s journal`, async (data, meta) => {
+        if (!Number.isSafeInteger(from) || from < 0 || from > meta.journalBytes) {
+          throw new RangeError(`trimming at ${from} is outside the journal (${meta.journalBytes} bytes)`);
+        }
+        if (from === 0) return meta;
+        // The entry that starts before `from` and runs past it keeps its part after `from`; every
+        // later one moves down by `from` (in key order, so a key is free before it is reused).
+        const straddling = (await promisifyRequest(data.openCursor(IDBKeyRange.bound(['journal', 0], ['journal', from], false, true), 'prev'))) as IDBCursorWithValue | null;
+        const kept: [number, Uint8Array][] = [];
+        if (straddling) {
+          const start = (straddling.key as [string, number])[1];
+          const part = straddling.value as Uint8Array;
+          if (start + part.length > from) kept.push([0, part.slice(from - start)]);
+        }
+        const keys = (await promisifyRequest(data.getAllKeys(journalRange(from)))) as [string, number][];
+        const values = (await promisifyRequest(data.getAll(journalRange(from)))) as Uint8Array[];
+        keys.forEach((key, i) => kept.push([key[1] - from, values[i] as Uint8Array]));
+        data.delete(journalRange(0));
+        for (const [at, part] of kept) data.put(part, ['journal', at]);
+        return { ...meta, journalBytes: meta.journalBytes - from };
       });
     },
 

@@ -1,4 +1,4 @@
-import type { JournalingEngine } from './engine.js';
+import type { ImageExport, JournalingEngine } from './engine.js';
 import { ClosedError, PersistenceError, StoreError } from './errors.js';
 import { IMAGE_ID_KEY, IMAGE_PARENT_KEY, SEQUENCE_KEY } from './image-meta.js';
 import { encodeJournalHeader, encodeRecord, newImageId } from './journal.js';
@@ -11,8 +11,9 @@ export type { Durability };
 export interface StoreWarning {
   /**
    * `TORN_TAIL`: a last journal record cut short or damaged by a crash was dropped (at open);
-   * `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: the checkpoint at `close()` failed,
-   * but nothing was lost (the journal stays); `DEGRADED`: an append or checkpoint failed: writes
+   * `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: a checkpoint (one that writes went on
+   * during, or the one at `close()`) failed, but nothing was lost (the journal holds every write;
+   * it is retried later, or replayed at the next open); `DEGRADED`: an append or checkpoint failed: writes
    * are refused while the store retries (once per failure episode); `FOLLOW`: a following store
    * (`whenLocked: 'follow'`/`'wait'`) could not refresh or take over, and retries; `DURABILITY`: the
    * adapter chose the durability (`'deferred'` on Cloudflare KV), once per adapter kind and realm.
@@ -48,6 +49,12 @@ export interface StoreHealth {
   readonly journalBytes: number;
   /** When the last checkpoint completed (Unix ms, the store's clock), if one did since opening. */
   readonly lastCheckpointAt?: number;
+  /** How long the last checkpoint took, from the start of its export until its image was durable (ms). */
+  readonly lastCheckpointMs?: number;
+  /** Whether a checkpoint is running now. */
+  readonly checkpointing: boolean;
+  /** The journal size at which the next checkpoint starts (see `StoreOptions.checkpointBytes`). */
+  readonly checkpointThresholdBytes: number;
   /** The last persistence failure, while degraded. */
   readonly lastError?: StoreError;
   /** When the store became degraded (Unix ms). */
@@ -69,7 +76,8 @@ export interface DurabilitySettings {
   readonly mode: Durability;
   readonly useJournal: boolean;
   readonly flushIntervalMs: number;
-  readonly checkpointBytes: number;
+  /** A fixed checkpoint threshold, or `undefined` to adapt it to the image (see {@link checkpointThreshold}). */
+  readonly checkpointBytes: number | undefined;
   readonly sizeWarningBytes: number;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
@@ -88,6 +96,60 @@ export interface OpenedState {
   readonly imageBytes: number;
   /** The image's id (`meta.store_image_id`), which a journal after it names; `undefined` for an image from before ids. */
   readonly imageId?: string | undefined;
+  /**
+   * The image the journal's last segment continues, when it is not the image loaded (a checkpoint's
+   * marker whose image was never written): the next marker names it as its parent.
+   */
+  readonly segmentImageId?: string | undefined;
+}
+
+/** The smallest journal that starts a checkpoint when `checkpointBytes` is not set. */
+export const MIN_CHECKPOINT_BYTES = 16 * 2 ** 20;
+/**
+ * With the adaptive threshold, a checkpoint starts once the journal holds an eighth of the image:
+ * the bytes checkpoints write stay at most eight times those the writes journaled.
+ */
+export const CHECKPOINT_IMAGE_FRACTION = 8;
+
+/**
+ * The journal size at which a checkpoint starts: `checkpointBytes` when set; otherwise the larger of
+ * 16 MiB and an eighth of the image, so that checkpoints write at most eight bytes of image for
+ * every byte of journal, whatever the database's size (a fixed threshold would rewrite a 256 MiB
+ * image for every 16 MiB of writes).
+ */
+export function checkpointThreshold(checkpointBytes: number | undefined, imageBytes: number): number {
+  return checkpointBytes ?? Math.max(MIN_CHECKPOINT_BYTES, Math.ceil(imageBytes / CHECKPOINT_IMAGE_FRACTION));
+}
+
+// An export step aims at this long on the event loop; the pages per step adapt to it.
+const EXPORT_STEP_MS = 8;
+const EXPORT_FIRST_PAGES = 256;
+
+const clockMs: () => number = typeof globalThis.performance?.now === 'function' ? () => globalThis.performance.now() : () => Date.now();
+
+// Lets the event loop run (timers, I/O completions: the appends of writes going on meanwhile).
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** What an exported image holds: the bookkeeping rows written into it. */
+interface ExportedImage {
+  readonly image: Uint8Array;
+  /** The last write unit it holds. */
+  readonly sequence: number;
+  /** Its id (new when it holds writes the last image lacks, or when the last had none). */
+  readonly id: string;
+  /** How long the export took (ms). */
+  readonly exportMs: number;
+}
+
+/** A checkpoint that writes go on during: its image, and the marker that ends what it holds. */
+interface Segmenting {
+  readonly exported: ExportedImage;
+  /** The marker frame (a header naming the new image), queued to the journal after the image's last record. */
+  readonly marker: Uint8Array;
+  /** Where the marker landed in the journal, once appended. */
+  markerOffset: number | undefined;
+  /** Whether the new image is durable (the journal before the marker may then be dropped). */
+  imageDurable: boolean;
 }
 
 export { SEQUENCE_KEY };
@@ -130,6 +192,8 @@ export class DurabilityManager {
   #imageBytes: number;
   // The durable image's id; a journal started after it begins with a header naming it.
   #imageId: string | undefined;
+  // The image the journal's last segment continues (a marker's parent).
+  #segmentImageId: string | undefined;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   // The next persistence step must write the whole image: no journal, a failed checkpoint, a write
@@ -139,6 +203,15 @@ export class DurabilityManager {
   #runningUpTo = 0;
   #queued: Promise<void> | undefined;
   #lastCheckpointAt: number | undefined;
+  #lastCheckpointMs: number | undefined;
+  // A checkpoint that writes go on during (export and image write), while it runs.
+  #background: Promise<void> | undefined;
+  // Its marker and image, from the end of its export until the journal before the marker is dropped.
+  #segmenting: Segmenting | undefined;
+  // After a failed background checkpoint, the next one waits until then (Unix ms).
+  #checkpointRetryAt = 0;
+  #checkpointFailures = 0;
+  #export: ImageExport | undefined;
   #failure: { error: PersistenceError; since: number; attempts: number; nextRetryAt?: number } | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -175,11 +248,22 @@ export class DurabilityManager {
     this.#journalLength = opened.journalLength;
     this.#imageBytes = opened.imageBytes;
     this.#imageId = opened.imageId;
+    this.#segmentImageId = opened.segmentImageId ?? opened.imageId;
     engine.setCommitListener((statements) => this.#record(statements));
   }
 
   get #journaling(): boolean {
     return this.#settings.useJournal && typeof this.#adapter.append === 'function';
+  }
+
+  // Whether checkpoints let writes go on: the adapter writes an image and trims the journal apart.
+  get #segmented(): boolean {
+    return this.#journaling && typeof this.#adapter.writeImage === 'function' && typeof this.#adapter.trimJournal === 'function';
+  }
+
+  /** The journal size at which the next checkpoint starts. */
+  get #threshold(): number {
+    return checkpointThreshold(this.#settings.checkpointBytes, this.#imageBytes);
   }
 
   /** Called by the engine, synchronously, for every committed write unit. */
@@ -249,8 +333,28 @@ export class DurabilityManager {
     return this.#durable(this.#lastSequence);
   }
 
-  /** Writes a new image now (and empties the journal). */
-  checkpoint(): Promise<void> {
+  /**
+   * Writes a new image now and drops the journal it covers. Where the adapter allows it (see
+   * `PersistenceAdapter.writeImage`), writes go on meanwhile; otherwise they wait for it.
+   */
+  async checkpoint(): Promise<void> {
+    if (this.#stopped) throw new ClosedError('the store');
+    if (this.#segmented && !this.#checkpointDue && this.#imageId !== undefined) {
+      // One at a time: a checkpoint already running may have exported before the last writes.
+      await this.#background?.catch(() => undefined);
+      try {
+        await this.#startBackground();
+      } catch (e) {
+        if (e instanceof StoreError) throw e;
+        throw new PersistenceError(
+          `the checkpoint to the ${this.#adapter.name} adapter failed (${describe(e)}); nothing is lost: the journal holds every write, and writes go on`,
+          { cause: e },
+        );
+      }
+      // The journal before the marker goes in the persistence queue, after the marker's append.
+      await this.#queue();
+      return;
+    }
     this.#checkpointDue = true;
     return this.#queue();
   }
@@ -295,13 +399,10 @@ export class DurabilityManager {
       // ids, or the Go agent's) is replaced by one with an id instead of being appended to.
       if (this.#checkpointDue || !this.#journaling || (this.#imageId === undefined && this.#pending.length > 0)) {
         if (this.#lastSequence > this.#durableSequence || this.#checkpointDue) await this.#writeImage();
-      } else if (this.#pending.length > 0) {
-        await this.#append();
-        if (this.#journalLength >= this.#settings.checkpointBytes) {
-          // Due: the next step writes a new image. It runs after this one, in the background.
-          this.#checkpointDue = true;
-          this.#queue().catch(() => undefined);
-        }
+      } else {
+        if (this.#pending.length > 0) await this.#append();
+        await this.#trim();
+        if (this.#journalLength >= this.#threshold) this.#checkpointWhenDue();
       }
     } catch (e) {
       throw this.#failed(e);
@@ -309,16 +410,134 @@ export class DurabilityManager {
     this.#recovered();
   }
 
+  // The journal reached the threshold: a checkpoint that writes go on during, or else the next step
+  // writes a new image (after this one, in the background).
+  #checkpointWhenDue(): void {
+    if (this.#segmented && this.#imageId !== undefined) {
+      if (this.#background || this.#segmenting || this.#now() < this.#checkpointRetryAt) return;
+      this.#startBackground().catch(() => undefined);
+      return;
+    }
+    this.#checkpointDue = true;
+    this.#queue().catch(() => undefined);
+  }
+
+  /**
+   * Starts a checkpoint that writes go on during: the image exported in steps, a marker after the
+   * last record it holds, the image written while the journal goes on growing; once the image is
+   * durable the persistence queue drops the journal before the marker (`#trim`). Resolves once the
+   * image is durable; a failure is a warning (nothing is lost: the journal holds every write), and
+   * the next one waits a while.
+   */
+  #startBackground(): Promise<void> {
+    const run = (async () => {
+      const started = clockMs();
+      const exported = await this.#exportImage(true);
+      const marker = encodeJournalHeader(exported.id, exported.sequence, this.#segmentImageId as string);
+      const segmenting: Segmenting = { exported, marker, markerOffset: undefined, imageDurable: false };
+      this.#segmenting = segmenting;
+      this.#segmentImageId = exported.id;
+      // Appended with the records before it (soon, in the queue); the image is written meanwhile.
+      this.#pending.push(marker);
+      this.#pendingBytes += marker.length;
+      this.#queue().catch(() => undefined);
+      try {
+        await (this.#adapter.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(exported.image);
+      } catch (e) {
+        this.#checkpointFailures++;
+        const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(this.#checkpointFailures - 1, 20));
+        this.#checkpointRetryAt = this.#now() + delay;
+        if (this.#segmenting === segmenting) this.#segmenting = undefined;
+        this.#settings.onWarning({
+          code: 'CHECKPOINT',
+          message: `a checkpoint failed; nothing is lost (the journal holds every write) and writes go on; the next is tried after ${delay} ms: ${describe(e)}`,
+          cause: e,
+        });
+        throw e;
+      }
+      this.#checkpointFailures = 0;
+      segmenting.imageDurable = true;
+      this.#imageWritten(exported, clockMs() - started);
+      // The journal before the marker is dropped in the queue, once the marker is appended.
+      if (segmenting.markerOffset !== undefined) this.#queue().catch(() => undefined);
+    })();
+    this.#background = run;
+    const clear = (): void => {
+      if (this.#background === run) this.#background = undefined;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  // The durable image is `exported` now.
+  #imageWritten(exported: ExportedImage, ms: number): void {
+    this.#durableSequence = Math.max(this.#durableSequence, exported.sequence);
+    this.#imageSequence = exported.sequence;
+    this.#imageId = exported.id;
+    this.#imageBytes = exported.image.length;
+    this.#lastCheckpointAt = this.#now();
+    this.#lastCheckpointMs = ms;
+    this.#publish?.({ kind: 'pa-store/image', sequence: exported.sequence });
+    this.checkSize();
+  }
+
+  // Drops the journal before a durable image's marker (a step of the queue: never beside an append).
+  // A failure loses nothing (the journal is whole, and replays onto the new image from its marker):
+  // a warning, and the next step after a while tries again, without refusing writes.
+  async #trim(): Promise<void> {
+    const segmenting = this.#segmenting;
+    if (!segmenting?.imageDurable || segmenting.markerOffset === undefined || this.#now() < this.#checkpointRetryAt) return;
+    // A marker with nothing after it yet goes too: the journal is then empty, and the next append
+    // opens it with a header naming the new image.
+    const from = segmenting.markerOffset + segmenting.marker.length === this.#journalLength ? this.#journalLength : segmenting.markerOffset;
+    try {
+      await (this.#adapter.trimJournal as NonNullable<PersistenceAdapter['trimJournal']>)(from);
+    } catch (e) {
+      this.#checkpointFailures++;
+      const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(this.#checkpointFailures - 1, 20));
+      this.#checkpointRetryAt = this.#now() + delay;
+      this.#settings.onWarning({
+        code: 'CHECKPOINT',
+        message: `dropping the journal a checkpoint's image holds failed; nothing is lost and writes go on; it is tried again after ${delay} ms: ${describe(e)}`,
+        cause: e,
+      });
+      return;
+    }
+    this.#checkpointFailures = 0;
+    this.#journalLength -= from;
+    if (this.#segmenting === segmenting) this.#segmenting = undefined;
+  }
+
   async #append(): Promise<void> {
+    const at = this.#journalLength;
+    const segmenting = this.#segmenting;
+    if (at === 0 && segmenting?.imageDurable && this.#pending.includes(segmenting.marker)) {
+      // A new journal after an image that is durable already: the records up to its marker are in
+      // it, and the header names it (the marker and what it would drop are not needed).
+      const index = this.#pending.indexOf(segmenting.marker);
+      for (const frame of this.#pending.splice(0, index + 1)) this.#pendingBytes -= frame.length;
+      this.#segmenting = undefined;
+      if (this.#pending.length === 0) return;
+    }
     const frames = this.#pending;
     const bytes = this.#pendingBytes;
     const upTo = this.#lastSequence;
-    const at = this.#journalLength;
     this.#pending = [];
     this.#pendingBytes = 0;
     // A journal's first append starts with its header (the image always has an id by then).
     const header = at === 0 ? encodeJournalHeader(this.#imageId as string, this.#imageSequence) : undefined;
     const appended = header ? concat([header, ...frames], header.length + bytes) : concat(frames, bytes);
+    let markerAt: number | undefined;
+    if (segmenting && segmenting.markerOffset === undefined) {
+      let offset = at + (header?.length ?? 0);
+      for (const frame of frames) {
+        if (frame === segmenting.marker) {
+          markerAt = offset;
+          break;
+        }
+        offset += frame.length;
+      }
+    }
     try {
       await (this.#adapter.append as NonNullable<PersistenceAdapter['append']>)(appended, at);
     } catch (e) {
@@ -329,32 +548,85 @@ export class DurabilityManager {
     }
     this.#journalLength = at + appended.length;
     this.#durableSequence = Math.max(this.#durableSequence, upTo);
+    if (markerAt !== undefined && segmenting) segmenting.markerOffset = markerAt;
     this.#publish?.({ kind: 'pa-store/records', bytes: appended });
   }
 
-  async #writeImage(): Promise<void> {
-    // The image is exported between transactions, synchronously, so it holds exactly the write
-    // units up to `upTo` and records that sequence in itself.
+  /**
+   * Exports the image in steps, the event loop running between them (where the engine cannot, at
+   * once), and stamps it with what it holds: the last write unit committed when the copy completed,
+   * a new id (unless it holds nothing the durable image lacks and that one has an id) and the
+   * durable image as its parent. With `stepped` the stamp goes into the copy alone.
+   */
+  async #exportImage(stepped: boolean): Promise<ExportedImage> {
+    const started = clockMs();
+    const stamp = (): { sequence: number; id: string; statements: SqlStatement[] } => {
+      const sequence = this.#lastSequence;
+      const statements: SqlStatement[] = [];
+      let id = this.#imageId;
+      if (sequence !== this.#imageSequence || id === undefined) {
+        id = newImageId();
+        if (sequence !== this.#imageSequence) statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [SEQUENCE_KEY, String(sequence)] });
+        statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [IMAGE_ID_KEY, id] });
+        if (this.#imageId === undefined) statements.push({ sql: 'DELETE FROM meta WHERE key = ?', params: [IMAGE_PARENT_KEY] });
+        else statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [IMAGE_PARENT_KEY, this.#imageId] });
+      }
+      return { sequence, id, statements };
+    };
     while (this.#engine.inTransaction) await this.#transactionsEnded();
-    const upTo = this.#lastSequence;
-    // An image with writes the last one lacks (or the first with an id) gets a new id, and names
-    // the one it replaces, whose journal a crash may leave beside it. An image with nothing new
-    // keeps its id: every journal that continued the old one continues it.
-    let id = this.#imageId;
-    if (upTo !== this.#imageSequence || id === undefined) {
-      id = newImageId();
-      if (upTo !== this.#imageSequence) this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [SEQUENCE_KEY, String(upTo)]);
-      this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [IMAGE_ID_KEY, id]);
-      if (this.#imageId === undefined) this.#engine.runSync('DELETE FROM meta WHERE key = ?', [IMAGE_PARENT_KEY]);
-      else this.#engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [IMAGE_PARENT_KEY, this.#imageId]);
+    if (this.#stopped) throw new ClosedError('the store');
+    const inSteps = stepped ? this.#engine.beginImageExport?.() : undefined;
+    if (inSteps) {
+      this.#export = inSteps;
+      try {
+        let pages = EXPORT_FIRST_PAGES;
+        for (;;) {
+          while (this.#engine.inTransaction) await this.#transactionsEnded();
+          if (this.#stopped) throw new ClosedError('the store');
+          let stamped: ReturnType<typeof stamp> | undefined;
+          const at = clockMs();
+          const image = inSteps.step(pages, () => {
+            stamped = stamp();
+            return stamped.statements;
+          });
+          if (image && stamped) {
+            // The engine's own meta rows say the same as the image's (as an export at once leaves them).
+            for (const s of stamped.statements) this.#engine.runSync(s.sql, s.params);
+            return { image, sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
+          }
+          const took = clockMs() - at;
+          pages = Math.max(16, Math.min(65_536, Math.round(took > 0.5 ? (pages * EXPORT_STEP_MS) / took : pages * 2)));
+          await yieldToLoop();
+        }
+      } finally {
+        inSteps.abort();
+        if (this.#export === inSteps) this.#export = undefined;
+      }
     }
-    const image = this.#engine.exportImageSync();
+    // At once, between transactions: the stamp goes into the engine's own meta rows, so the image
+    // holds exactly the write units up to its sequence and records it in itself.
+    while (this.#engine.inTransaction) await this.#transactionsEnded();
+    const stamped = stamp();
+    for (const s of stamped.statements) this.#engine.runSync(s.sql, s.params);
+    return { image: this.#engine.exportImageSync(), sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
+  }
+
+  // A checkpoint in the persistence queue: the writes waiting for durability wait for it (the
+  // journal is off, the adapter cannot write an image apart, or only a new image can hold a write).
+  async #writeImage(): Promise<void> {
+    // One at a time: a checkpoint that writes go on during finishes first (its image is then the
+    // durable one, and this one replaces it with the journal it leaves).
+    await this.#background?.catch(() => undefined);
+    const started = clockMs();
+    // An image that needs writing per flush (no journal) is small or slow anyway; a stepped export
+    // pays off where it runs less often.
+    const exported = await this.#exportImage(this.#journaling);
     const covered = this.#pending;
     const coveredBytes = this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
     try {
-      await this.#adapter.checkpoint(image);
+      await this.#adapter.checkpoint(exported.image);
     } catch (e) {
       this.#pending = covered.concat(this.#pending);
       this.#pendingBytes += coveredBytes;
@@ -362,13 +634,9 @@ export class DurabilityManager {
     }
     this.#checkpointDue = false;
     this.#journalLength = 0;
-    this.#durableSequence = Math.max(this.#durableSequence, upTo);
-    this.#imageSequence = upTo;
-    this.#imageId = id;
-    this.#imageBytes = image.length;
-    this.#lastCheckpointAt = this.#now();
-    this.#publish?.({ kind: 'pa-store/image', sequence: upTo });
-    this.checkSize();
+    this.#segmenting = undefined;
+    this.#segmentImageId = exported.id;
+    this.#imageWritten(exported, clockMs() - started);
   }
 
   /** Warns once when the image passes `sizeWarningBytes` (after every checkpoint, and at open). */
@@ -439,9 +707,22 @@ export class DurabilityManager {
     } catch (e) {
       error = e;
     }
-    if (error === undefined && (this.#journalLength > 0 || this.#checkpointDue)) {
+    await this.#background?.catch(() => undefined);
+    // A clean image is not written again; a journal that only holds what the image has is emptied.
+    const clean = this.#lastSequence === this.#imageSequence && !this.#checkpointDue;
+    if (error === undefined && clean && this.#journalLength > 0 && this.#segmented) {
       try {
-        await this.checkpoint();
+        await this.#settled();
+        await (this.#adapter.trimJournal as NonNullable<PersistenceAdapter['trimJournal']>)(this.#journalLength);
+        this.#journalLength = 0;
+        this.#segmenting = undefined;
+      } catch (e) {
+        this.#settings.onWarning({ code: 'CHECKPOINT', message: `emptying the journal at close failed; nothing is lost (it only holds what the image has): ${describe(e)}`, cause: e });
+      }
+    } else if (error === undefined && (!clean || this.#journalLength > 0)) {
+      try {
+        this.#checkpointDue = true;
+        await this.#queue();
       } catch (e) {
         this.#settings.onWarning({ code: 'CHECKPOINT', message: `the checkpoint at close failed; nothing is lost (the journal is kept and replayed at the next open): ${describe(e)}`, cause: e });
       }
@@ -468,6 +749,7 @@ export class DurabilityManager {
   /** Stops timers and listening (the store is closing). */
   stop(): void {
     this.#stopped = true;
+    this.#export?.abort();
     this.#engine.setCommitListener(undefined);
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
@@ -488,6 +770,9 @@ export class DurabilityManager {
       imageBytes: this.#imageBytes,
       journalBytes: this.#journalLength,
       ...(this.#lastCheckpointAt === undefined ? {} : { lastCheckpointAt: this.#lastCheckpointAt }),
+      ...(this.#lastCheckpointMs === undefined ? {} : { lastCheckpointMs: Math.round(this.#lastCheckpointMs) }),
+      checkpointing: this.#background !== undefined || this.#segmenting !== undefined || (this.#running !== undefined && this.#checkpointDue),
+      checkpointThresholdBytes: this.#threshold,
       ...(failure ? { lastError: failure.error, degradedSince: failure.since, ...(failure.nextRetryAt === undefined ? {} : { nextRetryAt: failure.nextRetryAt }) } : {}),
     };
   }

@@ -6,8 +6,8 @@ export { SCHEMA_V1 } from './schema-v1.js';
 export { DEFAULT_RETENTION } from './retention.js';
 export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 export { imageCapacity, type LoadedState, type PersistenceAdapter } from './persistence.js';
-export { SyncEngine, isEmbeddedEngine, isJournaling, type CommitListener, type EmbeddedEngine, type EmbeddedOpenOptions, type Engine, type JournalingEngine } from './engine.js';
-export { SEQUENCE_KEY, type ChangeMessage, type Durability, type StoreHealth, type StoreWarning } from './durability.js';
+export { SyncEngine, isEmbeddedEngine, isJournaling, type CommitListener, type EmbeddedEngine, type EmbeddedOpenOptions, type Engine, type ImageExport, type JournalingEngine } from './engine.js';
+export { CHECKPOINT_IMAGE_FRACTION, checkpointThreshold, MIN_CHECKPOINT_BYTES, SEQUENCE_KEY, type ChangeMessage, type Durability, type StoreHealth, type StoreWarning } from './durability.js';
 export {
   crc32,
   encodeJournalHeader,

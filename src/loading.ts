@@ -76,6 +76,9 @@ function replay(engine: JournalingEngine, journal: Uint8Array | undefined, setti
   return {
     imageSequence: image.sequence,
     imageId: image.id,
+    // The journal goes on after its last segment (a checkpoint's marker whose image may never have
+    // been written); a journal that is overwritten starts again from the image.
+    segmentImageId: journalLength > 0 ? (parsed.headers[parsed.headers.length - 1]?.imageId ?? image.id) : image.id,
     lastSequence: records[records.length - 1]?.sequence ?? image.sequence,
     // A journal the image covers entirely (a crash after a checkpoint replaced the image and before
     // it emptied the journal, or records the checkpoint held before they were appended) is

@@ -90,6 +90,18 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): Persist
       volume.journal = new Uint8Array(0);
       volume.journalLength = 0;
     },
+    async writeImage(image: Uint8Array): Promise<void> {
+      usable();
+      volume.image = copy(image);
+    },
+    async trimJournal(from: number): Promise<void> {
+      usable();
+      if (!Number.isSafeInteger(from) || from < 0 || from > volume.journalLength) {
+        throw new RangeError(`trimming at ${from} is outside the journal (${volume.journalLength} bytes)`);
+      }
+      volume.journal = volume.journal.slice(from, volume.journalLength);
+      volume.journalLength -= from;
+    },
     async unlock(): Promise<void> {
       if (volume.owner === self) volume.owner = undefined;
     },

@@ -1,7 +1,7 @@
 /**
  * `openStore`'s options: their types, and how they are read (once, as plain data) and checked.
  */
-import type { DurabilitySettings, StoreWarning } from './durability.js';
+import { MIN_CHECKPOINT_BYTES, type DurabilitySettings, type StoreWarning } from './durability.js';
 import type { EmbeddedEngine, Engine } from './engine.js';
 import { ClockError, ValidationError } from './errors.js';
 import type { Durability, PersistenceAdapter } from './persistence.js';
@@ -51,7 +51,12 @@ export interface StoreOptions {
    * adapters that cannot append; for comparison). @default true
    */
   journal?: boolean;
-  /** A checkpoint runs when the journal reaches this many bytes. @default 16 MiB */
+  /**
+   * A checkpoint starts when the journal reaches this many bytes. By default the threshold adapts
+   * to the database: the larger of 16 MiB and an eighth of the image, so checkpoints write at most
+   * eight bytes of image per byte of journal, whatever the database's size (see `health()`'s
+   * `checkpointThresholdBytes`). @default max(16 MiB, image size / 8)
+   */
   checkpointBytes?: number;
   /** `onWarning` hears once when the image grows past this size. @default 1 GiB */
   sizeWarningBytes?: number;
@@ -150,7 +155,7 @@ export function settingsFrom(options: StoreOptions, adapter: PersistenceAdapter)
     mode,
     useJournal: options.journal ?? true,
     flushIntervalMs: positiveInteger('flushIntervalMs', options.flushIntervalMs, 1000),
-    checkpointBytes: positiveInteger('checkpointBytes', options.checkpointBytes, 16 * 2 ** 20),
+    checkpointBytes: options.checkpointBytes === undefined ? undefined : positiveInteger('checkpointBytes', options.checkpointBytes, MIN_CHECKPOINT_BYTES),
     sizeWarningBytes: positiveInteger('sizeWarningBytes', options.sizeWarningBytes, 2 ** 30),
     retryMinMs,
     retryMaxMs: Math.max(retryMinMs, retryMaxMs),

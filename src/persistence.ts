@@ -12,9 +12,17 @@
  * image already covers (a crash between replacing the image and emptying the journal) is harmless:
  * the store skips them.
  *
- * Call order, from one store: `lock()` (unless read-only) → `load()` → any number of `append()` and
- * `checkpoint()`, one at a time, never overlapping → `unlock()` → `close()`. `close()` may also come
- * at any point after a failure.
+ * Call order, from one store: `lock()` (unless read-only) → `load()` → any number of `append()`,
+ * `checkpoint()` and `trimJournal()`, one at a time, never overlapping, and of `writeImage()`, one at
+ * a time, which may overlap `append()` (only) → `unlock()` → `close()`. `close()` may also come at
+ * any point after a failure.
+ *
+ * A checkpoint comes in one of two shapes. Every adapter has `checkpoint(image)`: the image replaced
+ * and the journal emptied in one call, while the store's writes wait. An adapter that also has
+ * `writeImage` and `trimJournal` lets writes go on during a checkpoint: the store writes the new
+ * image with `writeImage` while it appends what comes after it to the journal, behind a marker
+ * (see `journal.ts`), and once the image is durable drops the journal before the marker with
+ * `trimJournal`.
  */
 
 import type { LockHolder } from './errors.js';
@@ -123,6 +131,22 @@ export interface PersistenceAdapter {
    * not keep a reference to `image` after it resolves (the store may reuse or drop it).
    */
   checkpoint(image: Uint8Array): Promise<void>;
+  /**
+   * Optional capability, with {@link PersistenceAdapter.trimJournal}: replaces the image with
+   * `image` atomically, as `checkpoint` does, and leaves the journal as it is. `append()` calls may
+   * run while it does (the store never overlaps it with `checkpoint`, `trimJournal` or another
+   * `writeImage`); neither may wait for the other. Must resolve only once the new image is durable,
+   * and must not keep a reference to `image` afterwards.
+   */
+  writeImage?(image: Uint8Array): Promise<void>;
+  /**
+   * Optional capability, with {@link PersistenceAdapter.writeImage}: drops the journal's first
+   * `from` bytes, so that the journal becomes what followed them (and the next `append` is at the
+   * journal's new length). Atomic and durable: whatever happens during the call, a later `load()`
+   * returns the journal whole or trimmed. The store never passes a `from` past the journal's end;
+   * an adapter must reject one (a `RangeError`) and change nothing.
+   */
+  trimJournal?(from: number): Promise<void>;
   /**
    * Optional capability (several writers-to-be on one database, e.g. browser tabs): waits until this
    * instance can take ownership, takes it as `lock()` would, and resolves. Rejects when `signal`

@@ -4,7 +4,7 @@
  * close), and the engine it runs on, which a follower replaces when it reloads or takes over.
  */
 import type { Context } from './context.js';
-import { type DurabilityManager, type StoreHealth } from './durability.js';
+import { checkpointThreshold, type DurabilityManager, type StoreHealth } from './durability.js';
 import { isJournaling, type Engine, type JournalingEngine } from './engine.js';
 import { exportStamped } from './image-meta.js';
 import { newImageId } from './journal.js';
@@ -254,6 +254,8 @@ export class Store extends StoreOperations {
         durableSequence: follower.sequence,
         imageBytes: follower.imageBytes,
         journalBytes: 0,
+        checkpointing: false,
+        checkpointThresholdBytes: checkpointThreshold(follower.settings.checkpointBytes, follower.imageBytes),
       };
     }
     if (!this.#durability) {
@@ -266,6 +268,8 @@ export class Store extends StoreOperations {
         durableSequence: 0,
         imageBytes: 0,
         journalBytes: 0,
+        checkpointing: false,
+        checkpointThresholdBytes: 0,
       };
     }
     const health = this.#durability.health(closed);

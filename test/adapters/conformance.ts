@@ -36,6 +36,11 @@ export interface ConformanceOptions<L extends AdapterLocation> {
   checkpointFailures?: readonly CheckpointFailure<L>[];
   /** Why there are none, when `checkpointFailures` is empty (recorded beside the call, for readers). */
   noCheckpointFailure?: string;
+  /**
+   * Why the adapter has no `writeImage`/`trimJournal` (checkpoints then hold writes up), when it
+   * has not: the suite checks the pair when present, and that this reason is given when not.
+   */
+  noSegments?: string;
 }
 
 /** Runs `promise` and returns what it rejected with; fails the test when it resolves. */
@@ -327,6 +332,80 @@ export function defineAdapterConformance<L extends AdapterLocation>(
         const loaded = await open().load();
         expectSameBytes(loaded.image ?? EMPTY, image, 'image after append');
         expectSameBytes(journalOf(loaded), r3, 'journal after checkpoint');
+      });
+    });
+
+    describe('checkpoints that writes go on during (writeImage, trimJournal)', () => {
+      it('has both or neither, and says why not when neither', () => {
+        const adapter = open();
+        const has = [typeof adapter.writeImage === 'function', typeof adapter.trimJournal === 'function'];
+        expect(has[0]).toBe(has[1]);
+        if (!has[0]) expect(options.noSegments ?? '').not.toBe('');
+        else expect(options.noSegments).toBeUndefined();
+      });
+
+      it('writeImage replaces the image and keeps the journal; appends run while it does', async () => {
+        const probe = open();
+        if (!probe.writeImage) return expect(options.noSegments).toBeTruthy();
+        const [r1, r2, r3] = [record(1), record(2), record(3)];
+        const owner = await seeded(await sqliteImage(5, 'old'), [r1]);
+        const image = await sqliteImage(3000, 'new');
+        const writing = owner.writeImage!(image);
+        await owner.append!(r2, r1.length);
+        await writing;
+        await owner.append!(r3, r1.length + r2.length);
+        const loaded = await open().load();
+        expectSameBytes(loaded.image ?? EMPTY, image, 'image');
+        expectSameBytes(journalOf(loaded), concat(r1, r2, r3), 'journal');
+        // The caller's buffer is its own again.
+        image.fill(0);
+        expect((await open().load()).image?.[0]).toBe(0x53);
+      });
+
+      it('trimJournal drops the first bytes; appends go on at the new end; out of range is refused and changes nothing', async () => {
+        const probe = open();
+        if (!probe.trimJournal) return expect(options.noSegments).toBeTruthy();
+        const [r1, r2, r3, r4] = [record(1), record(2, 'two'), record(3, 'x'.repeat(3000)), record(4)];
+        const owner = await seeded(await sqliteImage(2), [r1, r2, r3]);
+        const whole = concat(r1, r2, r3);
+        await rejection(owner.trimJournal!(whole.length + 1));
+        await rejection(owner.trimJournal!(-1));
+        expectSameBytes(journalOf(await open().load()), whole, 'journal after refused trims');
+        await owner.trimJournal!(0);
+        expectSameBytes(journalOf(await open().load()), whole, 'journal after trimming nothing');
+        await owner.trimJournal!(r1.length);
+        expectSameBytes(journalOf(await open().load()), concat(r2, r3), 'journal after a trim');
+        await owner.append!(r4, r2.length + r3.length);
+        expectSameBytes(journalOf(await open().load()), concat(r2, r3, r4), 'journal after an append');
+        await rejection(owner.append!(record(5), whole.length + r4.length)); // the old end is past the new one
+        await owner.trimJournal!(r2.length + r3.length + r4.length);
+        expect(journalOf(await open().load()).length).toBe(0);
+        await owner.append!(record(1, 'again'), 0);
+        expectSameBytes(journalOf(await open().load()), record(1, 'again'), 'journal after emptying it');
+        await owner.close();
+        // A new owner trims what it loaded.
+        const next = open();
+        await next.lock();
+        await next.load();
+        await next.append!(r2, record(1, 'again').length);
+        await next.trimJournal!(record(1, 'again').length);
+        expectSameBytes(journalOf(await open().load()), r2, 'journal trimmed by a new owner');
+      });
+
+      it('a writeImage that rejects (its image buffer was detached) leaves the old image and journal', async () => {
+        const probe = open();
+        if (!probe.writeImage) return expect(options.noSegments).toBeTruthy();
+        const old = await sqliteImage(30, 'old');
+        const owner = await seeded(old, [record(1)]);
+        const detached = (await sqliteImage(60, 'new')).slice();
+        structuredClone(detached.buffer, { transfer: [detached.buffer] });
+        await rejection(owner.writeImage!(detached));
+        const loaded = await open().load();
+        expectSameBytes(loaded.image ?? EMPTY, old, 'image');
+        expectSameBytes(journalOf(loaded), record(1), 'journal');
+        const next = await sqliteImage(60, 'next');
+        await owner.writeImage!(next);
+        expectSameBytes((await open().load()).image ?? EMPTY, next, 'image after the next writeImage');
       });
     });
 

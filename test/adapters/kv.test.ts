@@ -59,6 +59,8 @@ defineAdapterConformance(
         },
       },
     ],
+    noSegments:
+      "its journal's keys belong to one image id (the manifest names image and journal together), and a store on it defaults to durability 'deferred', so writes are not waiting on a checkpoint",
   },
 );
 

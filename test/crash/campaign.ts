@@ -23,6 +23,10 @@ export interface CampaignResult {
   readonly tornTails: number;
   /** Reopens that found a journal beside the image (a crash between checkpoints). */
   readonly journalsReplayed: number;
+  /** Kills that landed while a checkpoint ran (writes going on beside it). */
+  readonly killsDuringCheckpoints: number;
+  /** Checkpoints the writers started. */
+  readonly checkpoints: number;
   readonly tasksInStore: number;
 }
 
@@ -48,6 +52,8 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
   const acknowledged = new Set<string>();
   const batches = new Set<string>();
   let killsDuringOpen = 0;
+  let killsDuringCheckpoints = 0;
+  let checkpoints = 0;
   let tornTails = 0;
   let journalsReplayed = 0;
   let tasksInStore = 0;
@@ -59,6 +65,8 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
     const killAt = afterReady ? Math.floor(random() * 350) : Math.floor(random() * 450);
     const life = await liveAndDie([writer, path, String(Math.floor(random() * 2 ** 31))], killAt, afterReady);
     if (!life.ready) killsDuringOpen++;
+    if (life.inCheckpoint) killsDuringCheckpoints++;
+    checkpoints += life.checkpoints;
     recordAcks(life.acks, acknowledged, batches, kill);
     if (!existsSync(path)) {
       if (acknowledged.size > 0) throw new Error(`kill ${kill}: the image is gone after ${acknowledged.size} acknowledged writes`);
@@ -94,7 +102,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
     } finally {
       await store.close();
     }
-    if (kill % 10 === 0) options.log?.(`kill ${kill}/${options.kills}: ${acknowledged.size} acknowledged, ${tasksInStore} tasks, ${killsDuringOpen} during open, ${tornTails} torn tails`);
+    if (kill % 10 === 0) options.log?.(`kill ${kill}/${options.kills}: ${acknowledged.size} acknowledged, ${tasksInStore} tasks, ${killsDuringOpen} during open, ${killsDuringCheckpoints} during checkpoints (of ${checkpoints}), ${tornTails} torn tails`);
   }
-  return { kills: options.kills, killsDuringOpen, acknowledged: acknowledged.size, batches: batches.size, tornTails, journalsReplayed, tasksInStore };
+  return { kills: options.kills, killsDuringOpen, killsDuringCheckpoints, checkpoints, acknowledged: acknowledged.size, batches: batches.size, tornTails, journalsReplayed, tasksInStore };
 }

@@ -23,6 +23,10 @@ export interface Life {
   readonly acks: string[];
   readonly ready: boolean;
   readonly stderr: string;
+  /** Whether the writer said a checkpoint was running when it was killed (its `~1`/`~0` lines). */
+  readonly inCheckpoint: boolean;
+  /** How many checkpoints it said it started. */
+  readonly checkpoints: number;
 }
 
 /**
@@ -34,6 +38,8 @@ export function liveAndDie(args: readonly string[], killAtMs: number, afterReady
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const acks: string[] = [];
     let ready = false;
+    let inCheckpoint = false;
+    let checkpoints = 0;
     let buffered = '';
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
@@ -50,6 +56,9 @@ export function liveAndDie(args: readonly string[], killAtMs: number, afterReady
         if (line === 'ready') {
           ready = true;
           if (afterReady) timer = setTimeout(kill, killAtMs);
+        } else if (line === '~1' || line === '~0') {
+          inCheckpoint = line === '~1';
+          if (inCheckpoint) checkpoints++;
         } else acks.push(line);
       }
     });
@@ -63,7 +72,7 @@ export function liveAndDie(args: readonly string[], killAtMs: number, afterReady
         reject(new Error(`the writer ended by itself (code ${code}, signal ${signal}) before the kill:\n${stderr}`));
         return;
       }
-      resolve({ acks, ready, stderr });
+      resolve({ acks, ready, stderr, inCheckpoint, checkpoints });
     });
   });
 }

@@ -32,6 +32,16 @@ const store =
       });
 ack('ready');
 
+// Whether a checkpoint runs, printed as it changes (`~1` from its start until its image is durable
+// and the journal before its marker dropped, `~0` after): the parent counts the kills inside one.
+let checkpointing = false;
+const watch = globalThis.setInterval(() => {
+  const now = store.health().checkpointing;
+  if (now !== checkpointing) ack(now ? '~1' : '~0');
+  checkpointing = now;
+}, 1);
+watch.unref?.();
+
 const run = `${process.pid}.${Date.now()}`;
 let n = 0;
 const padding = 'p'.repeat(200 + Math.floor(random() * 600));

@@ -1,7 +1,7 @@
 import type { LoadedState, PersistenceAdapter } from '../../src/index.js';
 
 /** Which adapter method a fault hits. */
-export type FaultPoint = 'append' | 'checkpoint' | 'load' | 'lock';
+export type FaultPoint = 'append' | 'checkpoint' | 'load' | 'lock' | 'writeImage' | 'trimJournal';
 
 /** An error like the ones Node's fs gives (`code` such as ENOSPC, EIO, EACCES, EDQUOT). */
 export function ioError(code: string, message = 'injected'): Error & { code: string } {
@@ -21,23 +21,24 @@ export interface FaultyAdapter extends PersistenceAdapter {
   heal(): void;
   /** Holds calls of `point` before they reach the real adapter until `release()`. */
   hold(point: FaultPoint): void;
-  /** Lets held calls (and later ones) through. */
-  release(): void;
+  /** Lets held calls (and later ones) of `point` through; of every held point without one. */
+  release(point?: FaultPoint): void;
   /** How many calls are waiting at the gate. */
   readonly waiting: number;
 }
 
-/** Wraps `inner` (see {@link FaultyAdapter}). `append` is present only if `inner` has it. */
+/** Wraps `inner` (see {@link FaultyAdapter}). `append`, `writeImage` and `trimJournal` are present only if `inner` has them. */
 export function faultyAdapter(inner: PersistenceAdapter): FaultyAdapter {
-  const calls: Record<FaultPoint, number> = { append: 0, checkpoint: 0, load: 0, lock: 0 };
+  const calls: Record<FaultPoint, number> = { append: 0, checkpoint: 0, load: 0, lock: 0, writeImage: 0, trimJournal: 0 };
   const faults = new Map<FaultPoint, { error: Error; times: number }>();
-  let held: FaultPoint | undefined;
-  let gate: { promise: Promise<void>; open: () => void } | undefined;
+  // One gate per held point: each is released on its own (or all at once).
+  const gates = new Map<FaultPoint, { promise: Promise<void>; open: () => void }>();
   let waiting = 0;
 
   async function through<T>(point: FaultPoint, call: () => Promise<T>): Promise<T> {
     calls[point]++;
-    if (held === point && gate) {
+    const gate = gates.get(point);
+    if (gate) {
       waiting++;
       await gate.promise;
       waiting--;
@@ -64,15 +65,17 @@ export function faultyAdapter(inner: PersistenceAdapter): FaultyAdapter {
       faults.clear();
     },
     hold(point) {
-      held = point;
+      if (gates.has(point)) return;
       let open = (): void => {};
       const promise = new Promise<void>((resolve) => (open = resolve));
-      gate = { promise, open };
+      gates.set(point, { promise, open });
     },
-    release() {
-      held = undefined;
-      gate?.open();
-      gate = undefined;
+    release(point) {
+      for (const [at, gate] of [...gates]) {
+        if (point !== undefined && at !== point) continue;
+        gate.open();
+        gates.delete(at);
+      }
     },
     lock: () => through('lock', () => inner.lock()),
     load: (): Promise<LoadedState> => through('load', () => inner.load()),
@@ -84,5 +87,20 @@ export function faultyAdapter(inner: PersistenceAdapter): FaultyAdapter {
     const append = inner.append.bind(inner);
     adapter.append = (bytes, at) => through('append', () => append(bytes, at));
   }
+  if (inner.writeImage && inner.trimJournal) {
+    const writeImage = inner.writeImage.bind(inner);
+    const trimJournal = inner.trimJournal.bind(inner);
+    adapter.writeImage = (image) => through('writeImage', () => writeImage(image));
+    adapter.trimJournal = (from) => through('trimJournal', () => trimJournal(from));
+  }
   return adapter;
+}
+
+/**
+ * `adapter` without `writeImage` and `trimJournal`: the store then checkpoints the way every adapter
+ * can, the image replaced and the journal emptied in one call while writes wait.
+ */
+export function withoutSegments(adapter: PersistenceAdapter): PersistenceAdapter {
+  const { writeImage: _writeImage, trimJournal: _trimJournal, ...rest } = adapter;
+  return rest;
 }

@@ -25,7 +25,7 @@ import {
   type StoreOptions,
   type StoreWarning,
 } from '../../src/index.js';
-import { faultyAdapter, ioError } from '../helpers/faulty-adapter.js';
+import { faultyAdapter, ioError, withoutSegments } from '../helpers/faulty-adapter.js';
 import { snapshot } from '../api/suite.js';
 import { crash, settledSoon, storesClosedAfterEach } from '../helpers/stores.js';
 import Database from 'better-sqlite3';
@@ -269,20 +269,26 @@ describe('replay after a crash', () => {
     const store = await open(createMemoryAdapter({ volume }), { durability: 'write' });
     await store.saveTask(task('t1'));
     crash(volume);
-    const forged = encodeRecord(2, [{ sql: 'x'.repeat(40), params: [] }]);
-    // A checksummed record whose JSON is not a list of [sql, params]: rewrite the payload, then the CRC.
-    const payload = new TextEncoder().encode(JSON.stringify({ not: 'statements' }).padEnd(forged.length - 20, ' '));
-    forged.set(payload, 20);
-    new DataView(forged.buffer).setUint32(8, crc32(forged, 12), true);
-    const journal = new Uint8Array(volume.journalLength + forged.length);
-    journal.set(volume.journal.subarray(0, volume.journalLength));
-    journal.set(forged, volume.journalLength);
-    const broken: MemoryVolume = { image: volume.image, journal, journalLength: journal.length, owner: undefined };
-    const copy = journal.slice();
-    const error = await openStore({ adapter: createMemoryAdapter({ volume: broken }) }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CorruptDatabaseError);
-    expect((error as Error).message).toMatch(/journal record 2 .* (not a list of statements|malformed statement|unreadable payload)/);
-    expect(broken.journal).toEqual(copy);
+    // A checksummed record whose JSON is not a list of [sql, params] (a string; or an object, which
+    // only a header may be, and this one names no image): rewrite the payload, then the CRC.
+    for (const [json, message] of [
+      [JSON.stringify('not statements'), /journal record 2 .* (not a list of statements|malformed statement|unreadable payload)/],
+      [JSON.stringify({ not: 'statements' }), /header at byte \d+ names no image id/],
+    ] as const) {
+      const forged = encodeRecord(2, [{ sql: 'x'.repeat(40), params: [] }]);
+      forged.set(new TextEncoder().encode(json.padEnd(forged.length - 20, ' ')), 20);
+      new DataView(forged.buffer).setUint32(8, crc32(forged, 12), true);
+      const journal = new Uint8Array(volume.journalLength + forged.length);
+      journal.set(volume.journal.subarray(0, volume.journalLength));
+      journal.set(forged, volume.journalLength);
+      const broken: MemoryVolume = { image: volume.image, journal, journalLength: journal.length, owner: undefined };
+      const copy = journal.slice();
+      const error = await openStore({ adapter: createMemoryAdapter({ volume: broken }) }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CorruptDatabaseError);
+      expect((error as CorruptDatabaseError).reason).toBe('JOURNAL_DAMAGED');
+      expect((error as Error).message).toMatch(message);
+      expect(broken.journal).toEqual(copy);
+    }
   });
 
   it('journal records without an image are refused', async () => {
@@ -335,9 +341,9 @@ describe("durability: 'deferred' and 'none'", () => {
 });
 
 describe('checkpoints', () => {
-  it('run when the journal passes checkpointBytes, at close, and on demand', async () => {
+  it('run when the journal passes checkpointBytes, at close, and on demand (an adapter whose checkpoints hold writes up)', async () => {
     const volume = createMemoryVolume();
-    const adapter = faultyAdapter(createMemoryAdapter({ volume }));
+    const adapter = faultyAdapter(withoutSegments(createMemoryAdapter({ volume })));
     const store = await open(adapter, { durability: 'write', checkpointBytes: 4096 });
     const checkpointsAtOpen = adapter.calls.checkpoint;
     expect(checkpointsAtOpen).toBe(1); // a new database is written at once
@@ -352,6 +358,32 @@ describe('checkpoints', () => {
     await store.saveTask(task('last'));
     await store.close();
     expect(adapter.calls.checkpoint).toBe(n + 2);
+    expect(volume.journalLength).toBe(0);
+    const again = await open(createMemoryAdapter({ volume }));
+    expect(await again.listTasks()).toHaveLength(61);
+  });
+
+  it('run when the journal passes checkpointBytes, at close, and on demand (an adapter that writes an image apart)', async () => {
+    const volume = createMemoryVolume();
+    const adapter = faultyAdapter(createMemoryAdapter({ volume }));
+    const store = await open(adapter, { durability: 'write', checkpointBytes: 4096 });
+    expect(adapter.calls.checkpoint).toBe(1); // a new database is written at once, whole
+    for (let i = 0; i < 60; i++) await store.saveTask(task(`t${i}`, { params: { pad: 'x'.repeat(100) } }));
+    await vi.waitFor(() => expect(adapter.calls.trimJournal).toBeGreaterThan(0));
+    expect(adapter.calls.writeImage).toBeGreaterThan(0);
+    await store.flush();
+    expect(volume.journalLength).toBeLessThan(4096 + 1024);
+    const [images, trims] = [adapter.calls.writeImage, adapter.calls.trimJournal];
+    await store.checkpoint();
+    expect(adapter.calls.writeImage).toBe(images + 1);
+    expect(adapter.calls.trimJournal).toBe(trims + 1);
+    // Nothing came after the marker: the journal before it and the marker itself went.
+    expect(volume.journalLength).toBe(0);
+    expect(store.health()).toMatchObject({ checkpointing: false, journalBytes: 0, lastSequence: store.health().durableSequence });
+    expect(store.health().lastCheckpointMs).toBeGreaterThanOrEqual(0);
+    await store.saveTask(task('last'));
+    await store.close();
+    expect(adapter.calls.checkpoint).toBe(2); // at close, whole: nothing may follow it
     expect(volume.journalLength).toBe(0);
     const again = await open(createMemoryAdapter({ volume }));
     expect(await again.listTasks()).toHaveLength(61);
@@ -438,9 +470,9 @@ describe('faults', () => {
   });
 
   for (const code of ['EIO', 'EACCES', 'EDQUOT']) {
-    it(`a failed checkpoint (${code}) degrades the store; the retry writes the image again`, async () => {
+    it(`a failed checkpoint (${code}) that holds writes up degrades the store; the retry writes the image again`, async () => {
       const volume = createMemoryVolume();
-      const adapter = faultyAdapter(createMemoryAdapter({ volume }));
+      const adapter = faultyAdapter(withoutSegments(createMemoryAdapter({ volume })));
       const store = await open(adapter, { durability: 'write', retry: { minMs: 10, maxMs: 20 } });
       await store.saveTask(task('before'));
       adapter.fail('checkpoint', ioError(code), 3);
@@ -455,6 +487,54 @@ describe('faults', () => {
       expect((await again.listTasks()).map((t) => t.id).sort()).toEqual(['after', 'before']);
     });
   }
+
+  it('a failed checkpoint that writes go on during rejects, warns, and leaves the store writable; the next one works', async () => {
+    const volume = createMemoryVolume();
+    const adapter = faultyAdapter(createMemoryAdapter({ volume }));
+    const warnings: string[] = [];
+    const store = await open(adapter, { durability: 'write', retry: { minMs: 10, maxMs: 20 }, onWarning: (w) => warnings.push(w.code) });
+    await store.saveTask(task('before'));
+    adapter.fail('writeImage', ioError('EIO'), 1);
+    const error = await store.checkpoint().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect(((error as PersistenceError).cause as { code?: string }).code).toBe('EIO');
+    expect(warnings).toEqual(['CHECKPOINT']);
+    expect(store.health().state).toBe('ok');
+    await store.saveTask(task('during'));
+    // The journal holds the marker of the checkpoint that failed, and what came after it.
+    const parsed = parseJournal(volume.journal.slice(0, volume.journalLength));
+    expect(parsed.headers).toHaveLength(2);
+    expect(parsed.records.map((r) => r.sequence)).toEqual([1, 2]);
+    crash(volume);
+    // The failed image's marker is a segment boundary a reopen goes through.
+    const reopened = await open(createMemoryAdapter({ volume }), { durability: 'write' });
+    expect((await reopened.listTasks()).map((t) => t.id).sort()).toEqual(['before', 'during']);
+    await reopened.checkpoint();
+    await reopened.saveTask(task('after'));
+    crash(volume);
+    const again = await open(createMemoryAdapter({ volume }));
+    expect((await again.listTasks()).map((t) => t.id).sort()).toEqual(['after', 'before', 'during']);
+  });
+
+  it('a failed trim of the journal (after the image is durable) warns, keeps the store writable, and is retried', async () => {
+    const volume = createMemoryVolume();
+    const adapter = faultyAdapter(createMemoryAdapter({ volume }));
+    const warnings: string[] = [];
+    const store = await open(adapter, { durability: 'write', retry: { minMs: 10, maxMs: 20 }, onWarning: (w) => warnings.push(w.code) });
+    await store.saveTask(task('a'));
+    adapter.fail('trimJournal', ioError('EIO'), 1);
+    await store.checkpoint(); // the image is durable; dropping the journal before it failed
+    expect(warnings).toEqual(['CHECKPOINT']);
+    expect(volume.journalLength).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 30));
+    await store.saveTask(task('b')); // the step after the wait tries the trim again
+    await vi.waitFor(() => expect(adapter.calls.trimJournal).toBe(2));
+    const parsed = parseJournal(volume.journal.slice(0, volume.journalLength));
+    expect(parsed.records.map((r) => r.sequence)).toEqual([2]);
+    crash(volume);
+    const again = await open(createMemoryAdapter({ volume }));
+    expect((await again.listTasks()).map((t) => t.id).sort()).toEqual(['a', 'b']);
+  });
 
   it('close() with a failing adapter rejects with a PersistenceError and still releases everything', async () => {
     const volume = createMemoryVolume();
