@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createNodeSqliteEngine, nodeSqliteAvailable } from '../engines/node-sqlite.js';
 import { createFileAdapter, fileAdapterPaths, holderAlive, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
-import { checkSqliteFile, createSqlJsEngine, openStore, type SqlPort, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
+import { CHECKPOINT_KEY, checkSqliteFile, createSqlJsEngine, openStore, type CheckpointStamp, type SqlPort, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { CliError, EXIT } from './errors.js';
 
 /** Store warnings (a torn journal tail, a degraded store) and the command's own go here instead of the console. */
@@ -163,20 +163,44 @@ export async function withImage<T>(image: Uint8Array, fn: (engine: SqlJsEngine) 
  * without migrating: what `migrate` would start from.
  */
 export async function fileSchemaVersion(path: string): Promise<number> {
+  return (await fileImage(path)).schemaVersion;
+}
+
+/**
+ * What the image file itself says (without the journal, without migrating): its schema version (0
+ * when it has none) and the stamp of the checkpoint that wrote it, if any.
+ */
+export async function fileImage(path: string): Promise<{ schemaVersion: number; checkpoint?: CheckpointStamp }> {
+  const facts = async (engine: SqlPort) => {
+    const schemaVersion = await readSchemaVersion(engine);
+    const checkpoint = schemaVersion > 0 ? checkpointStamp(await engine.all('SELECT value FROM meta WHERE key = ?', [CHECKPOINT_KEY])) : undefined;
+    return { schemaVersion, ...(checkpoint ? { checkpoint } : {}) };
+  };
   const native = readsNatively(path);
-  if (native) return inspectNatively(path, native, (engine) => readSchemaVersion(engine));
+  if (native) return inspectNatively(path, native, facts);
   // The raw file is not the database while SQLite's own journal holds part of it.
   refuseSqliteJournal(path, { forWriting: false });
   let image: Uint8Array;
   try {
     image = readFileSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 0 };
     throw e;
   }
-  if (image.byteLength === 0) return 0;
+  if (image.byteLength === 0) return { schemaVersion: 0 };
   checkSqliteFile(image, path);
-  return withImage(new Uint8Array(image), (engine) => readSchemaVersion(engine));
+  return withImage(new Uint8Array(image), facts);
+}
+
+/** An image's checkpoint stamp (its `meta` row's value), when it has a readable one. */
+function checkpointStamp(rows: readonly { value?: unknown }[]): CheckpointStamp | undefined {
+  try {
+    const stamp = JSON.parse(String(rows[0]?.value)) as Partial<CheckpointStamp> | null;
+    if (typeof stamp?.at !== 'number' || typeof stamp.exportMs !== 'number' || typeof stamp.journalBytes !== 'number') return undefined;
+    return { at: stamp.at, exportMs: stamp.exportMs, journalBytes: stamp.journalBytes, ...(typeof stamp.previousMs === 'number' ? { previousMs: stamp.previousMs } : {}) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

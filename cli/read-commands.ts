@@ -4,9 +4,9 @@
  */
 import { basename } from 'node:path';
 import type { DeadLetter } from '../src/index.js';
-import { SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
+import { checkpointThreshold, SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
 import type { Command, CommandContext } from './command.js';
-import { fileSchemaVersion, fileSizes, inspecting, lockHolder, reading, requireFile, rowCounts } from './database.js';
+import { fileImage, fileSizes, inspecting, lockHolder, reading, requireFile, rowCounts } from './database.js';
 import { UsageError } from './errors.js';
 import { age, bytes, parseDuration, parsePositiveInt, parseTime, table, time } from './format.js';
 
@@ -29,13 +29,13 @@ function rowsResult<T>(rows: T[], text: string, what: string) {
 const info: Command = {
   name: 'info',
   usage: '<db>',
-  summary: 'schema version, sizes, rows per table, oldest and newest task, who owns it',
+  summary: 'schema version, sizes, rows per table, oldest and newest task, who owns it, the last checkpoint',
   options: {},
   positionals: [1, 1],
   async run(ctx) {
     const path = ctx.args[0] as string;
     requireFile(path);
-    const onDisk = await fileSchemaVersion(path);
+    const { schemaVersion: onDisk, checkpoint } = await fileImage(path);
     const sizes = fileSizes(path);
     const owner = lockHolder(path);
     const stats = await inspecting(path, ctx.onWarning, async (engine) => {
@@ -49,6 +49,8 @@ const info: Command = {
       const page = await engine.all('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()');
       return { tables, byStatus, oldest: await edge('ASC'), newest: await edge('DESC'), dbBytes: Number(page[0]?.bytes ?? 0) };
     });
+    // The threshold a store with the default settings uses on this image.
+    const threshold = checkpointThreshold(undefined, sizes.imageBytes);
     const result = {
       database: path,
       schemaVersion: onDisk,
@@ -57,6 +59,7 @@ const info: Command = {
       journalBytes: sizes.journalBytes,
       dbBytes: stats.dbBytes,
       owner: owner ?? null,
+      checkpoint: { last: checkpoint ?? null, journalBytes: sizes.journalBytes, thresholdBytes: threshold },
       tables: stats.tables,
       tasks: { byStatus: stats.byStatus, oldest: stats.oldest, newest: stats.newest },
     };
@@ -65,6 +68,11 @@ const info: Command = {
       `schema       v${onDisk}${onDisk < SCHEMA_VERSION ? ` (not migrated: agent-store migrate brings it to v${SCHEMA_VERSION})` : ` (this package reads up to v${SCHEMA_VERSION})`}`,
       `size         image ${bytes(sizes.imageBytes)}, journal ${bytes(sizes.journalBytes)}, database ${bytes(stats.dbBytes)}`,
       `owner        ${owner ? `process ${owner.pid ?? '?'} on ${owner.host ?? '?'} since ${owner.since ?? '?'}${owner.stale ? ' (stale: that process is gone; the next writer takes over)' : ''}` : 'none (no store has it open for writing)'}`,
+      `checkpoint   ${
+        checkpoint
+          ? `the image is from ${time(checkpoint.at)}: its export took ${checkpoint.exportMs} ms${checkpoint.previousMs === undefined ? '' : `; the checkpoint before it took ${checkpoint.previousMs} ms in all`}`
+          : 'the image carries no checkpoint stamp (written before stamps, by the Go agent, or exported)'
+      }; the next starts when the journal (${bytes(sizes.journalBytes)}) reaches ${bytes(threshold)}`,
       '',
       table(
         Object.entries(stats.tables).map(([name, rows]) => ({ name, rows })),

@@ -1,6 +1,6 @@
 import type { ImageExport, JournalingEngine } from './engine.js';
 import { ClosedError, PersistenceError, StoreError } from './errors.js';
-import { IMAGE_ID_KEY, IMAGE_PARENT_KEY, SEQUENCE_KEY } from './image-meta.js';
+import { CHECKPOINT_KEY, IMAGE_ID_KEY, IMAGE_PARENT_KEY, SEQUENCE_KEY, type CheckpointStamp } from './image-meta.js';
 import { encodeJournalHeader, encodeRecord, newImageId } from './journal.js';
 import type { Durability, PersistenceAdapter } from './persistence.js';
 import type { SqlStatement } from './sql-port.js';
@@ -560,16 +560,25 @@ export class DurabilityManager {
    */
   async #exportImage(stepped: boolean): Promise<ExportedImage> {
     const started = clockMs();
+    const journalBytes = this.#journalLength;
     const stamp = (): { sequence: number; id: string; statements: SqlStatement[] } => {
       const sequence = this.#lastSequence;
       const statements: SqlStatement[] = [];
+      const put = (key: string, value: string) => statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [key, value] });
       let id = this.#imageId;
       if (sequence !== this.#imageSequence || id === undefined) {
         id = newImageId();
-        if (sequence !== this.#imageSequence) statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [SEQUENCE_KEY, String(sequence)] });
-        statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [IMAGE_ID_KEY, id] });
+        if (sequence !== this.#imageSequence) put(SEQUENCE_KEY, String(sequence));
+        put(IMAGE_ID_KEY, id);
         if (this.#imageId === undefined) statements.push({ sql: 'DELETE FROM meta WHERE key = ?', params: [IMAGE_PARENT_KEY] });
-        else statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [IMAGE_PARENT_KEY, this.#imageId] });
+        else put(IMAGE_PARENT_KEY, this.#imageId);
+        const checkpoint: CheckpointStamp = {
+          at: this.#now(),
+          exportMs: Math.round(clockMs() - started),
+          journalBytes,
+          ...(this.#lastCheckpointMs === undefined ? {} : { previousMs: Math.round(this.#lastCheckpointMs) }),
+        };
+        put(CHECKPOINT_KEY, JSON.stringify(checkpoint));
       }
       return { sequence, id, statements };
     };

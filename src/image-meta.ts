@@ -9,6 +9,23 @@ export const SEQUENCE_KEY = 'store_journal_sequence';
 export const IMAGE_ID_KEY = 'store_image_id';
 /** The `meta` key of the id of the image a checkpoint replaced (its journal may still lie beside the new one after a crash). */
 export const IMAGE_PARENT_KEY = 'store_image_parent';
+/**
+ * The `meta` key under which an image says how the checkpoint that wrote it went, as JSON
+ * {@link CheckpointStamp} (read by `agent-store info`; the live figures are in `store.health()`).
+ */
+export const CHECKPOINT_KEY = 'store_checkpoint';
+
+/** What an image records about the checkpoint that wrote it (under {@link CHECKPOINT_KEY}). */
+export interface CheckpointStamp {
+  /** When its export completed (Unix ms, the store's clock). */
+  readonly at: number;
+  /** How long the export took (ms). */
+  readonly exportMs: number;
+  /** The journal's size when the checkpoint started (bytes). */
+  readonly journalBytes: number;
+  /** How long the checkpoint before it took, export to durable image (ms), when there was one since the store opened. */
+  readonly previousMs?: number;
+}
 
 /** What an image records about itself in `meta`, for the journal beside it. */
 export interface ImageMeta {
@@ -45,8 +62,9 @@ export function readImageMeta(engine: { allSync(sql: string, params?: readonly S
  * put back as they were before it returns (synchronously: nothing runs in between).
  */
 export function exportStamped(engine: JournalingEngine, sequence: number, id: string): Uint8Array {
-  const keys = [SEQUENCE_KEY, IMAGE_ID_KEY, IMAGE_PARENT_KEY];
-  const before = engine.allSync('SELECT key, value FROM meta WHERE key IN (?, ?, ?)', keys);
+  // (No checkpoint wrote an export: it carries no checkpoint's stamp.)
+  const keys = [SEQUENCE_KEY, IMAGE_ID_KEY, IMAGE_PARENT_KEY, CHECKPOINT_KEY];
+  const before = engine.allSync('SELECT key, value FROM meta WHERE key IN (?, ?, ?, ?)', keys);
   // A database the store never wrote (a Go agent's file, opened and exported) is exported as it is.
   if (sequence === 0 && !before.some((row) => row.key === IMAGE_ID_KEY)) return engine.exportImageSync();
   const put = (key: string, value: string) => engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [key, value]);
@@ -55,10 +73,10 @@ export function exportStamped(engine: JournalingEngine, sequence: number, id: st
     if (sequence > 0) put(SEQUENCE_KEY, String(sequence));
     else engine.runSync('DELETE FROM meta WHERE key = ?', [SEQUENCE_KEY]);
     put(IMAGE_ID_KEY, id);
-    engine.runSync('DELETE FROM meta WHERE key = ?', [IMAGE_PARENT_KEY]);
+    engine.runSync('DELETE FROM meta WHERE key IN (?, ?)', [IMAGE_PARENT_KEY, CHECKPOINT_KEY]);
     return engine.exportImageSync();
   } finally {
-    engine.runSync('DELETE FROM meta WHERE key IN (?, ?, ?)', keys);
+    engine.runSync('DELETE FROM meta WHERE key IN (?, ?, ?, ?)', keys);
     for (const row of before) put(String(row.key), String(row.value));
   }
 }

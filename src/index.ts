@@ -20,7 +20,7 @@ export {
   type JournalRecord,
   type ParsedJournal,
 } from './journal.js';
-export { IMAGE_ID_KEY, IMAGE_PARENT_KEY, journalContinuation, readImageMeta, type Continuation, type ImageMeta } from './image-meta.js';
+export { CHECKPOINT_KEY, IMAGE_ID_KEY, IMAGE_PARENT_KEY, journalContinuation, readImageMeta, type CheckpointStamp, type Continuation, type ImageMeta } from './image-meta.js';
 export { checkSqliteFile, type SqliteHeader } from './sqlite-file.js';
 export { createSqlJsEngine, SqlJsEngine, type SqlJsEngineOptions } from './sqljs-engine.js';
 export { loadSqlJs, wasmHeapBytes, type WasmSource } from './sqljs-loader.js';

@@ -89,11 +89,22 @@ describe('help and usage', () => {
 
 describe('reading commands', () => {
   it('info: schema version, sizes, rows per table, oldest and newest task', async () => {
-    const info = await cliJson<{ schemaVersion: number; imageBytes: number; journalBytes: number; owner: unknown; tables: Record<string, number>; tasks: { oldest: unknown; newest: unknown; byStatus: Record<string, number> } }>(['info', demo]);
+    const info = await cliJson<{
+      schemaVersion: number;
+      imageBytes: number;
+      journalBytes: number;
+      owner: unknown;
+      checkpoint: { last: { at: number; exportMs: number; journalBytes: number } | null; journalBytes: number; thresholdBytes: number };
+      tables: Record<string, number>;
+      tasks: { oldest: unknown; newest: unknown; byStatus: Record<string, number> };
+    }>(['info', demo]);
     expect(info.schemaVersion).toBe(1);
     expect(info.imageBytes).toBe(statSync(demo).size);
     expect(info.journalBytes).toBe(0);
     expect(info.owner).toBeNull();
+    // demo checkpoints once it has filled the database: the image says how that went.
+    expect(info.checkpoint).toMatchObject({ last: { at: expect.any(Number), exportMs: expect.any(Number), journalBytes: expect.any(Number) }, journalBytes: 0, thresholdBytes: 16 * 2 ** 20 });
+    expect(info.checkpoint.last?.journalBytes).toBeGreaterThan(0);
     for (const table of ['tasks', 'pending_approvals', 'session_contexts', 'thread_sessions', 'dead_letters', 'audit_log']) {
       expect(info.tables[table], table).toBe(count(demo, `SELECT count(*) FROM ${table}`));
     }
@@ -105,6 +116,7 @@ describe('reading commands', () => {
     for (const { status, n } of query<{ status: string; n: number }>(demo, 'SELECT status, count(*) AS n FROM tasks GROUP BY status')) expect(info.tasks.byStatus[status]).toBe(n);
     const text = await cli(['info', demo]);
     expect(text.stdout).toMatch(/tasks\s+450/);
+    expect(text.stdout).toMatch(/checkpoint\s+the image is from .*: its export took \d+ ms(; the checkpoint before it took \d+ ms in all)?; the next starts when the journal \(0 B\) reaches 16(\.0)? MiB/);
   });
 
   it('tasks with --status, --caller and --limit, newest first', async () => {
