@@ -754,7 +754,8 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         }
         const mode = (await fstat(fd)).mode & 0o7777;
         const temp = `${paths.tempPrefix}${process.pid}-${randomBytes(6).toString('hex')}`;
-        let tfd: number | undefined = await openFd(temp, 'wx', mode);
+        // Read and write: it becomes the journal (appends, and the next trim's reads).
+        let tfd: number | undefined = await openFd(temp, 'wx+', mode);
         let renamed = false;
         try {
           await fchmod(tfd, mode);
