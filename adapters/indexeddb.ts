@@ -109,7 +109,7 @@ function imageRange(id: number): IDBKeyRange {
  * through Web Locks, and tells other tabs about commits with a BroadcastChannel. Works in browser
  * windows and workers of a secure context (https or localhost).
  * @example
- * import wasmUrl from '@platform-agent/store/sql-wasm.wasm?url'; // Vite; see the README for others
+ * import wasmUrl from '@platform-agent/store/sql-wasm.wasm?url'; // Vite; see docs/browser.md for others
  * const store = await openStore({
  *   adapter: createIndexedDbAdapter({ name: 'agent' }),
  *   wasm: wasmUrl,

@@ -1,6 +1,6 @@
 /**
  * What the `agent-store` command exits with, and how a failure becomes a message and a code.
- * The codes are part of the command's interface (README "The agent-store command"): scripts branch
+ * The codes are part of the command's interface (docs/cli.md): scripts branch
  * on them, so a code never changes meaning.
  */
 import { StoreError } from '../src/index.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `agent-store`: see and repair the platform agent's database from a shell. Every command has
- * `--help` and `--json`; exit codes are in `EXIT` (cli/errors.ts) and the README.
+ * `--help` and `--json`; exit codes are in `EXIT` (cli/errors.ts) and docs/cli.md.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

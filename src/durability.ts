@@ -659,7 +659,7 @@ export class DurabilityManager {
     this.#sizeWarned = true;
     this.#settings.onWarning({
       code: 'SIZE',
-      message: `the database image is ${(this.#imageBytes / 2 ** 20).toFixed(1)} MiB, past the warning threshold of ${(limit / 2 ** 20).toFixed(0)} MiB. The whole database lives in memory (and a checkpoint needs a second copy); run retention, or move to a native SQLite or D1 (see the README's limits)`,
+      message: `the database image is ${(this.#imageBytes / 2 ** 20).toFixed(1)} MiB, past the warning threshold of ${(limit / 2 ** 20).toFixed(0)} MiB. The whole database lives in memory (and a checkpoint needs a second copy); run retention, or move to the node:sqlite engine or D1 (see docs/engines.md#limits)`,
     });
   }
 

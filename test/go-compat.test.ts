@@ -330,7 +330,7 @@ describe('an image this store exported, read as the Go agent would', () => {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(db.pragma('foreign_key_check')).toEqual([]);
       // The Go store's one row, and what the store records of an image it writes or exports (see
-      // the README's durability section), keys the Go agent never reads: its id, and the journal
+      // docs/durability.md), keys the Go agent never reads: its id, and the journal
       // records it holds (the 16 writes above).
       expect(db.prepare('SELECT key, value FROM meta ORDER BY key').all()).toEqual([
         { key: 'schema_version', value: '1' },
