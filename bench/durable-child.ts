@@ -7,7 +7,7 @@
  * better-sqlite3 is imported (its addon loads at the first `new Database`, which Node 22 refuses),
  * but only its subject opens one.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { createFileAdapter } from '../adapters/fs.js';
@@ -34,7 +34,19 @@ function settledRss(): number {
   return process.memoryUsage().rss;
 }
 
+/**
+ * The peak RSS of this process, bytes. On Linux `VmHWM` of /proc/self/status: `maxRSS` (getrusage)
+ * survives `exec`, so a child's would start at the RSS its parent had when it forked (measured:
+ * 304 MiB in a child of a 300 MiB parent, whose own peak was 40 MiB), and the benchmark's parent
+ * grows while it builds the seeds.
+ */
 function maxRssBytes(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (hwm !== undefined) return Number(hwm) * 1024;
+  } catch {
+    // Not Linux: getrusage's figure.
+  }
   return process.resourceUsage().maxRSS * 1024;
 }
 

@@ -71,7 +71,7 @@ export interface Latency {
 export interface Memory {
   /** RSS before the open, bytes: Node, tsx, the modules and the benchmark's own data. */
   readonly rssBeforeBytes: number;
-  /** Peak RSS of the process (`maxRSS`), bytes. */
+  /** Peak RSS of the process (Linux: `VmHWM`; elsewhere `maxRSS`), bytes. */
   readonly maxRssBytes: number;
   /** The size of the database when the child was done with it (after its writes), bytes. */
   readonly databaseBytes: number;

@@ -491,7 +491,7 @@ function report(summaries: readonly Summary[], seeds: readonly Seed[], params: P
       `node:sqlite engine: \`openStore({ engine: createNodeSqliteEngine({ path }) })\` (the engine's checks of the fs adapter's lock and journal, the WAL pragmas, ` +
       `the store's schema check) on the same kind of WAL, ${records} commits written by node:sqlite (${perSize('node-sqlite', (s) => formatRate(median(s.rounds.map((m) => m.openReplayed))))} frames) ` +
       'and left by SIGKILL. Both include loading the binding (better-sqlite3\'s addon, the node:sqlite module).',
-    '- **RSS peak**: the highest `maxRSS` of the measuring and the opening process over the rounds (Node and tsx included). ' +
+    '- **RSS peak**: the highest peak RSS (Linux: `VmHWM`) of the measuring and the opening process over the rounds (Node and tsx included). ' +
       '**RSS added**: the most that peak rose above the process\'s RSS just before it opened the database (after a full GC): the subject\'s own memory, which the target counts. ' +
       '**limit** = 2.5 × the largest database the subject held (the seed, or the database after its writes) + 64 MiB.',
     `- **checkpoint** (a new image, timed as the store's \`close()\`): ${perSize('journal', (s) => `${formatMs(s.closeMs)} ms`)}. ` +
