@@ -141,11 +141,19 @@ interface ExportedImage {
   readonly exportMs: number;
 }
 
+/** A frame waiting for the journal: a record, or a checkpoint's marker (a header). */
+interface Pending {
+  readonly bytes: Uint8Array;
+  /** The record's sequence; for a marker, the sequence of the last record its image holds. */
+  readonly sequence: number;
+  readonly marker: boolean;
+}
+
 /** A checkpoint that writes go on during: its image, and the marker that ends what it holds. */
 interface Segmenting {
   readonly exported: ExportedImage;
-  /** The marker frame (a header naming the new image), queued to the journal after the image's last record. */
-  readonly marker: Uint8Array;
+  /** The marker (a header naming the new image), queued to the journal after the image's last record. */
+  readonly marker: Pending;
   /** Where the marker landed in the journal, once appended. */
   markerOffset: number | undefined;
   /** Whether the new image is durable (the journal before the marker may then be dropped). */
@@ -194,7 +202,7 @@ export class DurabilityManager {
   #imageId: string | undefined;
   // The image the journal's last segment continues (a marker's parent).
   #segmentImageId: string | undefined;
-  #pending: Uint8Array[] = [];
+  #pending: Pending[] = [];
   #pendingBytes = 0;
   // The next persistence step must write the whole image: no journal, a failed checkpoint, a write
   // the journal could not hold, or a checkpoint that is due.
@@ -204,8 +212,10 @@ export class DurabilityManager {
   #queued: Promise<void> | undefined;
   #lastCheckpointAt: number | undefined;
   #lastCheckpointMs: number | undefined;
-  // A checkpoint that writes go on during (export and image write), while it runs.
-  #background: Promise<void> | undefined;
+  // The checkpoint running (its export and its image write), whichever kind: one at a time.
+  #checkpointRun: Promise<void> | undefined;
+  // Set by close(): no checkpoint starts any more.
+  #closing = false;
   // Its marker and image, from the end of its export until the journal before the marker is dropped.
   #segmenting: Segmenting | undefined;
   // After a failed background checkpoint, the next one waits until then (Unix ms).
@@ -272,7 +282,7 @@ export class DurabilityManager {
     if (this.#journaling) {
       try {
         const frame = encodeRecord(sequence, statements);
-        this.#pending.push(frame);
+        this.#pending.push({ bytes: frame, sequence, marker: false });
         this.#pendingBytes += frame.length;
       } catch {
         // The write is in memory but cannot be journaled (a unit over the record size limit): only
@@ -338,12 +348,10 @@ export class DurabilityManager {
    * `PersistenceAdapter.writeImage`), writes go on meanwhile; otherwise they wait for it.
    */
   async checkpoint(): Promise<void> {
-    if (this.#stopped) throw new ClosedError('the store');
+    if (this.#stopped || this.#closing) throw new ClosedError('the store');
     if (this.#segmented && !this.#checkpointDue && this.#imageId !== undefined) {
-      // One at a time: a checkpoint already running may have exported before the last writes.
-      await this.#background?.catch(() => undefined);
       try {
-        await this.#startBackground();
+        await this.#serially(() => (this.#closing ? Promise.reject(new ClosedError('the store')) : this.#background()));
       } catch (e) {
         if (e instanceof StoreError) throw e;
         throw new PersistenceError(
@@ -357,6 +365,19 @@ export class DurabilityManager {
     }
     this.#checkpointDue = true;
     return this.#queue();
+  }
+
+  // Runs checkpoints one at a time (an export, an image write): `run` starts once none runs.
+  async #serially(run: () => Promise<void>): Promise<void> {
+    while (this.#checkpointRun) await this.#checkpointRun.catch(() => undefined);
+    if (this.#stopped) throw new ClosedError('the store');
+    const running = run();
+    this.#checkpointRun = running;
+    try {
+      await running;
+    } finally {
+      if (this.#checkpointRun === running) this.#checkpointRun = undefined;
+    }
   }
 
   #durable(sequence: number): Promise<void> {
@@ -413,9 +434,10 @@ export class DurabilityManager {
   // The journal reached the threshold: a checkpoint that writes go on during, or else the next step
   // writes a new image (after this one, in the background).
   #checkpointWhenDue(): void {
+    if (this.#closing || this.#stopped) return;
     if (this.#segmented && this.#imageId !== undefined) {
-      if (this.#background || this.#segmenting || this.#now() < this.#checkpointRetryAt) return;
-      this.#startBackground().catch(() => undefined);
+      if (this.#checkpointRun || this.#segmenting || this.#now() < this.#checkpointRetryAt) return;
+      this.#serially(() => (this.#closing ? Promise.resolve() : this.#background())).catch(() => undefined);
       return;
     }
     this.#checkpointDue = true;
@@ -423,50 +445,57 @@ export class DurabilityManager {
   }
 
   /**
-   * Starts a checkpoint that writes go on during: the image exported in steps, a marker after the
-   * last record it holds, the image written while the journal goes on growing; once the image is
-   * durable the persistence queue drops the journal before the marker (`#trim`). Resolves once the
-   * image is durable; a failure is a warning (nothing is lost: the journal holds every write), and
-   * the next one waits a while.
+   * A checkpoint that writes go on during (run by `#serially`): the image exported in steps; at the
+   * moment the copy completes, a marker queued after the last record it holds; the image written
+   * while the journal goes on growing; once it is durable the persistence queue drops the journal
+   * before the marker (`#trim`). Resolves once the image is durable; a failure is a warning
+   * (nothing is lost: the journal holds every write), and the next one waits a while.
    */
-  #startBackground(): Promise<void> {
-    const run = (async () => {
-      const started = clockMs();
-      const exported = await this.#exportImage(true);
-      const marker = encodeJournalHeader(exported.id, exported.sequence, this.#segmentImageId as string);
-      const segmenting: Segmenting = { exported, marker, markerOffset: undefined, imageDurable: false };
+  async #background(): Promise<void> {
+    const started = clockMs();
+    let segmenting: Segmenting | undefined;
+    const exported = await this.#exportImage(true, (stamped) => {
+      // Synchronously with the copy's completion: every record before the marker is in the image,
+      // every one after it is not.
+      const bytes = encodeJournalHeader(stamped.id, stamped.sequence, this.#segmentImageId as string);
+      const marker: Pending = { bytes, sequence: stamped.sequence, marker: true };
+      segmenting = { exported: stamped, marker, markerOffset: undefined, imageDurable: false };
       this.#segmenting = segmenting;
-      this.#segmentImageId = exported.id;
-      // Appended with the records before it (soon, in the queue); the image is written meanwhile.
+      this.#segmentImageId = stamped.id;
       this.#pending.push(marker);
-      this.#pendingBytes += marker.length;
-      this.#queue().catch(() => undefined);
-      try {
-        await (this.#adapter.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(exported.image);
-      } catch (e) {
-        this.#checkpointFailures++;
-        const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(this.#checkpointFailures - 1, 20));
-        this.#checkpointRetryAt = this.#now() + delay;
-        if (this.#segmenting === segmenting) this.#segmenting = undefined;
-        this.#settings.onWarning({
-          code: 'CHECKPOINT',
-          message: `a checkpoint failed; nothing is lost (the journal holds every write) and writes go on; the next is tried after ${delay} ms: ${describe(e)}`,
-          cause: e,
-        });
-        throw e;
-      }
-      this.#checkpointFailures = 0;
-      segmenting.imageDurable = true;
-      this.#imageWritten(exported, clockMs() - started);
-      // The journal before the marker is dropped in the queue, once the marker is appended.
-      if (segmenting.markerOffset !== undefined) this.#queue().catch(() => undefined);
-    })();
-    this.#background = run;
-    const clear = (): void => {
-      if (this.#background === run) this.#background = undefined;
-    };
-    run.then(clear, clear);
-    return run;
+      this.#pendingBytes += bytes.length;
+    });
+    const current = segmenting as unknown as Segmenting;
+    // Appended with the records before it (soon, in the queue); the image is written meanwhile.
+    this.#queue().catch(() => undefined);
+    try {
+      // After close() nothing reaches the adapter again.
+      if (this.#stopped) throw new ClosedError('the store');
+      await (this.#adapter.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(exported.image);
+    } catch (e) {
+      if (this.#segmenting === current) this.#segmenting = undefined;
+      if (e instanceof ClosedError) throw e;
+      const delay = this.#checkpointFailed();
+      this.#settings.onWarning({
+        code: 'CHECKPOINT',
+        message: `a checkpoint failed; nothing is lost (the journal holds every write) and writes go on; the next is tried after ${delay} ms: ${describe(e)}`,
+        cause: e,
+      });
+      throw e;
+    }
+    this.#checkpointFailures = 0;
+    current.imageDurable = true;
+    this.#imageWritten(exported, clockMs() - started);
+    // The journal before the marker is dropped in the queue, once the marker is appended.
+    if (current.markerOffset !== undefined) this.#queue().catch(() => undefined);
+  }
+
+  // After a failed checkpoint (or trim): the next waits a backoff; returns it (ms).
+  #checkpointFailed(): number {
+    this.#checkpointFailures++;
+    const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(this.#checkpointFailures - 1, 20));
+    this.#checkpointRetryAt = this.#now() + delay;
+    return delay;
   }
 
   // The durable image is `exported` now.
@@ -482,41 +511,43 @@ export class DurabilityManager {
   }
 
   // Drops the journal before a durable image's marker (a step of the queue: never beside an append).
-  // A failure loses nothing (the journal is whole, and replays onto the new image from its marker):
-  // a warning, and the next step after a while tries again, without refusing writes.
+  // A failure loses nothing (the journal is whole, or trimmed: either replays onto the new image),
+  // but leaves the journal's length unknown: the next step writes a whole image (the checkpoint every
+  // adapter has), which empties the journal and starts it again, without refusing writes meanwhile.
   async #trim(): Promise<void> {
     const segmenting = this.#segmenting;
-    if (!segmenting?.imageDurable || segmenting.markerOffset === undefined || this.#now() < this.#checkpointRetryAt) return;
+    if (!segmenting?.imageDurable || segmenting.markerOffset === undefined) return;
     // A marker with nothing after it yet goes too: the journal is then empty, and the next append
     // opens it with a header naming the new image.
-    const from = segmenting.markerOffset + segmenting.marker.length === this.#journalLength ? this.#journalLength : segmenting.markerOffset;
+    const from = segmenting.markerOffset + segmenting.marker.bytes.length === this.#journalLength ? this.#journalLength : segmenting.markerOffset;
     try {
       await (this.#adapter.trimJournal as NonNullable<PersistenceAdapter['trimJournal']>)(from);
     } catch (e) {
-      this.#checkpointFailures++;
-      const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(this.#checkpointFailures - 1, 20));
-      this.#checkpointRetryAt = this.#now() + delay;
+      this.#segmenting = undefined;
+      this.#checkpointDue = true;
       this.#settings.onWarning({
         code: 'CHECKPOINT',
-        message: `dropping the journal a checkpoint's image holds failed; nothing is lost and writes go on; it is tried again after ${delay} ms: ${describe(e)}`,
+        message: `dropping the journal a checkpoint's image holds failed; nothing is lost and writes go on; the next flush writes the whole image instead: ${describe(e)}`,
         cause: e,
       });
+      this.#queue().catch(() => undefined);
       return;
     }
-    this.#checkpointFailures = 0;
     this.#journalLength -= from;
     if (this.#segmenting === segmenting) this.#segmenting = undefined;
   }
 
   async #append(): Promise<void> {
     const at = this.#journalLength;
-    const segmenting = this.#segmenting;
-    if (at === 0 && segmenting?.imageDurable && this.#pending.includes(segmenting.marker)) {
-      // A new journal after an image that is durable already: the records up to its marker are in
-      // it, and the header names it (the marker and what it would drop are not needed).
-      const index = this.#pending.indexOf(segmenting.marker);
-      for (const frame of this.#pending.splice(0, index + 1)) this.#pendingBytes -= frame.length;
-      this.#segmenting = undefined;
+    if (at === 0) {
+      // A new journal, opened by a header naming the durable image: what that image holds (records,
+      // and the markers of the checkpoints that wrote it or an earlier one) is not needed in it.
+      const keep = this.#pending.filter((p) => p.sequence > this.#imageSequence);
+      if (keep.length !== this.#pending.length) {
+        this.#pending = keep;
+        this.#pendingBytes = keep.reduce((n, p) => n + p.bytes.length, 0);
+        if (this.#segmenting && !keep.includes(this.#segmenting.marker)) this.#segmenting = undefined;
+      }
       if (this.#pending.length === 0) return;
     }
     const frames = this.#pending;
@@ -526,7 +557,8 @@ export class DurabilityManager {
     this.#pendingBytes = 0;
     // A journal's first append starts with its header (the image always has an id by then).
     const header = at === 0 ? encodeJournalHeader(this.#imageId as string, this.#imageSequence) : undefined;
-    const appended = header ? concat([header, ...frames], header.length + bytes) : concat(frames, bytes);
+    const appended = concat(header ? [header, ...frames.map((f) => f.bytes)] : frames.map((f) => f.bytes), (header?.length ?? 0) + bytes);
+    const segmenting = this.#segmenting;
     let markerAt: number | undefined;
     if (segmenting && segmenting.markerOffset === undefined) {
       let offset = at + (header?.length ?? 0);
@@ -535,7 +567,7 @@ export class DurabilityManager {
           markerAt = offset;
           break;
         }
-        offset += frame.length;
+        offset += frame.bytes.length;
       }
     }
     try {
@@ -556,9 +588,11 @@ export class DurabilityManager {
    * Exports the image in steps, the event loop running between them (where the engine cannot, at
    * once), and stamps it with what it holds: the last write unit committed when the copy completed,
    * a new id (unless it holds nothing the durable image lacks and that one has an id) and the
-   * durable image as its parent. With `stepped` the stamp goes into the copy alone.
+   * durable image as its parent. With `stepped` the stamp goes into the copy alone. `onStamped`
+   * runs synchronously with the copy's completion (no write can commit in between), so that what
+   * it does with the pending records splits them exactly: those the image holds, and the rest.
    */
-  async #exportImage(stepped: boolean): Promise<ExportedImage> {
+  async #exportImage(stepped: boolean, onStamped: (exported: ExportedImage) => void): Promise<ExportedImage> {
     const started = clockMs();
     const journalBytes = this.#journalLength;
     const stamp = (): { sequence: number; id: string; statements: SqlStatement[] } => {
@@ -601,7 +635,9 @@ export class DurabilityManager {
           if (image && stamped) {
             // The engine's own meta rows say the same as the image's (as an export at once leaves them).
             for (const s of stamped.statements) this.#engine.runSync(s.sql, s.params);
-            return { image, sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
+            const exported = { image, sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
+            onStamped(exported);
+            return exported;
           }
           const took = clockMs() - at;
           pages = Math.max(16, Math.min(65_536, Math.round(took > 0.5 ? (pages * EXPORT_STEP_MS) / took : pages * 2)));
@@ -617,7 +653,9 @@ export class DurabilityManager {
     while (this.#engine.inTransaction) await this.#transactionsEnded();
     const stamped = stamp();
     for (const s of stamped.statements) this.#engine.runSync(s.sql, s.params);
-    return { image: this.#engine.exportImageSync(), sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
+    const exported = { image: this.#engine.exportImageSync(), sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
+    onStamped(exported);
+    return exported;
   }
 
   // A checkpoint in the persistence queue: the writes waiting for durability wait for it (the
@@ -625,27 +663,34 @@ export class DurabilityManager {
   async #writeImage(): Promise<void> {
     // One at a time: a checkpoint that writes go on during finishes first (its image is then the
     // durable one, and this one replaces it with the journal it leaves).
-    await this.#background?.catch(() => undefined);
-    const started = clockMs();
-    // An image that needs writing per flush (no journal) is small or slow anyway; a stepped export
-    // pays off where it runs less often.
-    const exported = await this.#exportImage(this.#journaling);
-    const covered = this.#pending;
-    const coveredBytes = this.#pendingBytes;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    try {
-      await this.#adapter.checkpoint(exported.image);
-    } catch (e) {
-      this.#pending = covered.concat(this.#pending);
-      this.#pendingBytes += coveredBytes;
-      throw e;
-    }
-    this.#checkpointDue = false;
-    this.#journalLength = 0;
-    this.#segmenting = undefined;
-    this.#segmentImageId = exported.id;
-    this.#imageWritten(exported, clockMs() - started);
+    await this.#serially(async () => {
+      const started = clockMs();
+      let covered: Pending[] = [];
+      let coveredBytes = 0;
+      // An image that needs writing per flush (no journal) is small or slow anyway; a stepped export
+      // pays off where it runs less often.
+      const exported = await this.#exportImage(this.#journaling, () => {
+        // What the image holds, taken at the moment it is complete: records that commit after it
+        // stay pending for the journal the checkpoint starts.
+        covered = this.#pending;
+        coveredBytes = this.#pendingBytes;
+        this.#pending = [];
+        this.#pendingBytes = 0;
+      });
+      try {
+        if (this.#stopped) throw new ClosedError('the store');
+        await this.#adapter.checkpoint(exported.image);
+      } catch (e) {
+        this.#pending = covered.concat(this.#pending);
+        this.#pendingBytes += coveredBytes;
+        throw e;
+      }
+      this.#checkpointDue = false;
+      this.#journalLength = 0;
+      this.#segmenting = undefined;
+      this.#segmentImageId = exported.id;
+      this.#imageWritten(exported, clockMs() - started);
+    });
   }
 
   /** Warns once when the image passes `sizeWarningBytes` (after every checkpoint, and at open). */
@@ -716,7 +761,9 @@ export class DurabilityManager {
     } catch (e) {
       error = e;
     }
-    await this.#background?.catch(() => undefined);
+    // No checkpoint starts from now on; the one running (if any) ends first.
+    this.#closing = true;
+    while (this.#checkpointRun) await this.#checkpointRun.catch(() => undefined);
     // A clean image is not written again; a journal that only holds what the image has is emptied.
     const clean = this.#lastSequence === this.#imageSequence && !this.#checkpointDue;
     if (error === undefined && clean && this.#journalLength > 0 && this.#segmented) {
@@ -780,7 +827,7 @@ export class DurabilityManager {
       journalBytes: this.#journalLength,
       ...(this.#lastCheckpointAt === undefined ? {} : { lastCheckpointAt: this.#lastCheckpointAt }),
       ...(this.#lastCheckpointMs === undefined ? {} : { lastCheckpointMs: Math.round(this.#lastCheckpointMs) }),
-      checkpointing: this.#background !== undefined || this.#segmenting !== undefined || (this.#running !== undefined && this.#checkpointDue),
+      checkpointing: this.#checkpointRun !== undefined || this.#segmenting !== undefined,
       checkpointThresholdBytes: this.#threshold,
       ...(failure ? { lastError: failure.error, degradedSince: failure.since, ...(failure.nextRetryAt === undefined ? {} : { nextRetryAt: failure.nextRetryAt }) } : {}),
     };

@@ -109,9 +109,9 @@ function mismatch(message: string): CorruptDatabaseError {
  * as its parent (a checkpoint's marker whose image was not written, or not yet, when the journal
  * was read). The segments before it, each the parent of the next, hold nothing the image lacks:
  * checkpoints whose image was written, by a process that crashed before it dropped the journal
- * before their marker. A journal with no header naming this image, but only the image this one
- * replaced, is the old journal of a checkpoint that crashed before emptying it: everything in it
- * must be in the image.
+ * before their marker. A journal with no header naming this image, but one naming the image this
+ * one replaced, is the old journal of a checkpoint that crashed before emptying it (or before its
+ * marker was appended): everything in it must be in the image.
  *
  * Any other journal (another database's, an older or newer copy's) is refused with a
  * `JOURNAL_MISMATCH` {@link CorruptDatabaseError}, also when its sequence numbers happen to line
@@ -147,14 +147,14 @@ export function journalContinuation(parsed: ParsedJournal, image: ImageMeta): Co
       }
       return { records: newer, covered, journalLength: parsed.validLength };
     }
-    if (first.imageId !== image.parent) {
+    if (image.parent === undefined || !headers.some((h) => h.imageId === image.parent)) {
       throw mismatch(
         `the journal continues image ${first.imageId}, not this one (${image.id === undefined ? 'an image without an id' : image.id}), whatever its sequence numbers say`,
       );
     }
-    // Only the image this one replaced: everything in the journal must be in this image.
+    // The image this one replaced, in the chain: everything in the journal must be in this image.
     if (newer.length > 0) {
-      throw mismatch(`the journal of the image before this one (${first.imageId}) holds records ${newer[0]?.sequence}…${newer[newer.length - 1]?.sequence} that this image (up to ${image.sequence}) does not`);
+      throw mismatch(`the journal of the image before this one (${image.parent}) holds records ${newer[0]?.sequence}…${newer[newer.length - 1]?.sequence} that this image (up to ${image.sequence}) does not`);
     }
     return { records: [], covered, journalLength: 0 };
   }
