@@ -1,7 +1,7 @@
 import { CorruptDatabaseError } from './errors.js';
 import type { JournalingEngine } from './engine.js';
 import type { JournalRecord, ParsedJournal } from './journal.js';
-import type { SqlRow, SqlValue } from './sql-port.js';
+import type { SqlRow, SqlStatement, SqlValue } from './sql-port.js';
 
 /** The key in the Go schema's `meta` table under which an image records its last journal sequence. */
 export const SEQUENCE_KEY = 'store_journal_sequence';
@@ -58,8 +58,9 @@ export function readImageMeta(engine: { allSync(sql: string, params?: readonly S
  * (every record it contains) and the id `id` (the exporting store's own, never one a checkpoint
  * wrote, so exports of the same state are the same bytes), so that a journal beside the place it
  * is copied to is never replayed onto it: that journal names another image, or, should it continue
- * an earlier export of this store, another sequence. The engine's own `meta` rows are
- * put back as they were before it returns (synchronously: nothing runs in between).
+ * an earlier export of this store, another sequence. The stamp goes into the copy alone where the
+ * engine exports in steps; elsewhere the engine's own `meta` rows are put back as they were before
+ * it returns (synchronously: nothing runs in between).
  */
 export function exportStamped(engine: JournalingEngine, sequence: number, id: string): Uint8Array {
   // (No checkpoint wrote an export: it carries no checkpoint's stamp.)
@@ -67,17 +68,29 @@ export function exportStamped(engine: JournalingEngine, sequence: number, id: st
   const before = engine.allSync('SELECT key, value FROM meta WHERE key IN (?, ?, ?, ?)', keys);
   // A database the store never wrote (a Go agent's file, opened and exported) is exported as it is.
   if (sequence === 0 && !before.some((row) => row.key === IMAGE_ID_KEY)) return engine.exportImageSync();
-  const put = (key: string, value: string) => engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [key, value]);
+  // (A database no write of this store reached keeps the Go store's meta rows but for the id.)
+  const stamp: SqlStatement[] = [
+    sequence > 0 ? { sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [SEQUENCE_KEY, String(sequence)] } : { sql: 'DELETE FROM meta WHERE key = ?', params: [SEQUENCE_KEY] },
+    { sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [IMAGE_ID_KEY, id] },
+    { sql: 'DELETE FROM meta WHERE key IN (?, ?)', params: [IMAGE_PARENT_KEY, CHECKPOINT_KEY] },
+  ];
+  const inSteps = engine.beginImageExport?.();
+  if (inSteps) {
+    try {
+      for (;;) {
+        const image = inSteps.step(2 ** 30, () => stamp);
+        if (image) return image;
+      }
+    } finally {
+      inSteps.abort();
+    }
+  }
   try {
-    // (A database no write of this store reached keeps the Go store's meta rows but for the id.)
-    if (sequence > 0) put(SEQUENCE_KEY, String(sequence));
-    else engine.runSync('DELETE FROM meta WHERE key = ?', [SEQUENCE_KEY]);
-    put(IMAGE_ID_KEY, id);
-    engine.runSync('DELETE FROM meta WHERE key IN (?, ?)', [IMAGE_PARENT_KEY, CHECKPOINT_KEY]);
+    for (const s of stamp) engine.runSync(s.sql, s.params);
     return engine.exportImageSync();
   } finally {
     engine.runSync('DELETE FROM meta WHERE key IN (?, ?, ?, ?)', keys);
-    for (const row of before) put(String(row.key), String(row.value));
+    for (const row of before) engine.runSync('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', [String(row.key), String(row.value)]);
   }
 }
 

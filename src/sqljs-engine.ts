@@ -204,7 +204,8 @@ export class SqlJsEngine extends SyncEngine {
   readonly #columns = new WeakMap<SqlJsStatement, string[]>();
   readonly #keepsBom: boolean;
   readonly #SQL: SqlJsStatic | undefined;
-  #export: SteppedExport | undefined;
+  // Exports in steps under way (SQLite keeps each backup up to date with the engine's commits).
+  readonly #exports = new Set<SteppedExport>();
 
   constructor(db: SqlJsDatabase, keepsBom = sqlJsKeepsBom(), SQL?: SqlJsStatic) {
     super();
@@ -343,8 +344,8 @@ export class SqlJsEngine extends SyncEngine {
   }
 
   /**
-   * Starts an export in steps (see {@link ImageExport}); one at a time (a new one gives up the
-   * last). `undefined` where this sql.js build lacks what it needs (the export then runs whole).
+   * Starts an export in steps (see {@link ImageExport}); several may run at once. `undefined` where
+   * this sql.js build lacks what it needs (the export then runs whole).
    */
   beginImageExport(): ImageExport | undefined {
     const db = this.#open();
@@ -352,7 +353,6 @@ export class SqlJsEngine extends SyncEngine {
     const handle = db.db;
     if (!SQL?._sqlite3_backup_init || !SQL._sqlite3_backup_step || !SQL._sqlite3_backup_finish || !SQL.stringToNewUTF8 || !SQL._free || typeof handle !== 'number') return undefined;
     if (this.inTransaction) throw new TransactionError('cannot export the image while a transaction is open');
-    this.#export?.abort();
     const pageSize = Number(this.allSync('PRAGMA page_size')[0]?.page_size);
     const pageCount = Number(this.allSync('PRAGMA page_count')[0]?.page_count);
     const template = emptyDatabase(SQL, pageSize);
@@ -382,7 +382,7 @@ export class SqlJsEngine extends SyncEngine {
         return undefined;
       }
       const started = new SteppedExport(SQL, this, dest, backup, buffer, pageSize);
-      this.#export = started;
+      this.#exports.add(started);
       return started;
     } catch (e) {
       try {
@@ -395,14 +395,14 @@ export class SqlJsEngine extends SyncEngine {
   }
 
   /** @internal An export in steps ended (completed, failed or given up). */
-  exportEnded(ended: ImageExport): void {
-    if (this.#export === ended) this.#export = undefined;
+  exportEnded(ended: SteppedExport): void {
+    this.#exports.delete(ended);
   }
 
   async close(): Promise<void> {
     const db = this.#db;
     if (!db) return;
-    this.#export?.abort();
+    for (const running of [...this.#exports]) running.abort();
     this.#dropStatements();
     this.#db = undefined;
     db.close();
