@@ -424,10 +424,26 @@ function withoutLatencies(r: TimedRound): RoundResult {
   return { ms: r.ms, count: r.count, wallMs: r.wallMs, cpuMs: r.cpuMs, rows: r.rows };
 }
 
+/** Ops per block: within a round the subjects take turns block by block (see {@link runSubjects}). */
+export const BLOCK_OPS = 500;
+
+/** `b` added into `a` (the same op kinds), as one longer run. */
+function accumulate(a: TimedRound | undefined, b: TimedRound): TimedRound {
+  if (!a) return b;
+  const add = (x: PerOp, y: PerOp): PerOp => x.map((v, k) => v + (y[k] ?? 0)) as PerOp;
+  a.latencies.forEach((l, k) => {
+    for (const x of b.latencies[k] ?? []) l.push(x);
+  });
+  return { ms: add(a.ms, b.ms), count: add(a.count, b.count), latencies: a.latencies, wallMs: a.wallMs + b.wallMs, cpuMs: a.cpuMs + b.cpuMs, rows: a.rows + b.rows };
+}
+
 /**
- * Runs every subject on the same warm-up, then the same rounds in alternating order (A B C, C B A,
- * …) so that drift and warm caches favour no subject, with a full GC before each run. Checks that
- * every subject read the same number of rows.
+ * Runs every subject on the same warm-up, then the same rounds. Within a round the subjects take
+ * turns in blocks of {@link BLOCK_OPS} ops (A B C on a block, C B A on the next, …), so that what
+ * the machine does meanwhile (other processes, the disk's other writers: a file subject's writes
+ * each wait for an fsync) reaches every subject alike, not one subject's whole round. A full GC
+ * before each round, a scavenge before each block, so that a subject's young garbage is collected
+ * in its own time. Checks that every subject read the same number of rows.
  */
 export async function runSubjects(subjects: readonly Subject[], workload: Workload, log: (line: string) => void, tag: string): Promise<SubjectResults[]> {
   const warm: RoundResult[] = [];
@@ -437,11 +453,20 @@ export async function runSubjects(subjects: readonly Subject[], workload: Worklo
   }
   const rounds = new Map<Subject, RoundResult[]>(subjects.map((s) => [s, []]));
   const latencies = new Map<Subject, number[][]>(subjects.map((s) => [s, [[], [], [], [], []]]));
+  let turn = 0;
   for (let r = 0; r < workload.sequence.length; r++) {
-    const order = r % 2 === 0 ? subjects : [...subjects].reverse();
-    for (const s of order) {
-      collectGarbage();
-      const result = await s.run(workload.sequence[r] as Op[]);
+    const ops = workload.sequence[r] as Op[];
+    const round = new Map<Subject, TimedRound>();
+    collectGarbage();
+    for (let at = 0; at < ops.length; at += BLOCK_OPS) {
+      const block = ops.slice(at, at + BLOCK_OPS);
+      for (const s of turn++ % 2 === 0 ? subjects : [...subjects].reverse()) {
+        collectGarbage('minor');
+        round.set(s, accumulate(round.get(s), await s.run(block)));
+      }
+    }
+    for (const s of subjects) {
+      const result = round.get(s) as TimedRound;
       rounds.get(s)?.push(withoutLatencies(result));
       const all = latencies.get(s) as number[][];
       result.latencies.forEach((l, k) => {

@@ -28,6 +28,7 @@ import { createSqlJsEngine } from '../src/sqljs-engine.js';
 import { loadSqlJs } from '../src/sqljs-loader.js';
 import { openStore } from '../src/open.js';
 import {
+  BLOCK_OPS,
   checkSameRows,
   compare,
   DEFAULTS,
@@ -463,7 +464,8 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     `### agent mix: ${PRELOAD_TASKS.toLocaleString('en-US')} tasks, ${PRELOAD_THREADS.toLocaleString('en-US')} thread sessions, each op committed on its own`,
     '',
     `ops/s, medians of ${rounds} rounds × ${opsPerRound.toLocaleString('en-US')} ops per subject after ${warmupOps.toLocaleString('en-US')} warm-up ops; ` +
-      'a ratio line (↳) gives the median of the per-round ratios of the two subjects (run back to back, in alternating order) and their range over the rounds. ' +
+      `within a round the subjects take turns in blocks of ${BLOCK_OPS} ops (in alternating order, a scavenge before each block), so the machine's other work reaches them alike; ` +
+      'a ratio line (↳) gives the median of the per-round ratios of the two subjects and their range over the rounds. ' +
       'Above 1x the first subject is faster.',
     '',
     '#### Node 20 (one process): sql.js, against hand-written better-sqlite3 in memory',
