@@ -63,7 +63,7 @@ const check: Command = {
   usage: '<db>',
   summary: 'integrity check, schema check and journal check (read-only; works while the agent runs)',
   details:
-    'Exit 0 when every check passes, 1 when the schema differs from v1, 5 when the image, the journal or the replayed database is damaged. A torn journal tail (a crash in the middle of an append, or an append in progress now) is a note, not a failure: the next open drops it.',
+    `Exit 0 when every check passes, 1 when the schema differs from v${SCHEMA_VERSION}, 5 when the image, the journal or the replayed database is damaged. A torn journal tail (a crash in the middle of an append, or an append in progress now) is a note, not a failure: the next open drops it.`,
   options: {},
   positionals: [1, 1],
   async run(ctx) {
@@ -176,11 +176,16 @@ async function runChecks(path: string): Promise<{ outcomes: CheckOutcome[]; note
         const different = [...want.keys()].filter((k) => have.has(k) && have.get(k) !== want.get(k));
         const extra = [...have.keys()].filter((k) => !want.has(k));
         if (extra.length > 0) notes.push(`objects that are not part of schema v${SCHEMA_VERSION}: ${extra.join(', ')}`);
+        // A file at an earlier version is an agent database all the same (the Go agent's migration
+        // writes 1 back whenever it opens the file): the store upgrades it when it opens it.
+        if (fileVersion > 0 && fileVersion < SCHEMA_VERSION) {
+          notes.push(`the file says schema v${fileVersion} (the Go agent writes 1 whenever it opens it); a store upgrades it to v${SCHEMA_VERSION} when it opens it, agent-store migrate does it now`);
+        }
         outcomes.push(
-          fileVersion < SCHEMA_VERSION
-            ? { name: 'schema', ok: false, detail: `the file is at schema v${fileVersion}: agent-store migrate brings it to v${SCHEMA_VERSION}` }
+          fileVersion === 0
+            ? { name: 'schema', ok: false, detail: `the file has no agent schema: agent-store migrate brings it to v${SCHEMA_VERSION}` }
             : missing.length + different.length === 0
-            ? { name: 'schema', ok: true, detail: `v${SCHEMA_VERSION}: every table and index as the Go store creates it` }
+            ? { name: 'schema', ok: true, detail: `v${SCHEMA_VERSION}: every table, index and trigger (v1's as the Go store creates them, and the task engine's)` }
             : { name: 'schema', ok: false, detail: [missing.length ? `missing: ${missing.join(', ')}` : '', different.length ? `defined differently: ${different.join(', ')}` : ''].filter(Boolean).join('; ') },
         );
       } finally {

@@ -21,14 +21,25 @@ export interface D1PreparedStatementLike {
 /** The part of a D1 database binding (`env.DB`) the engine uses. */
 export interface D1DatabaseLike {
   prepare(sql: string): D1PreparedStatementLike;
-  batch(statements: D1PreparedStatementLike[]): Promise<{ meta?: { changes?: number } }[]>;
+  batch(statements: D1PreparedStatementLike[]): Promise<{ results?: unknown[]; meta?: { changes?: number } }[]>;
 }
 
 /** Queries change nothing (D1 may still report a count); every other statement reports D1's own. */
 const QUERY = /^\s*SELECT\b/i;
+/**
+ * Statements whose count of changed rows the store reads. D1's `meta.changes` also counts the rows
+ * triggers changed (schema v2 keeps its tables in step with triggers), where SQLite's `changes()`
+ * counts the statement's own: so each is followed, in the same batch, by `SELECT changes()`.
+ */
+const DML = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+const CHANGES = 'SELECT changes() AS changes';
 
 function changesOf(sql: string, meta: { changes?: number } | undefined): number {
   return QUERY.test(sql) ? 0 : Number(meta?.changes ?? 0);
+}
+
+function changesRow(result: { results?: unknown[] } | undefined): number {
+  return Number((result?.results?.[0] as { changes?: unknown } | undefined)?.changes ?? 0);
 }
 
 function toValue(value: unknown): SqlValue {
@@ -66,6 +77,10 @@ export function createD1Engine(db: D1DatabaseLike): Engine & { sizeBytes(): Prom
     durable: true,
     async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
       usable();
+      if (DML.test(sql)) {
+        const [, counted] = await db.batch([statement(sql, params), statement(CHANGES)]);
+        return { changes: changesRow(counted) };
+      }
       const result = await statement(sql, params).run();
       return { changes: changesOf(sql, result.meta) };
     },
@@ -77,8 +92,24 @@ export function createD1Engine(db: D1DatabaseLike): Engine & { sizeBytes(): Prom
     async batch(statements: readonly SqlStatement[]): Promise<SqlRunResult[]> {
       usable();
       if (statements.length === 0) return [];
-      const results = await db.batch(statements.map((s) => statement(s.sql, s.params)));
-      return results.map((result, i) => ({ changes: changesOf(statements[i]?.sql ?? '', result.meta) }));
+      // Each write followed by its own count (see DML above), in the one atomic batch.
+      const prepared: D1PreparedStatementLike[] = [];
+      const counted: (number | undefined)[] = [];
+      for (const s of statements) {
+        prepared.push(statement(s.sql, s.params));
+        if (DML.test(s.sql)) {
+          counted.push(prepared.length);
+          prepared.push(statement(CHANGES));
+        } else counted.push(undefined);
+      }
+      const results = await db.batch(prepared);
+      let at = 0;
+      return statements.map((s, i) => {
+        const count = counted[i];
+        const own = results[at];
+        at += count === undefined ? 1 : 2;
+        return { changes: count === undefined ? changesOf(s.sql, own?.meta) : changesRow(results[count]) };
+      });
     },
     /** The database's size as D1 reports it after a statement (D1 forbids the page pragmas). */
     async sizeBytes(): Promise<number> {

@@ -16,7 +16,9 @@ export type StoreErrorCode =
   | 'LOCKED'
   | 'PERSISTENCE'
   | 'READ_ONLY'
-  | 'SQLITE_JOURNAL';
+  | 'SQLITE_JOURNAL'
+  | 'LEASE_LOST'
+  | 'CONFLICT';
 
 /** Who holds a database's exclusive ownership, as far as an adapter can tell. */
 export interface LockHolder {
@@ -356,6 +358,38 @@ export class ReadOnlyError extends StoreError<'READ_ONLY'> {
 }
 
 /**
+ * A worker acted on a task it no longer holds: its lease expired (and the task may be another
+ * worker's now), the task left `running`, or (with a fence) a later claim took it. Nothing changed.
+ */
+export class LeaseLostError extends StoreError<'LEASE_LOST'> {
+  static {
+    named(this, 'LeaseLostError');
+  }
+
+  /** The task. */
+  readonly taskId: string;
+  /** The worker that asked. */
+  readonly workerId: string;
+
+  constructor(taskId: string, workerId: string, why: string) {
+    super('LEASE_LOST', `worker ${JSON.stringify(workerId)} does not hold task ${JSON.stringify(taskId)}: ${why}; nothing was changed`);
+    this.taskId = taskId;
+    this.workerId = workerId;
+  }
+}
+
+/** The write conflicts with what is stored (a task id taken, a task already ended). Nothing changed. */
+export class ConflictError extends StoreError<'CONFLICT'> {
+  static {
+    named(this, 'ConflictError');
+  }
+
+  constructor(message: string, options: StoreErrorOptions = {}) {
+    super('CONFLICT', message, options);
+  }
+}
+
+/**
  * Every error the store throws, one class per {@link StoreErrorCode}: after {@link isStoreError},
  * a check of `code` narrows to its class.
  */
@@ -372,7 +406,9 @@ export type AnyStoreError =
   | LockError
   | PersistenceError
   | ReadOnlyError
-  | SqliteJournalError;
+  | SqliteJournalError
+  | LeaseLostError
+  | ConflictError;
 
 /**
  * Whether `value` is an error of this package (from this copy of it or another: see

@@ -4,11 +4,11 @@
  */
 import { DurabilityManager } from './durability.js';
 import { isEmbeddedEngine, type EmbeddedEngine, type Engine } from './engine.js';
-import { ClosedError, LockError, ReadOnlyError, SqlError, StoreError, TransactionError, UnsupportedError, ValidationError } from './errors.js';
+import { ClosedError, LockError, ReadOnlyError, SqlError, StoreError, TransactionError, UnsupportedError, ValidationError, SchemaVersionError } from './errors.js';
 import { openMailbox, type Mailbox } from './follower.js';
 import { loadMigrated, lockFailure, refusal, type Opened } from './loading.js';
 import { createMemoryAdapter } from './memory-adapter.js';
-import { migrate } from './migrations.js';
+import { migrate, readSchemaVersion, SCHEMA_VERSION } from './migrations.js';
 import { checkedClock, readOptions, readsOption, settingsFrom, WHEN_LOCKED, type StoreOptions } from './options.js';
 import type { PersistenceAdapter } from './persistence.js';
 import type { SqlPort, SqlStatement, SqlValue } from './sql-port.js';
@@ -145,7 +145,11 @@ async function openOnEngine(options: StoreOptions): Promise<Store> {
   }
   const typed = typedErrors(engine);
   try {
-    await migrate(typed);
+    // A read-only engine cannot upgrade an older agent database (the Go agent's, at v1): it reads it
+    // at its own version (the task engine's operations then say so); anything else migrates.
+    const version = engine.readOnly === true ? await readSchemaVersion(typed) : 0;
+    if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
+    if (version === 0 || version === SCHEMA_VERSION) await migrate(typed);
   } catch (e) {
     // A refused open (a newer schema, a locked file) must not leave the engine's file open.
     await typed.close().catch(() => undefined);

@@ -6,7 +6,18 @@ import * as approvals from './approvals.js';
 import * as audit from './audit.js';
 import type { Context } from './context.js';
 import * as deadLetters from './dead-letters.js';
+import * as queue from './queue.js';
 import type {
+  ClaimedTask,
+  ClaimOptions,
+  EnqueueInput,
+  FailOptions,
+  FailResult,
+  HeartbeatOptions,
+  QueueEntry,
+  QueueStats,
+  ReplayOptions,
+  TaskTransition,
   ApprovalFilter,
   AuditEntry,
   AuditEntryInput,
@@ -60,7 +71,11 @@ export abstract class StoreOperations {
   updateTaskStatus(id: string, status: TaskStatus): Promise<void> {
     return this.write(tasks.updateTaskStatus, id, status);
   }
-  /** Ends a task: `failed` when `error` is given (non-empty), else `completed`; rejects with `NOT_FOUND`. */
+  /**
+   * Ends a task: `failed` when `error` is given (non-empty), else `completed`; rejects with
+   * `NOT_FOUND`. With `workerId` (a claimed task), only while that worker holds the lease (and,
+   * with `fence`, that claim): otherwise `LEASE_LOST`, and nothing changes.
+   */
   completeTask(id: string, outcome?: TaskOutcome): Promise<void> {
     return this.write(tasks.completeTask, id, outcome);
   }
@@ -75,6 +90,55 @@ export abstract class StoreOperations {
   /** The pending tasks, oldest first (changes nothing). */
   requeuePendingTasks(): Promise<Task[]> {
     return this.call(tasks.requeuePendingTasks);
+  }
+
+  // The task engine (schema v2)
+  /**
+   * Enqueues a new pending task, to run at `runAt` (default now) with up to `maxAttempts` claims
+   * (default 1) and `backoff` between them. The same `idempotencyKey` again returns the first task
+   * and changes nothing. A task id that exists rejects with `CONFLICT`.
+   */
+  enqueueTask(input: EnqueueInput): Promise<Task> {
+    return this.write(queue.enqueueTask, input);
+  }
+  /**
+   * Claims the oldest due task for `workerId` under a lease of `leaseMs` (a pending task whose time
+   * has come, or a running one whose lease expired), optionally only of `commands`; `undefined`
+   * when none is due. Exactly one worker gets each claim; its `fence` grows with every claim.
+   */
+  claimTask(options: ClaimOptions): Promise<ClaimedTask | undefined> {
+    return this.write(queue.claimTask, options);
+  }
+  /** Extends the lease of a task `workerId` holds to `leaseMs` from now, resolving with its end; `LEASE_LOST` when it does not hold it. */
+  heartbeatTask(id: string, workerId: string, options: HeartbeatOptions): Promise<number> {
+    return this.write(queue.heartbeatTask, id, workerId, options);
+  }
+  /**
+   * A failed attempt of a task `workerId` holds: back to `pending` after the backoff while attempts
+   * remain (and `retry` is not `false`), else `failed`. `LEASE_LOST` when it does not hold it.
+   */
+  failTask(id: string, options: FailOptions): Promise<FailResult> {
+    return this.write(queue.failTask, id, options);
+  }
+  /** Cancels a task that has not ended; `CONFLICT` for one that has, `NOT_FOUND` for none. */
+  cancelTask(id: string, reason?: string): Promise<void> {
+    return this.write(queue.cancelTask, id, reason);
+  }
+  /** Every status transition of a task, oldest first, whoever made it (v1 operations and the Go agent too). */
+  taskHistory(id: string): Promise<TaskTransition[]> {
+    return this.call(queue.taskHistory, id);
+  }
+  /** A new pending task with the original's command and params, linked to it (`queueEntry(id).replayOf`). */
+  replayTask(id: string, options?: ReplayOptions): Promise<Task> {
+    return this.write(queue.replayTask, id, options);
+  }
+  /** A task's queue row (when it runs, its attempts, who holds it), or `undefined`. */
+  queueEntry(id: string): Promise<QueueEntry | undefined> {
+    return this.call(queue.queueEntry, id);
+  }
+  /** The queue at a glance: due, scheduled, retrying, running, leased, expired, awaiting approval. */
+  queueStats(): Promise<QueueStats> {
+    return this.call(queue.queueStats);
   }
 
   // Approvals

@@ -81,10 +81,16 @@ export const TaskFilterSchema = z.strictObject({
 /** Filter of `listTasks`. */
 export type TaskFilter = z.infer<typeof TaskFilterSchema>;
 
-/** What `completeTask` records: a `result`, an `error`, both or neither. */
+/**
+ * What `completeTask` records: a `result`, an `error`, both or neither. With `workerId` (a task
+ * claimed with `claimTask`) the lease is checked first: a worker that no longer holds it (and, with
+ * `fence`, a stale claim) gets `LEASE_LOST` and nothing changes.
+ */
 export const TaskOutcomeSchema = z.strictObject({
   result: JsonValueSchema.optional(),
   error: TextSchema.optional(),
+  workerId: IdSchema.optional(),
+  fence: z.int().positive().optional(),
 });
 /** Outcome passed to `completeTask`. */
 export type TaskOutcome = z.infer<typeof TaskOutcomeSchema>;
@@ -265,6 +271,150 @@ export interface RetentionResult {
   deadLetters: number;
   auditLog: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The task engine (schema v2): enqueue, claim with a lease, retries, history.
+
+/**
+ * How long a failed attempt waits before the next: `baseMs × factor^(attempt − 1)`, at most
+ * `maxMs`, less a random part of up to `jitter` of it (so workers that fail together do not retry
+ * together). Defaults: 1 s, ×2, at most 5 min, jitter 0.2.
+ */
+export const BackoffSchema = z.strictObject({
+  baseMs: z.int().positive().max(7 * 24 * 3_600_000).optional(),
+  factor: z.number().min(1).max(10).optional(),
+  maxMs: z.int().positive().max(7 * 24 * 3_600_000).optional(),
+  jitter: z.number().min(0).max(1).optional(),
+});
+/** A retry backoff; see {@link BackoffSchema}. */
+export type Backoff = z.infer<typeof BackoffSchema>;
+
+/**
+ * What `enqueueTask` accepts: a new pending task (a task's fields, without a status or an outcome)
+ * and how it runs: `runAt` (Unix ms; default now), `maxAttempts` (claims it may have; default 1,
+ * no retry), `backoff` between attempts, and an `idempotencyKey` (the same key again returns the
+ * first task and changes nothing) kept at least `idempotencyTtlMs` (default 24 h) after the enqueue,
+ * and for as long as the task exists.
+ */
+export const EnqueueInputSchema = TaskSchema.omit({ status: true, result: true, error: true, completedAt: true, updatedAt: true }).extend({
+  callerId: TextSchema.optional(),
+  createdAt: TimestampSchema.optional(),
+  runAt: TimestampSchema.optional(),
+  maxAttempts: z.int().min(1).max(1000).optional(),
+  backoff: BackoffSchema.optional(),
+  idempotencyKey: IdSchema.optional(),
+  idempotencyTtlMs: z.int().positive().max(365 * 24 * 3_600_000).optional(),
+});
+/** Input of `enqueueTask`. */
+export type EnqueueInput = z.input<typeof EnqueueInputSchema>;
+
+/** A worker's id: who holds a claimed task. */
+export const WorkerIdSchema = IdSchema;
+/** A lease's length in ms: a positive integer, at most a day. */
+export const LeaseMsSchema = z.int().positive('must be a positive number of ms').max(24 * 3_600_000, 'must be at most a day');
+
+/** What `claimTask` takes: who claims, for how long, and optionally only these commands. */
+export const ClaimOptionsSchema = z.strictObject({
+  workerId: WorkerIdSchema,
+  leaseMs: LeaseMsSchema,
+  commands: z.array(TextSchema).min(1).max(100).optional(),
+});
+/** Options of `claimTask`. */
+export type ClaimOptions = z.infer<typeof ClaimOptionsSchema>;
+
+/** A task a worker claimed: the task, and the lease it holds it under. */
+export const ClaimedTaskSchema = TaskSchema.extend({
+  /** This claim's attempt (1 for the first). */
+  attempt: z.int().positive(),
+  maxAttempts: z.int().positive(),
+  /** The fencing token: it grows with every claim of the task; a stale holder's token is smaller. */
+  fence: z.int().positive(),
+  workerId: WorkerIdSchema,
+  /** Until when the lease holds (Unix ms); `heartbeatTask` extends it. */
+  leaseUntil: TimestampSchema,
+});
+/** A claimed task; see {@link ClaimedTaskSchema}. */
+export type ClaimedTask = z.infer<typeof ClaimedTaskSchema>;
+
+/** What `heartbeatTask` takes: the new lease, from now; `fence` checks the claim too when given. */
+export const HeartbeatOptionsSchema = z.strictObject({
+  leaseMs: LeaseMsSchema,
+  fence: z.int().positive().optional(),
+});
+/** Options of `heartbeatTask`. */
+export type HeartbeatOptions = z.infer<typeof HeartbeatOptionsSchema>;
+
+/** What `failTask` takes: who fails it, why, and whether it may run again (default true). */
+export const FailOptionsSchema = z.strictObject({
+  workerId: WorkerIdSchema,
+  error: TextSchema.pipe(z.string().min(1, 'must not be empty')),
+  retry: z.boolean().optional(),
+  fence: z.int().positive().optional(),
+});
+/** Options of `failTask`. */
+export type FailOptions = z.infer<typeof FailOptionsSchema>;
+
+/** What `failTask` did: back to `pending` at `runAt` (attempts remain), or `failed`. */
+export interface FailResult {
+  readonly status: 'pending' | 'failed';
+  /** The attempt that failed. */
+  readonly attempt: number;
+  /** When it runs again, for `pending`. */
+  readonly runAt?: number;
+}
+
+/** One status transition of a task (`taskHistory`). */
+export const TaskTransitionSchema = z.strictObject({
+  /** The status before (absent for a new task). */
+  from: TaskStatusSchema.optional(),
+  to: TaskStatusSchema,
+  /** When (the task's `updatedAt` then; for a lease that expired, when the next claim saw it). */
+  at: TimestampSchema,
+  attempt: z.int().nonnegative().optional(),
+  workerId: TextSchema.optional(),
+  error: TextSchema.optional(),
+});
+/** A task's transition; see {@link TaskTransitionSchema}. */
+export type TaskTransition = z.infer<typeof TaskTransitionSchema>;
+
+/** A task's queue row (`queueEntry`): how and when it runs, who holds it. */
+export interface QueueEntry {
+  readonly taskId: string;
+  readonly status: TaskStatus;
+  readonly runAt: number;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly backoff?: Backoff;
+  readonly workerId?: string;
+  readonly leaseUntil?: number;
+  readonly fence: number;
+  readonly idempotencyKey?: string;
+  /** The task this one replays (`replayTask`). */
+  readonly replayOf?: string;
+  readonly lastError?: string;
+}
+
+/** The queue at a glance (`queueStats`). */
+export interface QueueStats {
+  /** Pending and due now. */
+  readonly due: number;
+  /** Pending, due later (`runAt` in the future: scheduled, or waiting to retry). */
+  readonly scheduled: number;
+  /** Pending after a failed attempt. */
+  readonly retrying: number;
+  /** Running (claimed, or set running by a v1 operation). */
+  readonly running: number;
+  /** Running under a lease that still holds. */
+  readonly leased: number;
+  /** Running under a lease that has expired (the next claim takes it over). */
+  readonly expired: number;
+  readonly awaitingApproval: number;
+}
+
+/** Options of `replayTask`: the new task's id. @default `<id>-replay-<8 hex digits>` */
+export const ReplayOptionsSchema = z.strictObject({ id: IdSchema.optional() });
+/** Options of `replayTask`. */
+export type ReplayOptions = z.infer<typeof ReplayOptionsSchema>;
 
 /** Parses `value` with `schema` or throws a {@link ValidationError} naming `what`. */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {

@@ -1,4 +1,5 @@
-import { NotFoundError } from './errors.js';
+import { NotFoundError, ValidationError } from './errors.js';
+import { holdParams, holds, lost, opToken } from './leases.js';
 import { decodeJson, encodeJson } from './json.js';
 import { int, limitParam, optionalInt, optionalText, orNull, text, where, type Context } from './context.js';
 import {
@@ -16,8 +17,10 @@ import {
 } from './records.js';
 import type { SqlRow } from './sql-port.js';
 
-const COLUMNS =
+/** The `tasks` columns, in the order the store reads and writes them. */
+export const TASK_COLUMNS =
   'id, status, command, params, caller_id, response_channel, response_thread, result, error, created_at, updated_at, completed_at';
+const COLUMNS = TASK_COLUMNS;
 
 /** Maps a `tasks` row to a {@link Task}. */
 export function rowToTask(row: SqlRow): Task {
@@ -97,11 +100,14 @@ export async function updateTaskStatus(ctx: Context, id: string, status: TaskSta
 /**
  * Ends a task: status `failed` when `error` is a non-empty string, otherwise `completed` (the Go
  * store set `completed` in both cases); `result`/`error` are stored (NULL when absent),
- * `completedAt = updatedAt = now`. {@link NotFoundError} when there is no such task.
+ * `completedAt = updatedAt = now`. {@link NotFoundError} when there is no such task. With
+ * `workerId`, only while that worker holds the task's lease (see `claimTask`).
  */
 export async function completeTask(ctx: Context, id: string, outcome: TaskOutcome = {}): Promise<void> {
   const key = validateId(id, 'task id');
   const o = validate(TaskOutcomeSchema, outcome, 'task outcome');
+  if (o.workerId !== undefined) return completeClaimed(ctx, key, { ...o, workerId: o.workerId });
+  if (o.fence !== undefined) throw ValidationError.of('task outcome', 'fence goes with workerId (the claim it checks)');
   const error = o.error === undefined || o.error === '' ? null : o.error;
   const now = ctx.now();
   const { changes } = await ctx.port.run(
@@ -141,4 +147,23 @@ export async function requeuePendingTasks(ctx: Context): Promise<Task[]> {
     `SELECT ${COLUMNS} FROM tasks WHERE status = 'pending' ORDER BY created_at ASC, rowid ASC`,
   );
   return rows.map(rowToTask);
+}
+
+/**
+ * Ends a task a worker holds (`outcome.workerId`): as `completeTask` does, once the lease is checked.
+ * {@link LeaseLostError} when the worker no longer holds it.
+ */
+export async function completeClaimed(ctx: Context, id: string, outcome: TaskOutcome & { workerId: string }): Promise<void> {
+  const key = id;
+  const now = ctx.now();
+  const op = opToken();
+  const error = outcome.error === undefined || outcome.error === '' ? null : outcome.error;
+  const results = await ctx.port.batch([
+    { sql: `UPDATE task_queue SET op = ? WHERE task_id = ? AND ${holds(outcome.fence)}`, params: [op, key, ...holdParams(outcome.workerId, now, outcome.fence)] },
+    {
+      sql: 'UPDATE tasks SET status = ?, result = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM task_queue WHERE task_id = ? AND op = ?)',
+      params: [error === null ? 'completed' : 'failed', outcome.result === undefined ? null : encodeJson(outcome.result), error, now, now, key, key, op],
+    },
+  ]);
+  if ((results[1]?.changes ?? 0) === 0) await lost(ctx, key, outcome.workerId, now, outcome.fence);
 }

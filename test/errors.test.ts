@@ -32,6 +32,8 @@ function samples(e: Errors): Array<[name: string, code: StoreErrorCode, error: S
     ['PersistenceError', 'PERSISTENCE', new e.PersistenceError('disk full', { cause: Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }) })],
     ['ReadOnlyError', 'READ_ONLY', new e.ReadOnlyError()],
     ['SqliteJournalError', 'SQLITE_JOURNAL', new e.SqliteJournalError('a -wal beside it', { path: 'agent.db-wal', kind: 'wal', bytes: 8 })],
+    ['LeaseLostError', 'LEASE_LOST', new e.LeaseLostError('t1', 'w1', 'its lease expired')],
+    ['ConflictError', 'CONFLICT', new e.ConflictError('a task with id "t1" exists already')],
   ];
 }
 

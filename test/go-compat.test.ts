@@ -11,12 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryAdapter } from '../adapters/memory.js';
 import {
   CorruptDatabaseError,
+  SCHEMA_V2,
+  SCHEMA_VERSION,
   SchemaVersionError,
   StoreError,
   openStore,
   type Store,
 } from '../src/index.js';
 import {
+  atSchemaVersion,
   dumpTables,
   GO_TABLES,
   goSchemaPath,
@@ -25,6 +28,8 @@ import {
   readBytes,
   sqliteMaster,
   tempDir,
+  v1Master,
+  V2_OBJECTS,
   type Row,
   type TempDir,
 } from './helpers/go-db.js';
@@ -157,28 +162,43 @@ describe('a database file the Go agent wrote', () => {
       expect(await store.listAudit()).toStrictEqual([...goAudit].reverse());
       expect(await store.listAudit({ userId: 'U9' })).toStrictEqual([goAudit[1]]);
 
-      expect(await store.dbSizeBytes()).toBe(goBytes.length);
+      // (Migrated to v2 in memory: larger than the Go file; as large as its own image.)
+      expect(await store.dbSizeBytes()).toBe((await store.exportImage()).length);
     } finally {
       await store.close();
     }
     expectSameBytes(input, goBytes);
   });
 
-  it('runs no migration: schema_version stays 1 and an export without writes has the same schema and rows', async () => {
+  it('migrates to v2 on open: the v1 tables, indices and rows as they were, the task engine beside them, a queue row per task', async () => {
     const input = goBytes.slice();
     const store = await openImage(input);
     let image: Uint8Array;
     try {
       image = await store.exportImage();
+      expect(await store.queueEntry('t-minimal')).toMatchObject({ taskId: 't-minimal', status: 'pending', attempts: 0, maxAttempts: 1 });
+      // Nothing was recorded for what happened before v2.
+      expect(await store.taskHistory('t-full')).toEqual([]);
     } finally {
       await store.close();
     }
     const { db } = inBetterSqlite(image, 'go-reexported.db');
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('1');
-      expect(sqliteMaster(db)).toStrictEqual(goMaster);
-      expect(dumpTables(db)).toStrictEqual(goContent);
+      expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
+      expect(v1Master(db)).toStrictEqual(goMaster);
+      expect(sqliteMaster(db).map((r) => r.name).filter((n) => (V2_OBJECTS as readonly unknown[]).includes(n))).toEqual([...V2_OBJECTS]);
+      // The rows as they were; meta at the new version, with the id of the image the upgrade wrote.
+      const { meta, ...rest } = dumpTables(db);
+      const { meta: goMeta, ...goRest } = atSchemaVersion(goContent, String(SCHEMA_VERSION));
+      expect(rest).toStrictEqual(goRest);
+      expect(meta?.filter((row) => row.key !== 'store_image_id')).toStrictEqual(goMeta);
+      expect(meta?.find((row) => row.key === 'store_image_id')?.value).toMatch(/^[0-9a-f]{32}$/);
+      expect(db.prepare('SELECT task_id, status, run_at FROM task_queue ORDER BY task_id').all()).toStrictEqual(
+        Object.values(goTasks)
+          .map((t) => ({ task_id: t.id, status: t.status, run_at: t.createdAt }))
+          .sort((a, b) => a.task_id.localeCompare(b.task_id)),
+      );
     } finally {
       db.close();
     }
@@ -322,7 +342,7 @@ describe('an image this store exported, read as the Go agent would', () => {
     writeFileSync(file, image);
   });
 
-  it('is a rollback-journal SQLite file that better-sqlite3 finds intact, at schema_version 1', () => {
+  it(`is a rollback-journal SQLite file that better-sqlite3 finds intact, at schema_version ${SCHEMA_VERSION}`, () => {
     expect(new TextDecoder().decode(image.subarray(0, 15))).toBe('SQLite format 3');
     expect([image[18], image[19]]).toEqual([1, 1]);
     const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -333,7 +353,7 @@ describe('an image this store exported, read as the Go agent would', () => {
       // docs/durability.md), keys the Go agent never reads: its id, and the journal
       // records it holds (the 16 writes above).
       expect(db.prepare('SELECT key, value FROM meta ORDER BY key').all()).toEqual([
-        { key: 'schema_version', value: '1' },
+        { key: 'schema_version', value: String(SCHEMA_VERSION) },
         { key: 'store_image_id', value: expect.stringMatching(/^[0-9a-f]{32}$/) },
         { key: 'store_journal_sequence', value: '16' },
       ]);
@@ -503,7 +523,7 @@ describe('an image this store exported, read as the Go agent would', () => {
     expect(readers.length).toBeGreaterThan(0);
     for (const reader of readers) {
       expect(reader.query(file, 'PRAGMA integrity_check'), reader.name).toEqual([{ integrity_check: 'ok' }]);
-      expect(reader.query(file, "SELECT value FROM meta WHERE key = 'schema_version'"), reader.name).toEqual([{ value: '1' }]);
+      expect(reader.query(file, "SELECT value FROM meta WHERE key = 'schema_version'"), reader.name).toEqual([{ value: String(SCHEMA_VERSION) }]);
       expect(
         reader.query(file, "SELECT id, command, params, result, error, completed_at, typeof(created_at) AS t FROM tasks WHERE id IN ('w-full', 'w-min') ORDER BY id"),
         reader.name,
@@ -535,8 +555,10 @@ describe('an image this store exported, read as the Go agent would', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const reference = new Database(file, { readonly: true, fileMustExist: true });
       try {
+        // The Go migration's script changes nothing but schema_version, which it writes back to 1
+        // (the store runs its own migration again at the next open, which finds everything there).
         expect(sqliteMaster(db)).toStrictEqual(sqliteMaster(reference));
-        expect(dumpTables(db)).toStrictEqual(dumpTables(reference));
+        expect(dumpTables(db)).toStrictEqual(atSchemaVersion(dumpTables(reference), '1'));
       } finally {
         reference.close();
       }
@@ -560,6 +582,10 @@ describe('an image this store exported, read as the Go agent would', () => {
       });
       expect((await store.getTask('w-full'))?.params).toEqual([1, { a: 'ü', b: [true, null, 2.5] }, '😀']);
       expect((await store.listTasks()).length).toBe(5);
+      // The Go agent's insert went through the triggers: the task has its queue row and its history.
+      expect(await store.queueEntry('go-1')).toMatchObject({ taskId: 'go-1', status: 'pending', runAt: 5, attempts: 0 });
+      expect(await store.taskHistory('go-1')).toStrictEqual([{ to: 'pending', at: 5 }]);
+      expect(await store.claimTask({ workerId: 'w', leaseMs: 1000 })).toMatchObject({ id: 'go-1', attempt: 1 });
     } finally {
       await store.close();
     }
@@ -582,10 +608,14 @@ describe('schema identity', () => {
     reference.exec(goSchemaSql());
     const { db } = inBetterSqlite(image, 'fresh-store.db');
     try {
-      const ours = sqliteMaster(db);
+      // v1's objects exactly as the Go DDL makes them; beside them only what v2 adds.
+      const ours = v1Master(db);
       const theirs = sqliteMaster(reference);
       expect(ours).toStrictEqual(theirs);
       expect(ours.filter((r) => r.type === 'table').map((r) => r.name)).toEqual([...GO_TABLES]);
+      reference.exec(SCHEMA_V2.join(';\n'));
+      expect(sqliteMaster(db)).toStrictEqual(sqliteMaster(reference));
+      expect(sqliteMaster(reference).map((r) => r.name).filter((n) => !theirs.some((t) => t.name === n))).toEqual([...V2_OBJECTS]);
       for (const row of theirs) {
         const name = String(row.name);
         if (row.type === 'table') {
@@ -596,7 +626,7 @@ describe('schema identity', () => {
         }
       }
       // Beside the Go store's rows, only the id the store gives every image it writes.
-      expect(db.prepare("SELECT key, value FROM meta WHERE key NOT LIKE 'store\\_%' ESCAPE '\\' ORDER BY key").all()).toStrictEqual(reference.prepare('SELECT key, value FROM meta ORDER BY key').all());
+      expect(db.prepare("SELECT key, value FROM meta WHERE key NOT LIKE 'store\\_%' ESCAPE '\\' ORDER BY key").all()).toStrictEqual([{ key: 'schema_version', value: String(SCHEMA_VERSION) }]);
       expect(db.prepare("SELECT key FROM meta WHERE key LIKE 'store\\_%' ESCAPE '\\'").pluck().all()).toEqual(['store_image_id']);
     } finally {
       db.close();
@@ -609,10 +639,10 @@ describe('schema identity', () => {
 // Refusals.
 
 describe('files that are not this store’s are refused, untouched', () => {
-  it('refuses a schema_version newer than it knows (2) with SchemaVersionError and leaves the bytes as they were', async () => {
+  it(`refuses a schema_version newer than it knows (${SCHEMA_VERSION + 1}) with SchemaVersionError and leaves the bytes as they were`, async () => {
     const file = tmp.file('from-the-future.db');
     const db = openGoDatabase(file);
-    db.prepare("UPDATE meta SET value = '2' WHERE key = 'schema_version'").run();
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION + 1));
     db.prepare("INSERT INTO tasks (id, command, params, created_at, updated_at) VALUES ('t', 'c', '{}', 1, 1)").run();
     db.close();
     const bytes = readBytes(file);
@@ -622,8 +652,8 @@ describe('files that are not this store’s are refused, untouched', () => {
     expect(error).toBeInstanceOf(SchemaVersionError);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as SchemaVersionError).code).toBe('SCHEMA_VERSION');
-    expect((error as SchemaVersionError).found).toBe('2');
-    expect((error as SchemaVersionError).supported).toBe(1);
+    expect((error as SchemaVersionError).found).toBe(String(SCHEMA_VERSION + 1));
+    expect((error as SchemaVersionError).supported).toBe(SCHEMA_VERSION);
     expectSameBytes(bytes, original);
     expectSameBytes(readBytes(file), original);
   });
@@ -697,7 +727,7 @@ describe('files that are not this store’s are refused, untouched', () => {
     });
   });
 
-  it('refuses an empty Uint8Array (a zero-byte file read into memory) as EMPTY; no image at all is a new database with schema v1', async () => {
+  it('refuses an empty Uint8Array (a zero-byte file read into memory) as EMPTY; no image at all is a new database at the newest schema', async () => {
     const empty = await rejection(openStore({ adapter: createMemoryAdapter({ image: new Uint8Array(0) }), clock }));
     expect(empty).toBeInstanceOf(CorruptDatabaseError);
     expect(empty).toMatchObject({ code: 'CORRUPT', reason: 'EMPTY' });
@@ -715,7 +745,7 @@ describe('files that are not this store’s are refused, untouched', () => {
     const { db } = inBetterSqlite(image, 'from-empty.db');
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('1');
+      expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
       expect(db.prepare('SELECT id FROM tasks').pluck().all()).toEqual(['t1']);
     } finally {
       db.close();

@@ -6,6 +6,7 @@ import {
   SqlJsEngine,
   migrate,
   MIGRATIONS,
+  SCHEMA_VERSION,
   openStore,
   readSchemaVersion,
   SchemaVersionError,
@@ -150,34 +151,40 @@ describe('the sql.js engine', () => {
 });
 
 describe('migrations', () => {
-  const v2: Migration = {
-    version: 2,
-    description: 'test: a column and an index',
-    statements: ['ALTER TABLE tasks ADD COLUMN priority INTEGER', 'CREATE INDEX idx_tasks_priority ON tasks(priority)'],
+  // A step after the ones this code ships.
+  const next = SCHEMA_VERSION + 1;
+  const step: Migration = {
+    version: next,
+    description: 'test: a table and an index',
+    statements: ['CREATE TABLE test_extra (id INTEGER PRIMARY KEY, priority INTEGER)', 'CREATE INDEX idx_test_extra_priority ON test_extra(priority)'],
   };
 
   it('runs each migration once, in order, gated on meta.schema_version', async () => {
     const engine = await createSqlJsEngine();
-    expect(await migrate(engine, [...MIGRATIONS, v2])).toEqual({ from: 0, to: 2 });
-    expect(await readSchemaVersion(engine)).toBe(2);
-    expect(await migrate(engine, [...MIGRATIONS, v2])).toEqual({ from: 2, to: 2 });
-    const cols = await engine.all("SELECT name FROM pragma_table_info('tasks') WHERE name = 'priority'");
+    expect(await migrate(engine, [...MIGRATIONS, step])).toEqual({ from: 0, to: next });
+    expect(await readSchemaVersion(engine)).toBe(next);
+    expect(await migrate(engine, [...MIGRATIONS, step])).toEqual({ from: next, to: next });
+    const cols = await engine.all("SELECT name FROM pragma_table_info('test_extra') WHERE name = 'priority'");
     expect(cols).toHaveLength(1);
+    // Every step ran: v1's tables and v2's.
+    for (const table of ['tasks', 'meta', 'task_queue', 'task_history', 'task_idempotency']) {
+      expect(await engine.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", [table]), table).toHaveLength(1);
+    }
     await engine.close();
   });
 
   it('a failing migration leaves the database at the previous version, with nothing of it applied', async () => {
     const engine = await createSqlJsEngine();
     await migrate(engine);
-    const broken: Migration = { version: 2, description: 'broken', statements: ['ALTER TABLE tasks ADD COLUMN priority INTEGER', 'CREATE TABLE'] };
+    const broken: Migration = { version: next, description: 'broken', statements: ['CREATE TABLE test_extra (id INTEGER PRIMARY KEY)', 'CREATE TABLE'] };
     await expect(migrate(engine, [...MIGRATIONS, broken])).rejects.toMatchObject({ code: 'SQL' });
-    expect(await readSchemaVersion(engine)).toBe(1);
-    expect(await engine.all("SELECT name FROM pragma_table_info('tasks') WHERE name = 'priority'")).toEqual([]);
+    expect(await readSchemaVersion(engine)).toBe(SCHEMA_VERSION);
+    expect(await engine.all("SELECT name FROM sqlite_master WHERE name = 'test_extra'")).toEqual([]);
     await engine.close();
   });
 
   it('refuses a database newer than the code, and a version that is not a number', async () => {
-    for (const version of ['2', 'v1', '']) {
+    for (const version of [String(next), 'v1', '']) {
       const engine = await createSqlJsEngine();
       await migrate(engine);
       await engine.run("UPDATE meta SET value = ? WHERE key = 'schema_version'", [version]);

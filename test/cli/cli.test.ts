@@ -8,7 +8,9 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../crash/built.js';
-import { tempDir, type TempDir } from '../helpers/go-db.js';
+import { openGoDatabase, tempDir, type TempDir } from '../helpers/go-db.js';
+import { goTasks, writeGoFixture } from '../helpers/go-fixture.js';
+import { SCHEMA_VERSION } from '../../src/index.js';
 import { cli, cliJson, saveWithWriter, startWriter } from './run.js';
 
 let tmp: TempDir;
@@ -98,7 +100,7 @@ describe('reading commands', () => {
       tables: Record<string, number>;
       tasks: { oldest: unknown; newest: unknown; byStatus: Record<string, number> };
     }>(['info', demo]);
-    expect(info.schemaVersion).toBe(1);
+    expect(info.schemaVersion).toBe(SCHEMA_VERSION);
     expect(info.imageBytes).toBe(statSync(demo).size);
     expect(info.journalBytes).toBe(0);
     expect(info.owner).toBeNull();
@@ -271,13 +273,13 @@ describe('failures and their exit codes', () => {
   it('a newer schema: exit 6, the file untouched', async () => {
     const db = copyOf('newer.db');
     const w = new Database(db);
-    w.prepare("UPDATE meta SET value = '2' WHERE key = 'schema_version'").run();
+    w.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION + 1));
     w.close();
     const before = readFileSync(db);
     for (const args of [['info', db], ['migrate', db], ['check', db], ['tasks', db]]) {
       const out = await cliJson<JsonError>(args, 6);
       expect(out.error.code, args.join(' ')).toBe('SCHEMA_VERSION');
-      expect(out.error.message).toMatch(/"2".*knows up to 1/);
+      expect(out.error.message).toMatch(new RegExp(`"${SCHEMA_VERSION + 1}".*knows up to ${SCHEMA_VERSION}`));
     }
     expect(readFileSync(db).equals(before)).toBe(true);
   });
@@ -401,15 +403,25 @@ describe('maintenance', () => {
     expect(count(db, 'SELECT count(*) FROM audit_log')).toBe(audit);
   });
 
-  it('migrate brings a Go database without a schema to v1, and leaves a v1 one as it is', async () => {
+  it('migrate brings a database without a schema, and a Go v1 one, to the newest schema, and leaves one there as it is', async () => {
     const empty = tmp.file('empty.db');
     const w = new Database(empty);
     w.exec('CREATE TABLE unrelated (x INTEGER)');
     w.close();
-    expect(await cliJson(['migrate', empty])).toMatchObject({ from: 0, to: 1, migrated: true });
+    expect(await cliJson(['migrate', empty])).toMatchObject({ from: 0, to: SCHEMA_VERSION, migrated: true });
     expect(count(empty, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks'")).toBe(1);
-    expect(await cliJson(['migrate', empty])).toMatchObject({ from: 1, to: 1, migrated: false });
+    expect(await cliJson(['migrate', empty])).toMatchObject({ from: SCHEMA_VERSION, to: SCHEMA_VERSION, migrated: false });
     expect((await cli(['check', empty])).code).toBe(0);
+    // The Go agent's file (v1): its rows kept, a queue row per task.
+    const go = tmp.file('go-v1.db');
+    const g = openGoDatabase(go);
+    writeGoFixture(g);
+    g.close();
+    const tasks = Object.keys(goTasks).length; // (read from the file, a WAL-mode one would keep its -shm)
+    expect(await cliJson(['migrate', go])).toMatchObject({ from: 1, to: SCHEMA_VERSION, migrated: true });
+    expect(count(go, 'SELECT count(*) FROM tasks')).toBe(tasks);
+    expect(count(go, 'SELECT count(*) FROM task_queue')).toBe(tasks);
+    expect((await cli(['check', go])).code).toBe(0);
   });
 
   it('backup while a writer runs is consistent and holds every write acknowledged before it; restore brings it back', async () => {
@@ -476,7 +488,7 @@ describe('export and import', () => {
     const file = tmp.file('export.jsonl');
     const exported = await cliJson<{ counts: Record<string, number> }>(['export', demo, '--out', file]);
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; record: Record<string, unknown> });
-    expect(lines[0]).toMatchObject({ kind: 'header', format: 'agent-store-jsonl', schemaVersion: 1 });
+    expect(lines[0]).toMatchObject({ kind: 'header', format: 'agent-store-jsonl', schemaVersion: SCHEMA_VERSION });
     expect(lines.length - 1).toBe(Object.values(exported.counts).reduce((a, b) => a + b, 0));
     expect(exported.counts.task).toBe(450);
     // To stdout too (the records are the output; the summary goes to stderr).

@@ -86,3 +86,35 @@ export function readBytes(file: string): Uint8Array {
   const buffer = readFileSync(file);
   return new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength));
 }
+
+/**
+ * What schema v2 adds beside v1's objects (the task engine's tables, their indices, and the
+ * triggers on `tasks`). The schema identity test checks this list against what the migration
+ * creates.
+ */
+export const V2_OBJECTS = [
+  'idx_task_history_task',
+  'idx_task_idempotency_expires',
+  'idx_task_queue_due',
+  'idx_task_queue_lease',
+  'idx_task_queue_op',
+  'pa_tasks_deleted',
+  'pa_tasks_saved_history',
+  'pa_tasks_saved_queue',
+  'pa_tasks_status',
+  'sqlite_autoindex_task_idempotency_1',
+  'sqlite_autoindex_task_queue_1',
+  'task_history',
+  'task_idempotency',
+  'task_queue',
+] as const;
+
+/** `sqliteMaster` without what schema v2 adds: what a v1 file (the Go agent's) has. */
+export function v1Master(db: QueryingDatabase): Row[] {
+  return sqliteMaster(db).filter((row) => !(V2_OBJECTS as readonly unknown[]).includes(row.name));
+}
+
+/** `content` (a `dumpTables` result) as it reads with `meta.schema_version` = `version`. */
+export function atSchemaVersion(content: Record<string, Row[]>, version: string): Record<string, Row[]> {
+  return { ...content, meta: (content.meta ?? []).map((row) => (row.key === 'schema_version' ? { ...row, value: version } : row)) };
+}

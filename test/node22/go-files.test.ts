@@ -9,11 +9,11 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryAdapter } from '../../adapters/memory.js';
 import { createNodeSqliteEngine } from '../../engines/node-sqlite.js';
-import { openStore, type Store } from '../../src/index.js';
+import { openStore, SCHEMA_V2, SCHEMA_VERSION, type Store } from '../../src/index.js';
 import { snapshot } from '../api/suite.js';
 import { expectSameBytes } from '../helpers/bytes.js';
 import { goApprovals, goAudit, goContexts, goLetters, goTasks, goThreads, NOW, T0, writeGoFixture } from '../helpers/go-fixture.js';
-import { dumpTables, goSchemaSql, readBytes, sqliteMaster, tempDir, type TempDir } from '../helpers/go-schema.js';
+import { atSchemaVersion, dumpTables, goSchemaSql, readBytes, sqliteMaster, tempDir, v1Master, type TempDir } from '../helpers/go-schema.js';
 import { independentReaders } from '../helpers/independent-sqlite.js';
 import { DatabaseSync, integrity, openGoDatabaseSync, scalar, type DatabaseSyncLike } from './sqlite.js';
 
@@ -73,15 +73,40 @@ describe('a file the Go agent wrote, opened in place', () => {
     }
   });
 
-  it('runs no migration and writes nothing: after reads and close the file is byte for byte the same, and SQLite left nothing beside it', async () => {
-    const file = copyOfGoFile('untouched.db');
+  it('upgrades it to v2 in place, in one migration (v1 objects and rows as they were), and a second open writes nothing; SQLite leaves nothing beside it', async () => {
+    const file = copyOfGoFile('upgraded.db');
     const store = await openStore({ clock, engine: createNodeSqliteEngine({ path: file }) });
     expect(await store.listTasks()).toHaveLength(Object.keys(goTasks).length);
     expect(existsSync(`${file}-shm`)).toBe(true); // open in place, in WAL mode, as the Go agent opens it
+    expect(await store.queueEntry('t-minimal')).toMatchObject({ status: 'pending', attempts: 0 });
     await store.close();
-    expectSameBytes(readBytes(file), goBytes);
     expect(existsSync(`${file}-wal`)).toBe(false);
     expect(existsSync(`${file}-shm`)).toBe(false);
+    const go = new DatabaseSync(goFile, { readOnly: true });
+    const upgraded = new DatabaseSync(file, { readOnly: true });
+    try {
+      expect(v1Master(upgraded)).toStrictEqual(sqliteMaster(go));
+      expect(dumpTables(upgraded)).toStrictEqual(atSchemaVersion(dumpTables(go), String(SCHEMA_VERSION)));
+      expect(scalar(upgraded, 'SELECT count(*) FROM task_queue')).toBe(Object.keys(goTasks).length);
+    } finally {
+      go.close();
+      upgraded.close();
+    }
+    const bytes = readBytes(file);
+    const again = await openStore({ clock, engine: createNodeSqliteEngine({ path: file }) });
+    expect(await again.listTasks()).toHaveLength(Object.keys(goTasks).length);
+    await again.close();
+    expectSameBytes(readBytes(file), bytes);
+  });
+
+  it('read-only, it reads a v1 file as it is (no upgrade): v1 operations work, the task engine says it needs v2', async () => {
+    const file = copyOfGoFile('read-only-v1.db');
+    const store = await onFile(file, { readOnly: true });
+    expect(await store.listTasks()).toHaveLength(Object.keys(goTasks).length);
+    await expect(store.queueStats()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(store.taskHistory('t-minimal')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await store.close();
+    expectSameBytes(readBytes(file), goBytes);
   });
 
   it('sees the Go agent’s writes made while it is open, and the Go agent and the sqlite3 shell see its writes while both are open', async () => {
@@ -157,16 +182,19 @@ describe('a file the Go agent wrote, opened in place', () => {
 });
 
 describe('schema identity', () => {
-  it("a new file has exactly the sqlite_master of the shared DDL, at schema_version 1, in WAL mode", async () => {
+  it("a new file has exactly the sqlite_master of the shared DDL and v2's objects, at the newest schema_version, in WAL mode", async () => {
     const file = tmp.file('fresh.db');
     const store = await onFile(file);
     await store.saveTask({ id: 't1', command: 'c', params: {} });
     const reference = new DatabaseSync(tmp.file('reference.db'));
     reference.exec(goSchemaSql());
+    const v1 = sqliteMaster(reference);
+    reference.exec(SCHEMA_V2.join(';\n'));
     const mine = new DatabaseSync(file, { readOnly: true });
     try {
+      expect(v1Master(mine)).toStrictEqual(v1);
       expect(sqliteMaster(mine)).toStrictEqual(sqliteMaster(reference));
-      expect(dumpTables(mine).meta).toStrictEqual([{ key: 'schema_version', value: '1' }]);
+      expect(dumpTables(mine).meta).toStrictEqual([{ key: 'schema_version', value: String(SCHEMA_VERSION) }]);
       expect(scalar(mine, 'PRAGMA journal_mode')).toBe('wal');
       expect(integrity(mine)).toBe('ok');
     } finally {
@@ -186,12 +214,20 @@ describe('schema identity', () => {
     await store.close();
     const go = openGoDatabaseSync(file); // the Go migration runs the whole idempotent script again
     try {
-      expect(sqliteMaster(go)).toStrictEqual(master);
+      expect(v1Master(go)).toStrictEqual(master);
       expect(scalar(go, "SELECT params FROM tasks WHERE id = 't-store'")).toBe('{"n":1}');
+      // The Go agent's migration writes 1 back; the store's next open upgrades it again.
       expect(scalar(go, "SELECT value FROM meta WHERE key = 'schema_version'")).toBe('1');
       expect(integrity(go)).toBe('ok');
+      // Its own writes go through the store's triggers.
+      go.prepare("UPDATE tasks SET status = 'running', updated_at = ? WHERE id = 't-store'").run(NOW + 1);
     } finally {
       go.close();
     }
+    const again = await onFile(file);
+    expect(await again.taskHistory('t-store')).toStrictEqual([
+      { to: 'pending', at: NOW },
+      { from: 'pending', to: 'running', at: NOW + 1, attempt: 0 },
+    ]);
   });
 });

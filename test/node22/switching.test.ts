@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
 import { createNodeSqliteEngine } from '../../engines/node-sqlite.js';
-import { LockError, ReadOnlyError, StoreError, UnsupportedError, openStore, type Store } from '../../src/index.js';
+import { LockError, ReadOnlyError, SCHEMA_VERSION, StoreError, UnsupportedError, openStore, type Store } from '../../src/index.js';
 import { ensureBuilt } from '../crash/built.js';
 import { digests } from '../helpers/files.js';
 import { repoRoot, tempDir, type TempDir } from '../helpers/go-schema.js';
@@ -304,7 +304,7 @@ describe('files that are not databases are refused untouched', () => {
 
     const newer = newDb();
     const go = openGoDatabaseSync(newer.path);
-    go.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    go.exec(`UPDATE meta SET value = '${SCHEMA_VERSION + 1}' WHERE key = 'schema_version'`);
     go.close();
     const newerBefore = digests(newer.dir);
     expect(await rejection(nodeStore(newer.path))).toMatchObject({ code: 'SCHEMA_VERSION' });

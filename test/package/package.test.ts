@@ -37,6 +37,8 @@ const CODES: Readonly<Record<string, string>> = {
   PersistenceError: 'PERSISTENCE',
   ReadOnlyError: 'READ_ONLY',
   SqliteJournalError: 'SQLITE_JOURNAL',
+  LeaseLostError: 'LEASE_LOST',
+  ConflictError: 'CONFLICT',
 };
 
 /** What describeErrors (consumer/error-checks.mjs) must report of one loaded copy of the package. */

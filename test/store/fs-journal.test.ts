@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
-import { CorruptDatabaseError, openStore, parseJournal, type PersistenceAdapter, type StoreWarning } from '../../src/index.js';
+import { CorruptDatabaseError, openStore, parseJournal, SCHEMA_VERSION, type PersistenceAdapter, type StoreWarning } from '../../src/index.js';
 import { independentReaders } from '../helpers/independent-sqlite.js';
 import { tempDir } from '../helpers/go-db.js';
 
@@ -102,7 +102,7 @@ describe('the journal on files', () => {
     expect(readFileSync(fileAdapterPaths(path).journal).length).toBe(0);
     for (const reader of independentReaders()) {
       expect(reader.query(path, 'SELECT count(*) AS n FROM tasks'), reader.name).toEqual([{ n: 5 }]);
-      expect(reader.query(path, "SELECT value FROM meta WHERE key = 'schema_version'")).toEqual([{ value: '1' }]);
+      expect(reader.query(path, "SELECT value FROM meta WHERE key = 'schema_version'")).toEqual([{ value: String(SCHEMA_VERSION) }]);
     }
   });
 });

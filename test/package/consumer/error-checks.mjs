@@ -17,6 +17,8 @@ export const ARGS = {
   PersistenceError: ['disk full'],
   ReadOnlyError: [],
   SqliteJournalError: ['a -wal beside it', { path: 'agent.db-wal', kind: 'wal', bytes: 8 }],
+  LeaseLostError: ['t1', 'w1', 'its lease expired'],
+  ConflictError: ['a task with id "t1" exists already'],
 };
 
 /** The exported classes that are errors, by export name. */
