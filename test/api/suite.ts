@@ -15,6 +15,7 @@ import {
   type TransactionHandle,
 } from '../../src/index.js';
 import { DAY, HOUR, testClock, type TestClock } from '../helpers/clock.js';
+import { defineQueueSuite } from './queue.js';
 
 /** Opens a new, empty store whose timestamps come from `clock`. */
 export type OpenStore = (clock: () => number) => Promise<Store>;
@@ -887,5 +888,7 @@ export function defineApiSuite(engine: string, open: OpenStore, options: ApiSuit
         await store.close();
       });
     });
+
+    defineQueueSuite(setup);
   });
 }
