@@ -7,6 +7,7 @@ import { afterAll } from 'vitest';
 import { createNodeSqliteEngine } from '../../engines/node-sqlite.js';
 import { openStore, type Store } from '../../src/index.js';
 import { tempDir } from '../helpers/go-schema.js';
+import { defineQueueProperties } from '../properties/queue.js';
 import { definePropertySuite } from '../properties/suite.js';
 
 const dir = tempDir('pa-properties-node-sqlite-');
@@ -24,3 +25,5 @@ definePropertySuite('node:sqlite (a file in WAL mode)', {
   // Another connection on the same file, reading what the first one committed to the WAL.
   reopen: (store, now) => openStore({ clock: now, engine: createNodeSqliteEngine({ path: files.get(store) as string }) }),
 });
+
+defineQueueProperties('node:sqlite (a file in WAL mode)', (now) => openStore({ clock: now, engine: createNodeSqliteEngine({ path: dir.file(`queue-${n++}.db`) }) }), 25);

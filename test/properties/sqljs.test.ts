@@ -1,5 +1,6 @@
 import { createMemoryAdapter } from '../../adapters/memory.js';
 import { openStore } from '../../src/index.js';
+import { defineQueueProperties } from './queue.js';
 import { definePropertySuite } from './suite.js';
 
 definePropertySuite('sql.js (memory adapter)', {
@@ -7,3 +8,5 @@ definePropertySuite('sql.js (memory adapter)', {
   // The exported image, opened in a new store.
   reopen: async (store, now) => openStore({ adapter: createMemoryAdapter({ image: await store.exportImage() }), clock: now }),
 });
+
+defineQueueProperties('sql.js (memory adapter)', (now) => openStore({ clock: now }));
