@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import {
   AuditEntrySchema,
   DeadLetterInputSchema,

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 
 const PREFIX = '[@platform-agent/store]';
 

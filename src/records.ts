@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { ValidationError } from './errors.js';
 import { jsonSnapshot, type JsonValue } from './json.js';
 
@@ -7,6 +8,10 @@ import { jsonSnapshot, type JsonValue } from './json.js';
 // as a violation, though zod catches it. Its interpreter parses the same, so the store runs jitless
 // everywhere (a page, a Worker, Node), set before any schema of the store exists.
 z.config({ jitless: true });
+// zod/mini loads no locale: without one every message would read "Invalid input". English, as the
+// classic API sets it: only when no locale is set yet (an app's own `z.config(z.locales.xx())` wins;
+// zod's config is one per page, shared by every copy of zod).
+if (z.config().localeError === undefined) z.config(en());
 
 /**
  * Text as SQLite stores it and every reader reads it back: well-formed Unicode (no lone surrogates)
@@ -14,8 +19,10 @@ z.config({ jitless: true });
  */
 export const TextSchema = z
   .string()
-  .refine((s) => !s.includes('\0'), 'must not contain a NUL character')
-  .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
+  .check(
+    z.refine((s) => !s.includes('\0'), 'must not contain a NUL character'),
+    z.refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)'),
+  );
 
 /** The rules of {@link TextSchema} as one predicate, for the fast paths below. */
 function isStoredText(value: unknown): value is string {
@@ -23,21 +30,24 @@ function isStoredText(value: unknown): value is string {
 }
 
 /** A key: non-empty {@link TextSchema}. */
-export const IdSchema = TextSchema.pipe(z.string().min(1, 'must not be empty'));
+export const IdSchema = z.pipe(TextSchema, z.string().check(z.minLength(1, 'must not be empty')));
 
 /** Unix milliseconds, a non-negative safe integer. */
-export const TimestampSchema = z.int().nonnegative();
+export const TimestampSchema = z.int().check(z.nonnegative());
 
 /** A JSON value that reads back exactly as written (no NaN, -0, cycles, class instances, functions). */
-export const JsonValueSchema = z.custom<JsonValue>(() => true).transform((value, ctx) => {
-  // Validated and stored as one copy, read once (see jsonSnapshot).
-  const snapshot = jsonSnapshot(value);
-  for (const p of snapshot.problems) ctx.issues.push({ code: 'custom', message: p.message, path: p.path, input: value });
-  return snapshot.value as JsonValue;
-});
+export const JsonValueSchema = z.pipe(
+  z.custom<JsonValue>(() => true),
+  z.transform((value: JsonValue, ctx) => {
+    // Validated and stored as one copy, read once (see jsonSnapshot).
+    const snapshot = jsonSnapshot(value);
+    for (const p of snapshot.problems) ctx.issues.push({ code: 'custom', message: p.message, path: p.path, input: value });
+    return snapshot.value as JsonValue;
+  }),
+);
 
 /** A row limit: a positive integer. Leave it out for no limit. */
-export const LimitSchema = z.int().positive('must be a positive integer (leave it out for no limit)');
+export const LimitSchema = z.int().check(z.positive('must be a positive integer (leave it out for no limit)'));
 
 /** Task statuses, as stored in `tasks.status`. */
 export const TaskStatusSchema = z.enum(['pending', 'running', 'awaiting_approval', 'completed', 'failed', 'cancelled']);
@@ -51,32 +61,32 @@ export const TaskSchema = z.strictObject({
   command: TextSchema,
   params: JsonValueSchema,
   callerId: TextSchema,
-  responseChannel: TextSchema.optional(),
-  responseThread: TextSchema.optional(),
-  result: JsonValueSchema.optional(),
-  error: TextSchema.optional(),
+  responseChannel: z.optional(TextSchema),
+  responseThread: z.optional(TextSchema),
+  result: z.optional(JsonValueSchema),
+  error: z.optional(TextSchema),
   createdAt: TimestampSchema,
   updatedAt: TimestampSchema,
-  completedAt: TimestampSchema.optional(),
+  completedAt: z.optional(TimestampSchema),
 });
 /** A task as stored. */
 export type Task = z.infer<typeof TaskSchema>;
 
 /** What `saveTask` accepts: `status` defaults to `pending`, `callerId` to `''`, timestamps to now. */
-export const TaskInputSchema = TaskSchema.extend({
-  status: TaskStatusSchema.optional(),
-  callerId: TextSchema.optional(),
-  createdAt: TimestampSchema.optional(),
-  updatedAt: TimestampSchema.optional(),
+export const TaskInputSchema = z.extend(TaskSchema, {
+  status: z.optional(TaskStatusSchema),
+  callerId: z.optional(TextSchema),
+  createdAt: z.optional(TimestampSchema),
+  updatedAt: z.optional(TimestampSchema),
 });
 /** Input of `saveTask`. */
 export type TaskInput = z.input<typeof TaskInputSchema>;
 
 /** Filter of `listTasks`. */
 export const TaskFilterSchema = z.strictObject({
-  status: TaskStatusSchema.optional(),
-  callerId: TextSchema.optional(),
-  limit: LimitSchema.optional(),
+  status: z.optional(TaskStatusSchema),
+  callerId: z.optional(TextSchema),
+  limit: z.optional(LimitSchema),
 });
 /** Filter of `listTasks`. */
 export type TaskFilter = z.infer<typeof TaskFilterSchema>;
@@ -87,10 +97,10 @@ export type TaskFilter = z.infer<typeof TaskFilterSchema>;
  * `fence`, a stale claim) gets `LEASE_LOST` and nothing changes.
  */
 export const TaskOutcomeSchema = z.strictObject({
-  result: JsonValueSchema.optional(),
-  error: TextSchema.optional(),
-  workerId: IdSchema.optional(),
-  fence: z.int().positive().optional(),
+  result: z.optional(JsonValueSchema),
+  error: z.optional(TextSchema),
+  workerId: z.optional(IdSchema),
+  fence: z.optional(z.int().check(z.positive())),
 });
 /** Outcome passed to `completeTask`. */
 export type TaskOutcome = z.infer<typeof TaskOutcomeSchema>;
@@ -103,22 +113,22 @@ export const PendingApprovalSchema = z.strictObject({
   permission: TextSchema,
   action: TextSchema,
   resource: TextSchema,
-  channelId: TextSchema.optional(),
-  threadTs: TextSchema.optional(),
+  channelId: z.optional(TextSchema),
+  threadTs: z.optional(TextSchema),
   createdAt: TimestampSchema,
 });
 /** A pending approval as stored. */
 export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
 /** What `saveApproval` accepts: `createdAt` defaults to now. */
-export const PendingApprovalInputSchema = PendingApprovalSchema.extend({ createdAt: TimestampSchema.optional() });
+export const PendingApprovalInputSchema = z.extend(PendingApprovalSchema, { createdAt: z.optional(TimestampSchema) });
 /** Input of `saveApproval`. */
 export type PendingApprovalInput = z.input<typeof PendingApprovalInputSchema>;
 
 /** Filter of `listApprovals`. */
 export const ApprovalFilterSchema = z.strictObject({
-  taskId: TextSchema.optional(),
-  callerId: TextSchema.optional(),
-  limit: LimitSchema.optional(),
+  taskId: z.optional(TextSchema),
+  callerId: z.optional(TextSchema),
+  limit: z.optional(LimitSchema),
 });
 /** Filter of `listApprovals`. */
 export type ApprovalFilter = z.infer<typeof ApprovalFilterSchema>;
@@ -128,25 +138,25 @@ export const SessionContextSchema = z.strictObject({
   sessionId: IdSchema,
   channel: TextSchema,
   threadTs: TextSchema,
-  userId: TextSchema.optional(),
+  userId: z.optional(TextSchema),
   createdAt: TimestampSchema,
   lastUsed: TimestampSchema,
 });
 /** A session context as stored. */
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 /** What `saveSessionContext` accepts: both timestamps default to now. */
-export const SessionContextInputSchema = SessionContextSchema.extend({
-  createdAt: TimestampSchema.optional(),
-  lastUsed: TimestampSchema.optional(),
+export const SessionContextInputSchema = z.extend(SessionContextSchema, {
+  createdAt: z.optional(TimestampSchema),
+  lastUsed: z.optional(TimestampSchema),
 });
 /** Input of `saveSessionContext`. */
 export type SessionContextInput = z.input<typeof SessionContextInputSchema>;
 
 /** Filter of `listSessionContexts`. */
 export const SessionContextFilterSchema = z.strictObject({
-  channel: TextSchema.optional(),
-  userId: TextSchema.optional(),
-  limit: LimitSchema.optional(),
+  channel: z.optional(TextSchema),
+  userId: z.optional(TextSchema),
+  limit: z.optional(LimitSchema),
 });
 /** Filter of `listSessionContexts`. */
 export type SessionContextFilter = z.infer<typeof SessionContextFilterSchema>;
@@ -165,18 +175,18 @@ export type ThreadSession = z.infer<typeof ThreadSessionSchema>;
  * What `saveThreadSession` accepts: timestamps default to now, and `sessionKey` to the agent's own
  * form, `agent:main:slack-<channel>-<threadTs>`.
  */
-export const ThreadSessionInputSchema = ThreadSessionSchema.extend({
-  sessionKey: TextSchema.optional(),
-  createdAt: TimestampSchema.optional(),
-  lastMessageAt: TimestampSchema.optional(),
+export const ThreadSessionInputSchema = z.extend(ThreadSessionSchema, {
+  sessionKey: z.optional(TextSchema),
+  createdAt: z.optional(TimestampSchema),
+  lastMessageAt: z.optional(TimestampSchema),
 });
 /** Input of `saveThreadSession`. */
 export type ThreadSessionInput = z.input<typeof ThreadSessionInputSchema>;
 
 /** Filter of `listThreadSessions`. */
 export const ThreadSessionFilterSchema = z.strictObject({
-  channel: TextSchema.optional(),
-  limit: LimitSchema.optional(),
+  channel: z.optional(TextSchema),
+  limit: z.optional(LimitSchema),
 });
 /** Filter of `listThreadSessions`. */
 export type ThreadSessionFilter = z.infer<typeof ThreadSessionFilterSchema>;
@@ -185,20 +195,20 @@ export type ThreadSessionFilter = z.infer<typeof ThreadSessionFilterSchema>;
 export const DeadLetterSchema = z.strictObject({
   id: IdSchema,
   targetChannel: TextSchema,
-  targetThread: TextSchema.optional(),
+  targetThread: z.optional(TextSchema),
   message: TextSchema,
   error: TextSchema,
   createdAt: TimestampSchema,
-  retryCount: z.int().nonnegative(),
-  nextRetryAt: TimestampSchema.optional(),
-  resolvedAt: TimestampSchema.optional(),
+  retryCount: z.int().check(z.nonnegative()),
+  nextRetryAt: z.optional(TimestampSchema),
+  resolvedAt: z.optional(TimestampSchema),
 });
 /** A dead letter as stored. */
 export type DeadLetter = z.infer<typeof DeadLetterSchema>;
 /** What `saveDeadLetter` accepts: `createdAt` defaults to now, `retryCount` to 0. */
-export const DeadLetterInputSchema = DeadLetterSchema.extend({
-  createdAt: TimestampSchema.optional(),
-  retryCount: z.int().nonnegative().optional(),
+export const DeadLetterInputSchema = z.extend(DeadLetterSchema, {
+  createdAt: z.optional(TimestampSchema),
+  retryCount: z.optional(z.int().check(z.nonnegative())),
 });
 /** Input of `saveDeadLetter`. */
 export type DeadLetterInput = z.input<typeof DeadLetterInputSchema>;
@@ -209,43 +219,43 @@ export const DeadLetterStateSchema = z.enum(['due', 'waiting', 'given_up', 'reso
 export type DeadLetterState = z.infer<typeof DeadLetterStateSchema>;
 /** Filter of `listDeadLetters`. */
 export const DeadLetterFilterSchema = z.strictObject({
-  state: DeadLetterStateSchema.optional(),
-  limit: LimitSchema.optional(),
+  state: z.optional(DeadLetterStateSchema),
+  limit: z.optional(LimitSchema),
 });
 /** Filter of `listDeadLetters`. */
 export type DeadLetterFilter = z.infer<typeof DeadLetterFilterSchema>;
 
 /** A row of `audit_log`. `details` is a JSON value. */
 export const AuditEntrySchema = z.strictObject({
-  id: z.int().positive(),
+  id: z.int().check(z.positive()),
   userId: TextSchema,
   action: TextSchema,
-  resource: TextSchema.optional(),
+  resource: z.optional(TextSchema),
   result: TextSchema,
-  details: JsonValueSchema.optional(),
+  details: z.optional(JsonValueSchema),
   createdAt: TimestampSchema,
 });
 /** An audit entry as stored. */
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 /** What `appendAudit` accepts: no `id` (SQLite assigns it), `createdAt` defaults to now. */
-export const AuditEntryInputSchema = AuditEntrySchema.omit({ id: true }).extend({
-  createdAt: TimestampSchema.optional(),
+export const AuditEntryInputSchema = z.extend(z.omit(AuditEntrySchema, { id: true }), {
+  createdAt: z.optional(TimestampSchema),
 });
 /** Input of `appendAudit`. */
 export type AuditEntryInput = z.input<typeof AuditEntryInputSchema>;
 
 /** Filter of `listAudit`: `since` is inclusive, `until` exclusive (Unix ms). */
 export const AuditFilterSchema = z.strictObject({
-  userId: TextSchema.optional(),
-  action: TextSchema.optional(),
-  since: TimestampSchema.optional(),
-  until: TimestampSchema.optional(),
-  limit: LimitSchema.optional(),
+  userId: z.optional(TextSchema),
+  action: z.optional(TextSchema),
+  since: z.optional(TimestampSchema),
+  until: z.optional(TimestampSchema),
+  limit: z.optional(LimitSchema),
 });
 /** Filter of `listAudit`. */
 export type AuditFilter = z.infer<typeof AuditFilterSchema>;
 
-const MaxAgeSchema = z.union([z.int().nonnegative(), z.literal(false)]);
+const MaxAgeSchema = z.union([z.int().check(z.nonnegative()), z.literal(false)]);
 /**
  * Retention: the maximum age in ms per table (`false` keeps that table's rows forever).
  * Defaults are the Go agent's: tasks 7 days after completion, approvals 1 hour, session contexts
@@ -253,12 +263,12 @@ const MaxAgeSchema = z.union([z.int().nonnegative(), z.literal(false)]);
  * resolution, audit entries 30 days.
  */
 export const RetentionPolicySchema = z.strictObject({
-  tasks: MaxAgeSchema.optional(),
-  pendingApprovals: MaxAgeSchema.optional(),
-  sessionContexts: MaxAgeSchema.optional(),
-  threadSessions: MaxAgeSchema.optional(),
-  deadLetters: MaxAgeSchema.optional(),
-  auditLog: MaxAgeSchema.optional(),
+  tasks: z.optional(MaxAgeSchema),
+  pendingApprovals: z.optional(MaxAgeSchema),
+  sessionContexts: z.optional(MaxAgeSchema),
+  threadSessions: z.optional(MaxAgeSchema),
+  deadLetters: z.optional(MaxAgeSchema),
+  auditLog: z.optional(MaxAgeSchema),
 });
 /** Retention policy; see {@link RetentionPolicySchema}. */
 export type RetentionPolicy = z.infer<typeof RetentionPolicySchema>;
@@ -281,10 +291,10 @@ export interface RetentionResult {
  * together). Defaults: 1 s, ×2, at most 5 min, jitter 0.2.
  */
 export const BackoffSchema = z.strictObject({
-  baseMs: z.int().positive().max(7 * 24 * 3_600_000).optional(),
-  factor: z.number().min(1).max(10).optional(),
-  maxMs: z.int().positive().max(7 * 24 * 3_600_000).optional(),
-  jitter: z.number().min(0).max(1).optional(),
+  baseMs: z.optional(z.int().check(z.positive(), z.maximum(7 * 24 * 3_600_000))),
+  factor: z.optional(z.number().check(z.minimum(1), z.maximum(10))),
+  maxMs: z.optional(z.int().check(z.positive(), z.maximum(7 * 24 * 3_600_000))),
+  jitter: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
 });
 /** A retry backoff; see {@link BackoffSchema}. */
 export type Backoff = z.infer<typeof BackoffSchema>;
@@ -296,14 +306,14 @@ export type Backoff = z.infer<typeof BackoffSchema>;
  * first task and changes nothing) kept at least `idempotencyTtlMs` (default 24 h) after the enqueue,
  * and for as long as the task exists.
  */
-export const EnqueueInputSchema = TaskSchema.omit({ status: true, result: true, error: true, completedAt: true, updatedAt: true }).extend({
-  callerId: TextSchema.optional(),
-  createdAt: TimestampSchema.optional(),
-  runAt: TimestampSchema.optional(),
-  maxAttempts: z.int().min(1).max(1000).optional(),
-  backoff: BackoffSchema.optional(),
-  idempotencyKey: IdSchema.optional(),
-  idempotencyTtlMs: z.int().positive().max(365 * 24 * 3_600_000).optional(),
+export const EnqueueInputSchema = z.extend(z.omit(TaskSchema, { status: true, result: true, error: true, completedAt: true, updatedAt: true }), {
+  callerId: z.optional(TextSchema),
+  createdAt: z.optional(TimestampSchema),
+  runAt: z.optional(TimestampSchema),
+  maxAttempts: z.optional(z.int().check(z.minimum(1), z.maximum(1000))),
+  backoff: z.optional(BackoffSchema),
+  idempotencyKey: z.optional(IdSchema),
+  idempotencyTtlMs: z.optional(z.int().check(z.positive(), z.maximum(365 * 24 * 3_600_000))),
 });
 /** Input of `enqueueTask`. */
 export type EnqueueInput = z.input<typeof EnqueueInputSchema>;
@@ -311,24 +321,24 @@ export type EnqueueInput = z.input<typeof EnqueueInputSchema>;
 /** A worker's id: who holds a claimed task. */
 export const WorkerIdSchema = IdSchema;
 /** A lease's length in ms: a positive integer, at most a day. */
-export const LeaseMsSchema = z.int().positive('must be a positive number of ms').max(24 * 3_600_000, 'must be at most a day');
+export const LeaseMsSchema = z.int().check(z.positive('must be a positive number of ms'), z.maximum(24 * 3_600_000, 'must be at most a day'));
 
 /** What `claimTask` takes: who claims, for how long, and optionally only these commands. */
 export const ClaimOptionsSchema = z.strictObject({
   workerId: WorkerIdSchema,
   leaseMs: LeaseMsSchema,
-  commands: z.array(TextSchema).min(1).max(100).optional(),
+  commands: z.optional(z.array(TextSchema).check(z.minLength(1), z.maxLength(100))),
 });
 /** Options of `claimTask`. */
 export type ClaimOptions = z.infer<typeof ClaimOptionsSchema>;
 
 /** A task a worker claimed: the task, and the lease it holds it under. */
-export const ClaimedTaskSchema = TaskSchema.extend({
+export const ClaimedTaskSchema = z.extend(TaskSchema, {
   /** This claim's attempt (1 for the first). */
-  attempt: z.int().positive(),
-  maxAttempts: z.int().positive(),
+  attempt: z.int().check(z.positive()),
+  maxAttempts: z.int().check(z.positive()),
   /** The fencing token: it grows with every claim of the task; a stale holder's token is smaller. */
-  fence: z.int().positive(),
+  fence: z.int().check(z.positive()),
   workerId: WorkerIdSchema,
   /** Until when the lease holds (Unix ms); `heartbeatTask` extends it. */
   leaseUntil: TimestampSchema,
@@ -339,7 +349,7 @@ export type ClaimedTask = z.infer<typeof ClaimedTaskSchema>;
 /** What `heartbeatTask` takes: the new lease, from now; `fence` checks the claim too when given. */
 export const HeartbeatOptionsSchema = z.strictObject({
   leaseMs: LeaseMsSchema,
-  fence: z.int().positive().optional(),
+  fence: z.optional(z.int().check(z.positive())),
 });
 /** Options of `heartbeatTask`. */
 export type HeartbeatOptions = z.infer<typeof HeartbeatOptionsSchema>;
@@ -347,9 +357,9 @@ export type HeartbeatOptions = z.infer<typeof HeartbeatOptionsSchema>;
 /** What `failTask` takes: who fails it, why, and whether it may run again (default true). */
 export const FailOptionsSchema = z.strictObject({
   workerId: WorkerIdSchema,
-  error: TextSchema.pipe(z.string().min(1, 'must not be empty')),
-  retry: z.boolean().optional(),
-  fence: z.int().positive().optional(),
+  error: z.pipe(TextSchema, z.string().check(z.minLength(1, 'must not be empty'))),
+  retry: z.optional(z.boolean()),
+  fence: z.optional(z.int().check(z.positive())),
 });
 /** Options of `failTask`. */
 export type FailOptions = z.infer<typeof FailOptionsSchema>;
@@ -366,13 +376,13 @@ export interface FailResult {
 /** One status transition of a task (`taskHistory`). */
 export const TaskTransitionSchema = z.strictObject({
   /** The status before (absent for a new task). */
-  from: TaskStatusSchema.optional(),
+  from: z.optional(TaskStatusSchema),
   to: TaskStatusSchema,
   /** When (the task's `updatedAt` then; for a lease that expired, when the next claim saw it). */
   at: TimestampSchema,
-  attempt: z.int().nonnegative().optional(),
-  workerId: TextSchema.optional(),
-  error: TextSchema.optional(),
+  attempt: z.optional(z.int().check(z.nonnegative())),
+  workerId: z.optional(TextSchema),
+  error: z.optional(TextSchema),
 });
 /** A task's transition; see {@link TaskTransitionSchema}. */
 export type TaskTransition = z.infer<typeof TaskTransitionSchema>;
@@ -412,12 +422,12 @@ export interface QueueStats {
 }
 
 /** Options of `replayTask`: the new task's id. @default `<id>-replay-<8 hex digits>` */
-export const ReplayOptionsSchema = z.strictObject({ id: IdSchema.optional() });
+export const ReplayOptionsSchema = z.strictObject({ id: z.optional(IdSchema) });
 /** Options of `replayTask`. */
 export type ReplayOptions = z.infer<typeof ReplayOptionsSchema>;
 
 /** Parses `value` with `schema` or throws a {@link ValidationError} naming `what`. */
-export function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+export function validate<S extends z.ZodMiniType>(schema: S, value: unknown, what: string): z.output<S> {
   let issues: z.core.$ZodIssue[];
   try {
     const parsed = schema.safeParse(value);
