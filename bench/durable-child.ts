@@ -155,8 +155,12 @@ async function crashAfterWrites(request: Extract<ChildRequest, { kind: 'crash-af
   const factory = new TaskFactory(request.seed);
   const tasks = Array.from({ length: request.records }, () => factory.newTask());
   if (request.subject === 'journal') {
-    // One journal record per save; nothing flushed until all are in, and no checkpoint at all.
+    // One journal record per save; nothing flushed until all are in, and no checkpoint after the
+    // first. That first one gives the seed (written by better-sqlite3, so without the store's image
+    // id) an id: a journal names its image, so the store's first flush onto an image without one
+    // writes a whole image instead of appending, and the crash would leave no journal at all.
     const store = await fileStore(request.path, true, { durability: 'none', checkpointBytes: 2 ** 40 });
+    await store.checkpoint();
     for (const task of tasks) await store.saveTask(task);
     await store.flush();
   } else if (request.subject === 'better-sqlite3') {
