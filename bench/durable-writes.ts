@@ -273,6 +273,9 @@ async function measureSubject(subject: SubjectId, seed: Seed, params: Parameters
       crash = (await runChild({ kind: 'crash-after-writes', subject, path: openPath, seed: SAVES_SEED + 1, records: params.openRecords })) as CrashReport;
     }
     const opened = (await runChild({ kind: 'open', subject, path: openPath, probeId: crash?.lastId ?? seed.probeId })) as OpenReport;
+    if (crash && crash.leftoverBytes === 0) {
+      throw new Error(`durable-writes: the crash of ${subject} left no journal or WAL: the open after it would measure the image alone`);
+    }
     if (subject === 'journal' && opened.replayed !== params.openRecords) {
       throw new Error(`durable-writes: the store replayed ${opened.replayed} journal records, not ${params.openRecords}`);
     }
