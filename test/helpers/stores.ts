@@ -34,3 +34,11 @@ export async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
   return settled;
 }
+
+/**
+ * What a crash leaves of a memory volume, as a new volume of its own: the bytes as they are now
+ * (the "process" that owned it may go on writing to the original).
+ */
+export function crashedCopy(volume: MemoryVolume): MemoryVolume {
+  return { image: volume.image?.slice(), journal: volume.journal.slice(0, volume.journalLength), journalLength: volume.journalLength, owner: undefined };
+}

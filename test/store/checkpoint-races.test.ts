@@ -13,13 +13,11 @@ import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
 import { createMemoryAdapter, createMemoryVolume, type MemoryVolume } from '../../adapters/memory.js';
 import { openStore, parseJournal, type PersistenceAdapter, type Store } from '../../src/index.js';
 import { faultyAdapter, ioError, withoutSegments } from '../helpers/faulty-adapter.js';
-import { storesClosedAfterEach } from '../helpers/stores.js';
+import { crashedCopy, storesClosedAfterEach } from '../helpers/stores.js';
 
 const open = storesClosedAfterEach();
 const task = (id: string) => ({ id, command: 'deploy', params: { id } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** What a crash leaves of a memory volume: its bytes as they are now. */
-const copyOf = (v: MemoryVolume): MemoryVolume => ({ image: v.image?.slice(), journal: v.journal.slice(0, v.journalLength), journalLength: v.journalLength, owner: undefined });
 const dir = mkdtempSync(join(tmpdir(), 'pa-checkpoint-races-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -53,7 +51,7 @@ for (const shape of ['an adapter that writes an image apart', 'an adapter whose 
       await Promise.all([big, queued]);
       await sleep(20);
       expect(store.health().lastCheckpointAt).toBeDefined();
-      expect(await idsOf(copyOf(volume))).toEqual(['big', 'in-tx', 'queued']);
+      expect(await idsOf(crashedCopy(volume))).toEqual(['big', 'in-tx', 'queued']);
     });
 
     for (let delay = 0; delay < 4; delay++) {
@@ -64,13 +62,13 @@ for (const shape of ['an adapter that writes an image apart', 'an adapter whose 
         const checkpointed = store.checkpoint();
         for (let j = 0; j < delay; j++) await null;
         await store.saveTask(task('racer'));
-        expect(await idsOf(copyOf(volume))).toEqual(['before-0', 'before-1', 'before-2', 'racer']);
+        expect(await idsOf(crashedCopy(volume))).toEqual(['before-0', 'before-1', 'before-2', 'racer']);
         await checkpointed;
         await store.flush();
         expect(store.health()).toMatchObject({ pendingWrites: 0, lastSequence: 4, durableSequence: 4 });
-        expect(await idsOf(copyOf(volume))).toEqual(['before-0', 'before-1', 'before-2', 'racer']);
+        expect(await idsOf(crashedCopy(volume))).toEqual(['before-0', 'before-1', 'before-2', 'racer']);
         await store.saveTask(task('after'));
-        expect(await idsOf(copyOf(volume))).toEqual(['after', 'before-0', 'before-1', 'before-2', 'racer']);
+        expect(await idsOf(crashedCopy(volume))).toEqual(['after', 'before-0', 'before-1', 'before-2', 'racer']);
       });
     }
   });
@@ -108,12 +106,12 @@ describe('a write that commits as an export completes, on files', () => {
     const racer = store.saveTask(task('racer')).then(() => acknowledged.push('racer'));
     await vi.waitFor(() => expect(adapter.waiting).toBe(1));
     const atHold = [...acknowledged];
-    const crashed = copyOf(volume);
+    const crashed = crashedCopy(volume);
     adapter.release();
     await checkpointed;
     await racer;
     expectKept(await idsOf(crashed), atHold, ['racer']);
-    expect(await idsOf(copyOf(volume))).toEqual(['before-0', 'before-1', 'before-2', 'racer']);
+    expect(await idsOf(crashedCopy(volume))).toEqual(['before-0', 'before-1', 'before-2', 'racer']);
   });
 });
 
@@ -158,7 +156,7 @@ describe('checkpoints started together', () => {
     await Promise.all([one, two]);
     await store.saveTask(task('after'));
     expect(max()).toBe(1);
-    expect(await idsOf(copyOf(volume))).toEqual(['a0', 'a1', 'a2', 'after', 'during']);
+    expect(await idsOf(crashedCopy(volume))).toEqual(['a0', 'a1', 'a2', 'after', 'during']);
   });
 
   it('on an image exported in several steps, both resolve', async () => {
@@ -194,7 +192,7 @@ describe('an append at offset 0 with an older marker pending', () => {
     await store.flush();
     const parsed = parseJournal(volume.journal.slice(0, volume.journalLength));
     expect(parsed.records.map((r) => r.sequence)).toEqual([2]); // w1 is in image A, not in the journal
-    const crashed = copyOf(volume); // image A durable, image B not yet
+    const crashed = crashedCopy(volume); // image A durable, image B not yet
     adapter.release();
     await b;
     await a;
@@ -212,7 +210,7 @@ describe("an image whose parent is not where the journal starts", () => {
     first.hold('trimJournal');
     const abandoned = store.checkpoint().catch(() => undefined);
     await vi.waitFor(() => expect(first.waiting).toBe(1));
-    const crashed = copyOf(volume);
+    const crashed = crashedCopy(volume);
     expect(parseJournal(crashed.journal).headers).toHaveLength(2);
     first.release(); // (the abandoned "process" goes on with its own volume, not the copy)
     await abandoned;
@@ -227,7 +225,7 @@ describe("an image whose parent is not where the journal starts", () => {
     const checkpointed = next.checkpoint();
     await vi.waitFor(() => expect(adapter.calls.writeImage).toBe(1));
     await sleep(5);
-    const crashed2 = copyOf(crashed);
+    const crashed2 = crashedCopy(crashed);
     adapter.release();
     await Promise.all([b1, checkpointed]);
     expectKept(await idsOf(crashed2), ['a0', 'a1', 'a2', 'b0'], ['b1']);
@@ -247,11 +245,11 @@ describe("an image whose parent is not where the journal starts", () => {
     const checkpointed = store.checkpoint();
     await vi.waitFor(() => expect(adapter.calls.writeImage + adapter.calls.checkpoint).toBeGreaterThanOrEqual(2));
     await sleep(5);
-    const crashed = copyOf(volume);
+    const crashed = crashedCopy(volume);
     adapter.release();
     await Promise.all([b1, checkpointed]);
     expectKept(await idsOf(crashed), ['a0', 'a1', 'a2', 'b0'], ['b1']);
-    expect(await idsOf(copyOf(volume))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+    expect(await idsOf(crashedCopy(volume))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
   });
 });
 
@@ -300,7 +298,7 @@ describe('close() during a checkpoint', () => {
     const unlock = log.indexOf('unlock');
     expect(unlock).toBeGreaterThanOrEqual(0);
     expect(log.slice(unlock + 1).filter((e) => !e.startsWith('close') && !e.startsWith('unlock'))).toEqual([]);
-    expect(await idsOf(copyOf(volume))).toEqual(['a']);
+    expect(await idsOf(crashedCopy(volume))).toEqual(['a']);
   });
 });
 
@@ -316,7 +314,7 @@ describe('a trim that fails', () => {
     }
     expect(store.health().journalBytes).toBeLessThan(4 * 64 * 1024);
     expect(adapter.calls.checkpoint).toBeGreaterThan(1);
-    expect(await idsOf(copyOf(volume))).toHaveLength(400);
+    expect(await idsOf(crashedCopy(volume))).toHaveLength(400);
   });
 
   it('after it trimmed (fs: the rename done, the directory fsync failed): writes go on', async () => {
@@ -341,6 +339,6 @@ describe('a trim that fails', () => {
     await store.saveTask(task('b0'));
     await sleep(50);
     expect(store.health().state).toBe('ok');
-    expect(await idsOf(copyOf(volume))).toEqual(['a0', 'a1', 'a2', 'b0']);
+    expect(await idsOf(crashedCopy(volume))).toEqual(['a0', 'a1', 'a2', 'b0']);
   });
 });

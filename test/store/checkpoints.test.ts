@@ -23,7 +23,7 @@ import {
 } from '../../src/index.js';
 import { faultyAdapter, type FaultPoint, type FaultyAdapter } from '../helpers/faulty-adapter.js';
 import { tempDir } from '../helpers/go-db.js';
-import { crash, storesClosedAfterEach } from '../helpers/stores.js';
+import { crash, crashedCopy, storesClosedAfterEach } from '../helpers/stores.js';
 
 const open = storesClosedAfterEach();
 const dir = tempDir('pa-checkpoints-');
@@ -70,7 +70,7 @@ function memoryPlace(): Place {
     adapter: () => createMemoryAdapter({ volume }),
     async reopenCrashed(options) {
       // The "process" dies: its bytes stay as they are; a copy is what the next one finds.
-      const copy: MemoryVolume = { image: volume.image?.slice(), journal: volume.journal.slice(0, volume.journalLength), journalLength: volume.journalLength, owner: undefined };
+      const copy = crashedCopy(volume);
       return open(createMemoryAdapter({ volume: copy }), { durability: 'write', ...options });
     },
   };
@@ -238,7 +238,7 @@ describe('a journal with a marker, cut at every byte', () => {
       adapter.hold('trimJournal');
       const checkpointed = store.checkpoint().catch(() => undefined);
       await heldAt(adapter, 'trimJournal');
-      const crashed: MemoryVolume = { image: volume.image?.slice(), journal: volume.journal.slice(0, volume.journalLength), journalLength: volume.journalLength, owner: undefined };
+      const crashed = crashedCopy(volume);
       adapter.release();
       await checkpointed;
       volume = crashed;
@@ -314,7 +314,7 @@ describe('how often checkpoints run, and close', () => {
     adapter.hold('trimJournal');
     const checkpointed = store.checkpoint().catch(() => undefined);
     await heldAt(adapter, 'trimJournal');
-    const crashed: MemoryVolume = { image: volume.image?.slice(), journal: volume.journal.slice(0, volume.journalLength), journalLength: volume.journalLength, owner: undefined };
+    const crashed = crashedCopy(volume);
     adapter.release();
     await checkpointed;
     expect(crashed.journalLength).toBeGreaterThan(0);
