@@ -1,159 +1,25 @@
+/**
+ * The write path to the adapter: journal records and group commit, checkpoints (those that writes go
+ * on during, and those they wait for), failures and retries, close, health.
+ */
 import type { ImageExport, JournalingEngine } from './engine.js';
 import { ClosedError, PersistenceError, StoreError } from './errors.js';
+import { Degradation, describe, retryDelay } from './degraded.js';
 import { CHECKPOINT_KEY, IMAGE_ID_KEY, IMAGE_PARENT_KEY, SEQUENCE_KEY, type CheckpointStamp } from './image-meta.js';
 import { encodeJournalHeader, encodeRecord, newImageId } from './journal.js';
-import type { Durability, PersistenceAdapter } from './persistence.js';
+import { clockMs, exportImage, type ExportedImage, type Stamp } from './image-export.js';
+import { checkpointThreshold, type ChangeMessage, type DurabilitySettings, type OpenedState, type StoreHealth } from './durability-types.js';
+import { joinFrames, PendingFrames, type PendingFrame } from './pending-frames.js';
+import type { PersistenceAdapter } from './persistence.js';
 import type { SqlStatement } from './sql-port.js';
 
-export type { Durability };
-
-/** Something the store wants you to know that is not an error (delivered to `onWarning`). */
-export interface StoreWarning {
-  /**
-   * `TORN_TAIL`: a last journal record cut short or damaged by a crash was dropped (at open);
-   * `SIZE`: the image passed `sizeWarningBytes`; `CHECKPOINT`: a checkpoint (one that writes went on
-   * during, or the one at `close()`) failed, but nothing was lost (the journal holds every write;
-   * it is retried later, or replayed at the next open); `DEGRADED`: an append or checkpoint failed: writes
-   * are refused while the store retries (once per failure episode); `FOLLOW`: a following store
-   * (`whenLocked: 'follow'`/`'wait'`) could not refresh or take over, and retries; `DURABILITY`: the
-   * adapter chose the durability (`'deferred'` on Cloudflare KV), once per adapter kind and realm.
-   */
-  readonly code: 'TORN_TAIL' | 'SIZE' | 'CHECKPOINT' | 'DEGRADED' | 'FOLLOW' | 'DURABILITY';
-  /** A sentence for people. */
-  readonly message: string;
-  /** The error behind it, if any. */
-  readonly cause?: unknown;
-}
-
-/** What `store.health()` reports. */
-export interface StoreHealth {
-  /**
-   * `'degraded'` while persistence fails (writes are refused, reads work); `'read-only'` for a
-   * read-only store; `'following'` while another store owns the database and this one follows its
-   * commits (`whenLocked: 'follow'`/`'wait'`).
-   */
-  readonly state: 'ok' | 'degraded' | 'read-only' | 'following' | 'closed';
-  /** The durability mode in force. */
-  readonly durability: Durability;
-  /** Whether writes go to a journal (`false`: the whole image is written per flush). */
-  readonly journal: boolean;
-  /** Write units committed in memory and not yet durable. */
-  readonly pendingWrites: number;
-  /** The sequence number of the last committed write unit. */
-  readonly lastSequence: number;
-  /** The sequence number of the last durable write unit. */
-  readonly durableSequence: number;
-  /** The size of the last image loaded or written, in bytes. */
-  readonly imageBytes: number;
-  /** The journal's size, in bytes. */
-  readonly journalBytes: number;
-  /** When the last checkpoint completed (Unix ms, the store's clock), if one did since opening. */
-  readonly lastCheckpointAt?: number;
-  /** How long the last checkpoint took, from the start of its export until its image was durable (ms). */
-  readonly lastCheckpointMs?: number;
-  /** Whether a checkpoint is running now. */
-  readonly checkpointing: boolean;
-  /** The journal size at which the next checkpoint starts (see `StoreOptions.checkpointBytes`). */
-  readonly checkpointThresholdBytes: number;
-  /** The last persistence failure, while degraded. */
-  readonly lastError?: StoreError;
-  /** When the store became degraded (Unix ms). */
-  readonly degradedSince?: number;
-  /** When the next retry runs (Unix ms), while degraded. */
-  readonly nextRetryAt?: number;
-}
-
-/**
- * What an owning store tells the stores that follow it (through the adapter's `publish`), once it
- * is durable: the journal records it appended, or the sequence a new image holds.
- */
-export type ChangeMessage =
-  | { readonly kind: 'pa-store/records'; readonly bytes: Uint8Array }
-  | { readonly kind: 'pa-store/image'; readonly sequence: number };
-
-/** The durability settings `openStore` resolves. */
-export interface DurabilitySettings {
-  readonly mode: Durability;
-  readonly useJournal: boolean;
-  readonly flushIntervalMs: number;
-  /** A fixed checkpoint threshold, or `undefined` to adapt it to the image (see {@link checkpointThreshold}). */
-  readonly checkpointBytes: number | undefined;
-  readonly sizeWarningBytes: number;
-  readonly retryMinMs: number;
-  readonly retryMaxMs: number;
-  readonly onWarning: (warning: StoreWarning) => void;
-}
-
-/** Where the persisted state stood when the store opened. */
-export interface OpenedState {
-  /** The sequence the image contains. */
-  readonly imageSequence: number;
-  /** The sequence of the last record replayed (≥ imageSequence). */
-  readonly lastSequence: number;
-  /** Where the next journal append goes. */
-  readonly journalLength: number;
-  /** The image's size in bytes. */
-  readonly imageBytes: number;
-  /** The image's id (`meta.store_image_id`), which a journal after it names; `undefined` for an image from before ids. */
-  readonly imageId?: string | undefined;
-  /**
-   * The image the journal's last segment continues, when it is not the image loaded (a checkpoint's
-   * marker whose image was never written): the next marker names it as its parent.
-   */
-  readonly segmentImageId?: string | undefined;
-}
-
-/** The smallest journal that starts a checkpoint when `checkpointBytes` is not set. */
-export const MIN_CHECKPOINT_BYTES = 16 * 2 ** 20;
-/**
- * With the adaptive threshold, a checkpoint starts once the journal holds an eighth of the image:
- * the bytes checkpoints write stay at most eight times those the writes journaled.
- */
-export const CHECKPOINT_IMAGE_FRACTION = 8;
-
-/**
- * The journal size at which a checkpoint starts: `checkpointBytes` when set; otherwise the larger of
- * 16 MiB and an eighth of the image, so that checkpoints write at most eight bytes of image for
- * every byte of journal, whatever the database's size (a fixed threshold would rewrite a 256 MiB
- * image for every 16 MiB of writes).
- */
-export function checkpointThreshold(checkpointBytes: number | undefined, imageBytes: number): number {
-  return checkpointBytes ?? Math.max(MIN_CHECKPOINT_BYTES, Math.ceil(imageBytes / CHECKPOINT_IMAGE_FRACTION));
-}
-
-// An export step aims at this long on the event loop; the pages per step adapt to it.
-const EXPORT_STEP_MS = 8;
-const EXPORT_FIRST_PAGES = 256;
-
-const clockMs: () => number = typeof globalThis.performance?.now === 'function' ? () => globalThis.performance.now() : () => Date.now();
-
-// Lets the event loop run (timers, I/O completions: the appends of writes going on meanwhile).
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
-
-/** What an exported image holds: the bookkeeping rows written into it. */
-interface ExportedImage {
-  readonly image: Uint8Array;
-  /** The last write unit it holds. */
-  readonly sequence: number;
-  /** Its id (new when it holds writes the last image lacks, or when the last had none). */
-  readonly id: string;
-  /** How long the export took (ms). */
-  readonly exportMs: number;
-}
-
-/** A frame waiting for the journal: a record, or a checkpoint's marker (a header). */
-interface Pending {
-  readonly bytes: Uint8Array;
-  /** The record's sequence; for a marker, the sequence of the last record its image holds. */
-  readonly sequence: number;
-  readonly marker: boolean;
-}
+export * from './durability-types.js';
 
 /** A checkpoint that writes go on during: its image, and the marker that ends what it holds. */
 interface Segmenting {
   readonly exported: ExportedImage;
   /** The marker (a header naming the new image), queued to the journal after the image's last record. */
-  readonly marker: Pending;
+  readonly marker: PendingFrame;
   /** Where the marker landed in the journal, once appended. */
   markerOffset: number | undefined;
   /** Whether the new image is durable (the journal before the marker may then be dropped). */
@@ -161,25 +27,6 @@ interface Segmenting {
 }
 
 export { SEQUENCE_KEY };
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-function describe(e: unknown): string {
-  if (e instanceof Error) {
-    const code = (e as { code?: unknown }).code;
-    return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
-  }
-  return String(e);
-}
 
 /**
  * The write path to the adapter: journal records, group commit, checkpoints, failures and retries.
@@ -202,8 +49,7 @@ export class DurabilityManager {
   #imageId: string | undefined;
   // The image the journal's last segment continues (a marker's parent).
   #segmentImageId: string | undefined;
-  #pending: Pending[] = [];
-  #pendingBytes = 0;
+  readonly #pending = new PendingFrames();
   // The next persistence step must write the whole image: no journal, a failed checkpoint, a write
   // the journal could not hold, or a checkpoint that is due.
   #checkpointDue = false;
@@ -222,8 +68,7 @@ export class DurabilityManager {
   #checkpointRetryAt = 0;
   #checkpointFailures = 0;
   #export: ImageExport | undefined;
-  #failure: { error: PersistenceError; since: number; attempts: number; nextRetryAt?: number } | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #degradation: Degradation;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #sizeWarned = false;
   #stopped = false;
@@ -249,6 +94,7 @@ export class DurabilityManager {
       : undefined;
     this.#engine = engine;
     this.#adapter = adapter;
+    this.#degradation = new Degradation(adapter.name, settings, now, () => this.#queue().catch(() => undefined));
     this.#settings = settings;
     this.#now = now;
     this.#transactionsEnded = transactionsEnded;
@@ -283,7 +129,6 @@ export class DurabilityManager {
       try {
         const frame = encodeRecord(sequence, statements);
         this.#pending.push({ bytes: frame, sequence, marker: false });
-        this.#pendingBytes += frame.length;
       } catch {
         // The write is in memory but cannot be journaled (a unit over the record size limit): only
         // a new image can hold it, so the next flush is a checkpoint.
@@ -305,12 +150,7 @@ export class DurabilityManager {
 
   /** Throws when a write must not start: the store is degraded. */
   checkWritable(): void {
-    if (this.#failure) {
-      throw new PersistenceError(
-        `the store is degraded: persisting to the ${this.#adapter.name} adapter failed (${describe(this.#failure.error.cause)}); writes are refused until a retry succeeds (see store.health())`,
-        { cause: this.#failure.error.cause },
-      );
-    }
+    this.#degradation.refuseWrite();
   }
 
   /** After a write committed in memory: resolves when the write mode says it may. */
@@ -326,14 +166,8 @@ export class DurabilityManager {
    */
   durableUpTo(sequence: number): Promise<void> | undefined {
     if (sequence <= this.#durableSequence) return undefined;
-    if (this.#failure) {
-      return Promise.reject(
-        new PersistenceError(
-          `the read saw writes that are not durable, and persisting to the ${this.#adapter.name} adapter fails (${describe(this.#failure.error.cause)}); with reads: 'durable' it is refused until a retry succeeds (see store.health())`,
-          { cause: this.#failure.error.cause },
-        ),
-      );
-    }
+    const refused = this.#degradation.refusedRead();
+    if (refused) return Promise.reject(refused);
     return this.#durable(sequence);
   }
 
@@ -426,9 +260,9 @@ export class DurabilityManager {
         if (this.#journalLength >= this.#threshold) this.#checkpointWhenDue();
       }
     } catch (e) {
-      throw this.#failed(e);
+      throw this.#degradation.failed(e);
     }
-    this.#recovered();
+    this.#degradation.recovered();
   }
 
   // The journal reached the threshold: a checkpoint that writes go on during, or else the next step
@@ -458,12 +292,11 @@ export class DurabilityManager {
       // Synchronously with the copy's completion: every record before the marker is in the image,
       // every one after it is not.
       const bytes = encodeJournalHeader(stamped.id, stamped.sequence, this.#segmentImageId as string);
-      const marker: Pending = { bytes, sequence: stamped.sequence, marker: true };
+      const marker: PendingFrame = { bytes, sequence: stamped.sequence, marker: true };
       segmenting = { exported: stamped, marker, markerOffset: undefined, imageDurable: false };
       this.#segmenting = segmenting;
       this.#segmentImageId = stamped.id;
       this.#pending.push(marker);
-      this.#pendingBytes += bytes.length;
     });
     const current = segmenting as unknown as Segmenting;
     // Appended with the records before it (soon, in the queue); the image is written meanwhile.
@@ -490,10 +323,9 @@ export class DurabilityManager {
     if (current.markerOffset !== undefined) this.#queue().catch(() => undefined);
   }
 
-  // After a failed checkpoint (or trim): the next waits a backoff; returns it (ms).
+  // After a failed checkpoint: the next waits a backoff; returns it (ms).
   #checkpointFailed(): number {
-    this.#checkpointFailures++;
-    const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(this.#checkpointFailures - 1, 20));
+    const delay = retryDelay(this.#settings, ++this.#checkpointFailures);
     this.#checkpointRetryAt = this.#now() + delay;
     return delay;
   }
@@ -542,120 +374,68 @@ export class DurabilityManager {
     if (at === 0) {
       // A new journal, opened by a header naming the durable image: what that image holds (records,
       // and the markers of the checkpoints that wrote it or an earlier one) is not needed in it.
-      const keep = this.#pending.filter((p) => p.sequence > this.#imageSequence);
-      if (keep.length !== this.#pending.length) {
-        this.#pending = keep;
-        this.#pendingBytes = keep.reduce((n, p) => n + p.bytes.length, 0);
-        if (this.#segmenting && !keep.includes(this.#segmenting.marker)) this.#segmenting = undefined;
-      }
+      this.#pending.dropThrough(this.#imageSequence);
+      if (this.#segmenting && !this.#pending.includes(this.#segmenting.marker)) this.#segmenting = undefined;
       if (this.#pending.length === 0) return;
     }
-    const frames = this.#pending;
-    const bytes = this.#pendingBytes;
     const upTo = this.#lastSequence;
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    const taken = this.#pending.take();
     // A journal's first append starts with its header (the image always has an id by then).
     const header = at === 0 ? encodeJournalHeader(this.#imageId as string, this.#imageSequence) : undefined;
-    const appended = concat(header ? [header, ...frames.map((f) => f.bytes)] : frames.map((f) => f.bytes), (header?.length ?? 0) + bytes);
     const segmenting = this.#segmenting;
-    let markerAt: number | undefined;
-    if (segmenting && segmenting.markerOffset === undefined) {
-      let offset = at + (header?.length ?? 0);
-      for (const frame of frames) {
-        if (frame === segmenting.marker) {
-          markerAt = offset;
-          break;
-        }
-        offset += frame.bytes.length;
-      }
-    }
+    const { joined, markerAt } = joinFrames(taken.frames, taken.bytes, at, header, segmenting?.markerOffset === undefined ? segmenting?.marker : undefined);
     try {
-      await (this.#adapter.append as NonNullable<PersistenceAdapter['append']>)(appended, at);
+      await (this.#adapter.append as NonNullable<PersistenceAdapter['append']>)(joined, at);
     } catch (e) {
       // Kept, in order, for the retry: nothing committed is dropped.
-      this.#pending = frames.concat(this.#pending);
-      this.#pendingBytes += bytes;
+      this.#pending.restore(taken);
       throw e;
     }
-    this.#journalLength = at + appended.length;
+    this.#journalLength = at + joined.length;
     this.#durableSequence = Math.max(this.#durableSequence, upTo);
     if (markerAt !== undefined && segmenting) segmenting.markerOffset = markerAt;
-    this.#publish?.({ kind: 'pa-store/records', bytes: appended });
+    this.#publish?.({ kind: 'pa-store/records', bytes: joined });
   }
 
-  /**
-   * Exports the image in steps, the event loop running between them (where the engine cannot, at
-   * once), and stamps it with what it holds: the last write unit committed when the copy completed,
-   * a new id (unless it holds nothing the durable image lacks and that one has an id) and the
-   * durable image as its parent. With `stepped` the stamp goes into the copy alone. `onStamped`
-   * runs synchronously with the copy's completion (no write can commit in between), so that what
-   * it does with the pending records splits them exactly: those the image holds, and the rest.
-   */
-  async #exportImage(stepped: boolean, onStamped: (exported: ExportedImage) => void): Promise<ExportedImage> {
-    const started = clockMs();
-    const journalBytes = this.#journalLength;
-    const stamp = (): { sequence: number; id: string; statements: SqlStatement[] } => {
-      const sequence = this.#lastSequence;
-      const statements: SqlStatement[] = [];
-      const put = (key: string, value: string) => statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [key, value] });
-      let id = this.#imageId;
-      if (sequence !== this.#imageSequence || id === undefined) {
-        id = newImageId();
-        if (sequence !== this.#imageSequence) put(SEQUENCE_KEY, String(sequence));
-        put(IMAGE_ID_KEY, id);
-        if (this.#imageId === undefined) statements.push({ sql: 'DELETE FROM meta WHERE key = ?', params: [IMAGE_PARENT_KEY] });
-        else put(IMAGE_PARENT_KEY, this.#imageId);
-        const checkpoint: CheckpointStamp = {
-          at: this.#now(),
-          exportMs: Math.round(clockMs() - started),
-          journalBytes,
-          ...(this.#lastCheckpointMs === undefined ? {} : { previousMs: Math.round(this.#lastCheckpointMs) }),
-        };
-        put(CHECKPOINT_KEY, JSON.stringify(checkpoint));
-      }
-      return { sequence, id, statements };
-    };
-    while (this.#engine.inTransaction) await this.#transactionsEnded();
-    if (this.#stopped) throw new ClosedError('the store');
-    const inSteps = stepped ? this.#engine.beginImageExport?.() : undefined;
-    if (inSteps) {
-      this.#export = inSteps;
-      try {
-        let pages = EXPORT_FIRST_PAGES;
-        for (;;) {
-          while (this.#engine.inTransaction) await this.#transactionsEnded();
-          if (this.#stopped) throw new ClosedError('the store');
-          let stamped: ReturnType<typeof stamp> | undefined;
-          const at = clockMs();
-          const image = inSteps.step(pages, () => {
-            stamped = stamp();
-            return stamped.statements;
-          });
-          if (image && stamped) {
-            // The engine's own meta rows say the same as the image's (as an export at once leaves them).
-            for (const s of stamped.statements) this.#engine.runSync(s.sql, s.params);
-            const exported = { image, sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
-            onStamped(exported);
-            return exported;
-          }
-          const took = clockMs() - at;
-          pages = Math.max(16, Math.min(65_536, Math.round(took > 0.5 ? (pages * EXPORT_STEP_MS) / took : pages * 2)));
-          await yieldToLoop();
-        }
-      } finally {
-        inSteps.abort();
-        if (this.#export === inSteps) this.#export = undefined;
-      }
+  // The bookkeeping an image records about itself (see `image-meta.ts`): the last write unit it
+  // holds, a new id (unless it holds nothing the durable image lacks and that one has an id), the
+  // durable image as its parent, and how its checkpoint went.
+  #stamp(startedAt: number, journalBytes: number): Stamp {
+    const sequence = this.#lastSequence;
+    const statements: SqlStatement[] = [];
+    const put = (key: string, value: string) => statements.push({ sql: 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)', params: [key, value] });
+    let id = this.#imageId;
+    if (sequence !== this.#imageSequence || id === undefined) {
+      id = newImageId();
+      if (sequence !== this.#imageSequence) put(SEQUENCE_KEY, String(sequence));
+      put(IMAGE_ID_KEY, id);
+      if (this.#imageId === undefined) statements.push({ sql: 'DELETE FROM meta WHERE key = ?', params: [IMAGE_PARENT_KEY] });
+      else put(IMAGE_PARENT_KEY, this.#imageId);
+      const checkpoint: CheckpointStamp = {
+        at: this.#now(),
+        exportMs: Math.round(clockMs() - startedAt),
+        journalBytes,
+        ...(this.#lastCheckpointMs === undefined ? {} : { previousMs: Math.round(this.#lastCheckpointMs) }),
+      };
+      put(CHECKPOINT_KEY, JSON.stringify(checkpoint));
     }
-    // At once, between transactions: the stamp goes into the engine's own meta rows, so the image
-    // holds exactly the write units up to its sequence and records it in itself.
-    while (this.#engine.inTransaction) await this.#transactionsEnded();
-    const stamped = stamp();
-    for (const s of stamped.statements) this.#engine.runSync(s.sql, s.params);
-    const exported = { image: this.#engine.exportImageSync(), sequence: stamped.sequence, id: stamped.id, exportMs: clockMs() - started };
-    onStamped(exported);
-    return exported;
+    return { sequence, id, statements };
+  }
+
+  // Exports and stamps the image (see `image-export.ts`).
+  #exportImage(stepped: boolean, onStamped: (exported: ExportedImage) => void): Promise<ExportedImage> {
+    const journalBytes = this.#journalLength;
+    return exportImage(
+      {
+        engine: this.#engine,
+        transactionsEnded: this.#transactionsEnded,
+        stopped: () => this.#stopped,
+        running: (exported) => (this.#export = exported),
+      },
+      stepped,
+      (startedAt) => this.#stamp(startedAt, journalBytes),
+      onStamped,
+    );
   }
 
   // A checkpoint in the persistence queue: the writes waiting for durability wait for it (the
@@ -665,24 +445,19 @@ export class DurabilityManager {
     // durable one, and this one replaces it with the journal it leaves).
     await this.#serially(async () => {
       const started = clockMs();
-      let covered: Pending[] = [];
-      let coveredBytes = 0;
+      let covered: ReturnType<PendingFrames['take']> | undefined;
       // An image that needs writing per flush (no journal) is small or slow anyway; a stepped export
       // pays off where it runs less often.
       const exported = await this.#exportImage(this.#journaling, () => {
         // What the image holds, taken at the moment it is complete: records that commit after it
         // stay pending for the journal the checkpoint starts.
-        covered = this.#pending;
-        coveredBytes = this.#pendingBytes;
-        this.#pending = [];
-        this.#pendingBytes = 0;
+        covered = this.#pending.take();
       });
       try {
         if (this.#stopped) throw new ClosedError('the store');
         await this.#adapter.checkpoint(exported.image);
       } catch (e) {
-        this.#pending = covered.concat(this.#pending);
-        this.#pendingBytes += coveredBytes;
+        if (covered) this.#pending.restore(covered);
         throw e;
       }
       this.#checkpointDue = false;
@@ -706,47 +481,6 @@ export class DurabilityManager {
       code: 'SIZE',
       message: `the database image is ${(this.#imageBytes / 2 ** 20).toFixed(1)} MiB, past the warning threshold of ${(limit / 2 ** 20).toFixed(0)} MiB. The whole database lives in memory (and a checkpoint needs a second copy); run retention, or move to the node:sqlite engine or D1 (see docs/engines.md#limits)`,
     });
-  }
-
-  #failed(e: unknown): PersistenceError {
-    const failure = this.#failure;
-    const error =
-      e instanceof PersistenceError
-        ? e
-        : new PersistenceError(
-            `persisting to the ${this.#adapter.name} adapter failed (${describe(e)}); the write is applied in memory but not durable and not acknowledged. The store retries in the background and refuses new writes meanwhile (see store.health()); do not repeat the write: store.flush() resolves once it is durable`,
-            { cause: e, applied: true },
-          );
-    const attempts = (failure?.attempts ?? 0) + 1;
-    this.#failure = { error, since: failure?.since ?? this.#now(), attempts };
-    if (!failure) this.#settings.onWarning({ code: 'DEGRADED', message: error.message, cause: e });
-    // A closed engine cannot be exported again: retrying would fail forever.
-    if (!(e instanceof ClosedError)) this.#scheduleRetry();
-    return error;
-  }
-
-  #scheduleRetry(): void {
-    const failure = this.#failure;
-    if (!failure || this.#stopped || this.#retryTimer !== undefined) return;
-    const delay = Math.min(this.#settings.retryMaxMs, this.#settings.retryMinMs * 2 ** Math.min(failure.attempts - 1, 20));
-    failure.nextRetryAt = this.#now() + delay;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      if (this.#stopped) return;
-      this.#queue().catch(() => undefined);
-    }, delay);
-    // In 'write' mode every write not yet durable was refused, so a retry need not keep a process
-    // alive (Node); with 'deferred' it holds acknowledged writes, so it does. Runtimes may lack unref.
-    if (this.#settings.mode !== 'deferred') (this.#retryTimer as { unref?: () => void }).unref?.();
-  }
-
-  #recovered(): void {
-    if (!this.#failure) return;
-    this.#failure = undefined;
-    if (this.#retryTimer !== undefined) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = undefined;
-    }
   }
 
   /**
@@ -787,7 +521,7 @@ export class DurabilityManager {
     this.stop();
     const unsaved = this.#lastSequence - this.#durableSequence;
     if (unsaved > 0) {
-      const cause = error ?? this.#failure?.error;
+      const cause = error ?? this.#degradation.error;
       throw new PersistenceError(
         `close() could not persist ${unsaved} write unit(s) (in 'write' mode none of them was acknowledged): ${describe(cause instanceof StoreError ? (cause.cause ?? cause) : cause)}`,
         { cause },
@@ -807,17 +541,15 @@ export class DurabilityManager {
     this.#stopped = true;
     this.#export?.abort();
     this.#engine.setCommitListener(undefined);
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#degradation.stop();
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#retryTimer = undefined;
     this.#flushTimer = undefined;
   }
 
   /** The state `store.health()` reports. */
   health(closed: boolean): StoreHealth {
-    const failure = this.#failure;
     return {
-      state: closed ? 'closed' : failure ? 'degraded' : 'ok',
+      state: closed ? 'closed' : this.#degradation.error ? 'degraded' : 'ok',
       durability: this.#settings.mode,
       journal: this.#journaling,
       pendingWrites: this.#lastSequence - this.#durableSequence,
@@ -829,7 +561,7 @@ export class DurabilityManager {
       ...(this.#lastCheckpointMs === undefined ? {} : { lastCheckpointMs: Math.round(this.#lastCheckpointMs) }),
       checkpointing: this.#checkpointRun !== undefined || this.#segmenting !== undefined,
       checkpointThresholdBytes: this.#threshold,
-      ...(failure ? { lastError: failure.error, degradedSince: failure.since, ...(failure.nextRetryAt === undefined ? {} : { nextRetryAt: failure.nextRetryAt }) } : {}),
+      ...this.#degradation.health(),
     };
   }
 }
