@@ -57,7 +57,7 @@ const SEED_CHUNK = 50;
 const SEED_FORMAT = 2;
 
 /** One image size: the seed database's target size, and how many saves whole-image mode can afford there. */
-interface SizeSpec {
+export interface SizeSpec {
   readonly label: string;
   readonly bytes: number;
   /** Sequential saves timed in whole-image mode (every one writes the whole image). */
@@ -123,7 +123,7 @@ const DATA_DIR = join(BENCH_DIR, 'results', 'durable-writes');
 // Seed databases
 
 /** A seed database: a SQLite file in the store's schema, filled with task history. */
-interface Seed {
+export interface Seed {
   readonly size: SizeSpec;
   readonly path: string;
   readonly bytes: number;
@@ -137,7 +137,7 @@ interface Seed {
  * domain code and schema), then reused from bench/results/durable-writes/. Tasks are added until the
  * file reaches the target size; `VACUUM` then packs it.
  */
-async function seedDatabase(size: SizeSpec, log: (line: string) => void): Promise<Seed> {
+export async function seedDatabase(size: SizeSpec, log: (line: string) => void): Promise<Seed> {
   const path = join(DATA_DIR, `seed-${size.bytes}-v${SEED_FORMAT}-schema${SCHEMA_VERSION}.sqlite`);
   const metaPath = `${path}.json`;
   if (existsSync(path) && existsSync(metaPath)) {
@@ -231,7 +231,7 @@ interface Measurement {
  * A copy of the seed at `path`, synced: a database file that has long been on disk, so the first
  * fsync of the subject does not also write out the copy (ext4 commits them together).
  */
-function placeSeed(seed: Seed, path: string): void {
+export function placeSeed(seed: Seed, path: string): void {
   copyFileSync(seed.path, path);
   for (const [target, flags] of [[path, 'r+'], [dirname(path), 'r']] as const) {
     const fd = openSync(target, flags);

@@ -10,11 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { agentMix } from './agent-mix.js';
 import { browserDurable } from './browser-durable.js';
+import { checkpointStalls } from './checkpoint-stalls.js';
 import { durableWrites } from './durable-writes.js';
 import type { Benchmark } from './harness.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. Add new ones here. */
-const BENCHMARKS: readonly Benchmark[] = [agentMix, durableWrites, browserDurable];
+const BENCHMARKS: readonly Benchmark[] = [agentMix, durableWrites, checkpointStalls, browserDurable];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
