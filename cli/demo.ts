@@ -1,9 +1,12 @@
 /**
  * A realistic agent history for trying things out (`agent-store demo`), and a small simulated agent
  * that keeps writing (`--live`, what `npm start` runs). The history is generated from a seed, so
- * one seed and one end time give the same database.
+ * one seed and one end time give the same database. Tasks go through the task engine as the agent's
+ * would (enqueued, claimed by a worker under a lease, completed or failed, some retried, some taken
+ * over after a worker died), so each has a history of its transitions.
  */
-import type { DeadLetterInput, JsonValue, Store, TaskInput, TaskStatus } from '../src/index.js';
+import type { Backoff, DeadLetterInput, JsonValue, Store, TaskInput, TaskStatus, TransactionHandle } from '../src/index.js';
+import { StoreError } from '../src/index.js';
 
 type Params = { [key: string]: JsonValue };
 
@@ -39,6 +42,16 @@ const TASK_ERRORS: Readonly<Record<string, readonly string[]>> = {
   exec: ['exec: permission denied for pod', 'exec: container not running'],
 };
 
+// Failures a retry gets past.
+const TRANSIENT_ERRORS = ['kubectl: dial tcp 10.40.0.1:443: connect: connection refused', 'helm: context deadline exceeded', 'registry: 503 Service Unavailable'];
+/** The agent's workers (pods of its deployment). */
+const WORKERS = ['agent-7f9c4-0', 'agent-7f9c4-1', 'agent-7f9c4-2'];
+/** Attempts and backoff of every task the demo enqueues (no jitter: one seed, one history). */
+const ATTEMPTS = 3;
+const BACKOFF: Backoff = { baseMs: 30_000, factor: 2, maxMs: 5 * MINUTE, jitter: 0 };
+/** A claim's lease: longer than any demo task runs, so only a worker that "dies" loses one. */
+const LEASE_MS = 5 * MINUTE;
+
 function errorFor(rand: () => number, command: string): string {
   return pick(rand, TASK_ERRORS[command] ?? ['internal error']);
 }
@@ -47,6 +60,8 @@ interface Planned {
   readonly task: TaskInput;
   readonly approval?: { requestId: string; approver?: string; decidedAt?: number; denied?: boolean; permission: string };
   readonly letter?: DeadLetterInput;
+  /** When a worker claims it (absent: it is never claimed) and how long its work takes. */
+  readonly run?: { readonly startAt: number; readonly runMs: number };
 }
 
 /** What {@link seedDemo} wrote. */
@@ -216,8 +231,12 @@ export async function seedDemo(store: Store, setNow: (ms: number) => void, optio
       else letter = { ...common, nextRetryAt: lastTry + 5 * MINUTE };
     }
     const task: TaskInput = { ...base, status, updatedAt, ...(completedAt !== undefined ? { completedAt } : {}), ...(result !== undefined ? { result } : {}), ...(error !== undefined ? { error } : {}) };
-    return { task, ...(approval ? { approval } : {}), ...(letter ? { letter } : {}) };
+    const claimed = status === 'running' || completedAt !== undefined && !approval?.denied;
+    return { task, ...(approval ? { approval } : {}), ...(letter ? { letter } : {}), ...(claimed ? { run: { startAt, runMs } } : {}) };
   });
+  // How the work went (which worker, a retry, a worker that died), from a PRNG of its own: the plans
+  // above are what every seed gave before the demo went through the task engine.
+  const work = randomFrom((options.seed ?? 42) ^ 0x5eed);
 
   // One transaction per simulated day: one durable record each.
   for (let day = 0; day < days + 1; day++) {
@@ -235,8 +254,10 @@ export async function seedDemo(store: Store, setNow: (ms: number) => void, optio
         summary.threads++;
         summary.sessions++;
       }
-      for (const p of todays) {
-        await tx.saveTask(p.task);
+      // Tasks a worker claims first, each to its end (or left running), so that a claim, which takes
+      // the oldest due task, finds the one meant: the tasks still pending at the end come last.
+      for (const p of [...todays.filter((t) => t.run), ...todays.filter((t) => !t.run)]) {
+        await writeTask(tx, p, setNow, work);
         summary.tasks++;
         if (p.approval && p.approval.decidedAt === undefined) {
           const params = p.task.params as Params;
@@ -258,6 +279,69 @@ export async function seedDemo(store: Store, setNow: (ms: number) => void, optio
   return summary;
 }
 
+/**
+ * Writes one planned task through the task engine, moving the clock to each event: enqueued; for
+ * one that needs it, an approval asked for and decided (denied: cancelled; approved: back in the
+ * queue); claimed by a worker; some attempts fail and are retried after the backoff, some workers
+ * die and the task is taken over once their lease has run out; then its end as planned (or still
+ * running). The task's row ends as the plan has it.
+ */
+async function writeTask(tx: TransactionHandle, p: Planned, setNow: (ms: number) => void, rand: () => number): Promise<void> {
+  const { task, approval, run } = p;
+  const id = task.id;
+  const createdAt = task.createdAt as number;
+  setNow(createdAt);
+  await tx.enqueueTask({
+    id,
+    command: task.command,
+    params: task.params,
+    callerId: task.callerId as string,
+    ...(task.responseChannel !== undefined ? { responseChannel: task.responseChannel } : {}),
+    ...(task.responseThread !== undefined ? { responseThread: task.responseThread } : {}),
+    createdAt,
+    maxAttempts: ATTEMPTS,
+    backoff: BACKOFF,
+  });
+  if (approval) {
+    // The plan's updatedAt of a task still waiting is when it started to wait.
+    setNow(approval.decidedAt === undefined ? (task.updatedAt as number) : createdAt + 1000);
+    await tx.updateTaskStatus(id, 'awaiting_approval');
+    if (approval.decidedAt === undefined) return;
+    setNow(approval.decidedAt);
+    if (approval.denied) return tx.cancelTask(id, task.error);
+    await tx.updateTaskStatus(id, 'pending');
+  }
+  if (!run) return;
+  const claim = async (at: number, leaseMs = LEASE_MS) => {
+    setNow(at);
+    const claimed = await tx.claimTask({ workerId: pick(rand, WORKERS), leaseMs });
+    if (claimed?.id !== id) throw new Error(`demo: the claim at ${new Date(at).toISOString()} took ${claimed?.id ?? 'nothing'}, not ${id}`);
+    return claimed;
+  };
+  const end = task.completedAt;
+  const trouble = end !== undefined && run.runMs > 90_000 ? rand() : 1;
+  let held;
+  if (trouble < 0.05) {
+    // The worker dies: its short lease runs out, and another worker takes the task over.
+    await claim(run.startAt, 30_000);
+    held = await claim(run.startAt + 45_000);
+  } else if (trouble < 0.13) {
+    // The first attempt fails on something passing; the retry, after the backoff, gets past it.
+    const first = await claim(run.startAt);
+    setNow(run.startAt + 20_000);
+    const failed = await tx.failTask(id, { workerId: first.workerId, fence: first.fence, error: pick(rand, TRANSIENT_ERRORS) });
+    held = await claim(failed.runAt as number);
+  } else {
+    held = await claim(run.startAt);
+  }
+  if (end === undefined) return; // still running
+  setNow(end);
+  const by = { workerId: held.workerId, fence: held.fence };
+  if (task.status === 'completed') await tx.completeTask(id, { ...by, ...(task.result !== undefined ? { result: task.result } : {}) });
+  else if (task.status === 'failed') await tx.failTask(id, { ...by, error: task.error as string, retry: false });
+  else await tx.cancelTask(id);
+}
+
 /** A simulated agent writing to a store until stopped (`demo --live`, `npm start`). */
 export interface LiveAgent {
   /** Stops after the step in progress; resolves when it has. */
@@ -268,13 +352,13 @@ export interface LiveAgent {
 
 /**
  * Starts a small simulated agent on `store` (with the real clock): every `intervalMs` or so it
- * submits, runs and completes tasks, asks for and gets approvals, fails to post a reply now and then
- * (dead letters, retried and resolved), touches sessions, and runs retention every 10 minutes.
- * `onStep` hears a line about each thing it did.
+ * enqueues tasks, its workers claim and run them (some attempts fail and are retried), asks for and
+ * gets approvals, fails to post a reply now and then (dead letters, retried and resolved), touches
+ * sessions, and runs retention every 10 minutes. `onStep` hears a line about each thing it did.
  */
 export function startLiveAgent(store: Store, { intervalMs = 1500, seed = Date.now(), onStep }: { intervalMs?: number; seed?: number; onStep?: (line: string) => void } = {}): LiveAgent {
   const rand = randomFrom(seed);
-  const running = new Map<string, number>(); // task id → steps left
+  const running = new Map<string, { workerId: string; fence: number; steps: number }>(); // task id → its claim, steps left
   const waiting = new Map<string, { taskId: string; steps: number }>(); // approval → task
   let n = 0;
   let steps = 0;
@@ -285,24 +369,40 @@ export function startLiveAgent(store: Store, { intervalMs = 1500, seed = Date.no
   const say = (line: string) => onStep?.(line);
   const prefix = `live-${Date.now().toString(36)}`;
 
+  // A worker that lost its claim (retention deleted the task, a lease ran out) drops the work.
+  const holding = async (id: string, act: () => Promise<void>) => {
+    try {
+      await act();
+    } catch (e) {
+      if (!(e instanceof StoreError && (e.code === 'LEASE_LOST' || e.code === 'NOT_FOUND'))) throw e;
+      say(`${id}: ${e.code === 'LEASE_LOST' ? 'the worker lost its claim' : 'gone'}`);
+    }
+  };
+
   const step = async () => {
     steps++;
     // Work in flight moves on.
-    for (const [id, left] of running) {
-      if (left > 1) {
-        running.set(id, left - 1);
+    for (const [id, claim] of running) {
+      if (claim.steps > 1) {
+        running.set(id, { ...claim, steps: claim.steps - 1 });
         continue;
       }
       running.delete(id);
       const task = await store.getTask(id);
       if (!task) continue;
+      const by = { workerId: claim.workerId, fence: claim.fence };
       if (rand() < 0.1) {
-        await store.completeTask(id, { error: errorFor(rand, task.command) });
-        say(`${id} failed`);
-      } else {
-        await store.completeTask(id, { result: resultFor(task.command, task.params as Params, rand) });
-        say(`${id} completed`);
+        const transient = rand() < 0.5;
+        await holding(id, async () => {
+          const failed = await store.failTask(id, { ...by, error: transient ? pick(rand, TRANSIENT_ERRORS) : errorFor(rand, task.command), retry: transient });
+          say(`${id} ${failed.status === 'pending' ? `failed attempt ${failed.attempt}; retried after the backoff` : 'failed'}`);
+        });
+        continue;
       }
+      await holding(id, async () => {
+        await store.completeTask(id, { ...by, result: resultFor(task.command, task.params as Params, rand) });
+        say(`${id} completed by ${claim.workerId}`);
+      });
       if (rand() < 0.15 && task.responseChannel) {
         await store.saveDeadLetter({ id: `dl-${id}`, targetChannel: task.responseChannel, ...(task.responseThread ? { targetThread: task.responseThread } : {}), message: `${id} ${task.command} done`, error: pick(rand, SLACK_ERRORS), nextRetryAt: Date.now() + 20_000 });
         say(`reply to ${id} failed to post: dead letter dl-${id}`);
@@ -321,10 +421,10 @@ export function startLiveAgent(store: Store, { intervalMs = 1500, seed = Date.no
       await store.transaction(async (tx) => {
         await tx.deleteApproval(requestId);
         await tx.appendAudit({ userId: approver, action: denied ? 'deny' : 'approve', resource: `${approval.permission}/${approval.resource}`, result: denied ? 'denied' : 'approved', details: { requestId, taskId: w.taskId } });
-        if (denied) await tx.completeTask(w.taskId, { error: `denied by ${approver}` });
-        else await tx.updateTaskStatus(w.taskId, 'running');
+        // Approved: back in the queue, for the next free worker.
+        if (denied) await tx.cancelTask(w.taskId, `denied by ${approver}`);
+        else await tx.updateTaskStatus(w.taskId, 'pending');
       });
-      if (!denied) running.set(w.taskId, 1 + Math.floor(rand() * 4));
       say(`${approver} ${denied ? 'denied' : 'approved'} ${requestId}`);
     }
     // A new message arrives most steps.
@@ -336,7 +436,7 @@ export function startLiveAgent(store: Store, { intervalMs = 1500, seed = Date.no
       const { command, params, needsApproval, permission } = commandFor(rand);
       await store.saveThreadSession({ channel, threadTs: ts });
       await store.saveSessionContext({ sessionId: `sess-${channel}-${ts}`, channel, threadTs: ts, userId: user });
-      await store.saveTask({ id, command, params, callerId: user, responseChannel: channel, responseThread: ts });
+      await store.enqueueTask({ id, command, params, callerId: user, responseChannel: channel, responseThread: ts, maxAttempts: ATTEMPTS, backoff: { ...BACKOFF, baseMs: 5_000 } });
       if (needsApproval) {
         await store.updateTaskStatus(id, 'awaiting_approval');
         const requestId = `appr-${id}`;
@@ -344,10 +444,16 @@ export function startLiveAgent(store: Store, { intervalMs = 1500, seed = Date.no
         waiting.set(requestId, { taskId: id, steps: 2 + Math.floor(rand() * 6) });
         say(`${user} asked for ${command} (${permission}): approval ${requestId} waiting`);
       } else {
-        await store.updateTaskStatus(id, 'running');
-        running.set(id, 1 + Math.floor(rand() * 4));
-        say(`${user} asked for ${command} ${JSON.stringify(params)}: ${id} running`);
+        say(`${user} asked for ${command} ${JSON.stringify(params)}: ${id} queued`);
       }
+    }
+    // Free workers take the due tasks, oldest first (retries, approved tasks, new ones).
+    for (const workerId of WORKERS) {
+      if ([...running.values()].some((c) => c.workerId === workerId)) continue;
+      const claimed = await store.claimTask({ workerId, leaseMs: LEASE_MS });
+      if (!claimed) break;
+      running.set(claimed.id, { workerId, fence: claimed.fence, steps: 1 + Math.floor(rand() * 4) });
+      say(`${workerId} claimed ${claimed.id} (attempt ${claimed.attempt} of ${claimed.maxAttempts})`);
     }
     // The dead-letter queue is retried.
     for (const letter of await store.listRetryable(5)) {
