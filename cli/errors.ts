@@ -9,7 +9,10 @@ import { StoreError } from '../src/index.js';
 export const EXIT = {
   /** Done; for `check`, no problem found. */
   OK: 0,
-  /** `check` found problems, or an unexpected failure. */
+  /**
+   * `check` found problems, the command would overwrite or duplicate something that exists (an
+   * output file, a task id: `EXISTS`, `CONFLICT`), or an unexpected failure.
+   */
   FAILED: 1,
   /** The command line is wrong (unknown command or option, a missing or invalid argument). */
   USAGE: 2,
@@ -64,6 +67,8 @@ const STORE_CODES: Readonly<Record<string, number>> = {
   PERSISTENCE: EXIT.IO,
   VALIDATION: EXIT.INVALID_INPUT,
   READ_ONLY: EXIT.FAILED,
+  // A task id that is taken (`replay --id`), a task that has ended: like an output that exists.
+  CONFLICT: EXIT.FAILED,
 };
 
 const FILE_CODES = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EIO', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EMFILE', 'EDQUOT', 'EBUSY']);

@@ -13,6 +13,7 @@ import { classify, CliError, EXIT, UsageError } from './errors.js';
 import { parsePositiveInt, parseTime, safeJson, safeText, terminalText } from './format.js';
 import { JSONL_COMMANDS } from './jsonl.js';
 import { MAINTENANCE_COMMANDS } from './maintenance.js';
+import { QUEUE_COMMANDS } from './queue-commands.js';
 import { READ_COMMANDS } from './read-commands.js';
 import { startDashboardServer } from './serve.js';
 
@@ -129,7 +130,7 @@ const demo: Command = {
 };
 
 /** Every command, in the order the help lists them. */
-export const COMMANDS: readonly Command[] = [...READ_COMMANDS, ...MAINTENANCE_COMMANDS, ...JSONL_COMMANDS, serve, demo];
+export const COMMANDS: readonly Command[] = [...READ_COMMANDS, ...QUEUE_COMMANDS, ...MAINTENANCE_COMMANDS, ...JSONL_COMMANDS, serve, demo];
 
 function version(): string {
   try {
@@ -151,8 +152,8 @@ function mainHelp(): string {
     '',
     'Every command takes --json (one JSON document on stdout) and --help.',
     'Reading commands open the database read-only and work while the agent runs; writing commands need it closed.',
-    'exit codes: 0 ok · 1 failed (check found problems) · 2 usage · 3 not found · 4 locked · 5 corrupt · 6 schema too new · 7 I/O · 8 invalid input',
-    `schema: v${SCHEMA_VERSION} (the Go store's); version ${version()}`,
+    'exit codes: 0 ok · 1 failed (check found problems, an output or task id exists) · 2 usage · 3 not found · 4 locked · 5 corrupt · 6 schema too new · 7 I/O · 8 invalid input',
+    `schema: v${SCHEMA_VERSION} (the Go store's v1 tables and the task engine's); version ${version()}`,
   ].join('\n');
 }
 

@@ -3,12 +3,13 @@
  * They open the database read-only, so they work while the agent runs and never change a byte.
  */
 import { basename } from 'node:path';
-import type { DeadLetter } from '../src/index.js';
+import type { DeadLetter, QueueStats, SqlPort } from '../src/index.js';
 import { checkpointThreshold, SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
 import type { Command, CommandContext } from './command.js';
 import { fileImage, fileSizes, inspecting, lockHolder, reading, requireFile, rowCounts } from './database.js';
 import { UsageError } from './errors.js';
 import { age, bytes, parseDuration, parsePositiveInt, parseTime, table, time } from './format.js';
+import { NO_QUEUE_YET } from './queue-commands.js';
 
 const LIMIT = { type: 'string', arg: '<n>', help: 'at most this many rows (newest first)' } as const;
 
@@ -26,10 +27,40 @@ function rowsResult<T>(rows: T[], text: string, what: string) {
   return { json: rows, text: rows.length === 0 ? `no ${what}` : `${text}\n${rows.length} ${what}` };
 }
 
+/**
+ * The task queue's counts at `now`, as `queueStats()` gives them, in one aggregate query; `null` for
+ * a database without the task engine's tables (schema v1 read where it cannot be upgraded).
+ */
+async function queueCounts(sql: SqlPort, now: number): Promise<QueueStats | null> {
+  if ((await sql.all("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'task_queue'")).length === 0) return null;
+  const row = (
+    await sql.all(
+      `SELECT
+        coalesce(sum(status = 'pending' AND run_at <= ?), 0) AS due,
+        coalesce(sum(status = 'pending' AND run_at > ?), 0) AS scheduled,
+        coalesce(sum(status = 'pending' AND attempts > 0), 0) AS retrying,
+        coalesce(sum(status = 'running'), 0) AS running,
+        coalesce(sum(status = 'running' AND lease_until > ?), 0) AS leased,
+        coalesce(sum(status = 'running' AND lease_until <= ?), 0) AS expired,
+        coalesce(sum(status = 'awaiting_approval'), 0) AS awaiting
+      FROM task_queue WHERE status IN ('pending', 'running', 'awaiting_approval')`,
+      [now, now, now, now],
+    )
+  )[0];
+  const n = (key: string) => Number(row?.[key] ?? 0);
+  return { due: n('due'), scheduled: n('scheduled'), retrying: n('retrying'), running: n('running'), leased: n('leased'), expired: n('expired'), awaitingApproval: n('awaiting') };
+}
+
+/** `due 3, scheduled 0, …`: a queue's counts on one line. */
+function queueText(q: QueueStats | null): string {
+  if (q === null) return NO_QUEUE_YET;
+  return `due ${q.due}, scheduled ${q.scheduled}, retrying ${q.retrying}, running ${q.running} (leased ${q.leased}, lease expired ${q.expired}), awaiting approval ${q.awaitingApproval}`;
+}
+
 const info: Command = {
   name: 'info',
   usage: '<db>',
-  summary: 'schema version, sizes, rows per table, oldest and newest task, who owns it, the last checkpoint',
+  summary: 'schema version, sizes, rows per table, oldest and newest task, the task queue, who owns it, the last checkpoint',
   options: {},
   positionals: [1, 1],
   async run(ctx) {
@@ -47,7 +78,7 @@ const info: Command = {
         return row ? { id: String(row.id), createdAt: Number(row.created_at) } : null;
       };
       const page = await engine.all('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()');
-      return { tables, byStatus, oldest: await edge('ASC'), newest: await edge('DESC'), dbBytes: Number(page[0]?.bytes ?? 0) };
+      return { tables, byStatus, oldest: await edge('ASC'), newest: await edge('DESC'), dbBytes: Number(page[0]?.bytes ?? 0), queue: await queueCounts(engine, Date.now()) };
     });
     // The threshold a store with the default settings uses on this image.
     const threshold = checkpointThreshold(undefined, sizes.imageBytes);
@@ -62,6 +93,7 @@ const info: Command = {
       checkpoint: { last: checkpoint ?? null, journalBytes: sizes.journalBytes, thresholdBytes: threshold },
       tables: stats.tables,
       tasks: { byStatus: stats.byStatus, oldest: stats.oldest, newest: stats.newest },
+      queue: stats.queue,
     };
     const lines = [
       `database     ${basename(path)} (${path})`,
@@ -85,6 +117,7 @@ const info: Command = {
       `tasks        ${Object.entries(stats.byStatus).map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}`,
       `oldest task  ${stats.oldest ? `${stats.oldest.id} at ${time(stats.oldest.createdAt)}` : '-'}`,
       `newest task  ${stats.newest ? `${stats.newest.id} at ${time(stats.newest.createdAt)}` : '-'}`,
+      `queue        ${queueText(stats.queue)}`,
     ];
     return { json: result, text: lines.join('\n') };
   },

@@ -131,8 +131,10 @@ const COMMANDS: readonly ((path: string, dir: string) => string[])[] = [
   (path) => ['tasks', path],
   (path) => ['export', path],
   (path, dir) => ['backup', path, join(dir, '..', `${Math.random().toString(36).slice(2)}-backup.db`)],
+  (path) => ['history', path, 'ours-1'],
   (path) => ['checkpoint', path],
   (path) => ['retention', path],
+  (path) => ['replay', path, 'ours-1'],
 ];
 
 describe('the corpus of bad files, through every command', () => {

@@ -11,7 +11,7 @@ import { ensureBuilt } from '../crash/built.js';
 import { openGoDatabase, tempDir, type TempDir } from '../helpers/go-db.js';
 import { goTasks, writeGoFixture } from '../helpers/go-fixture.js';
 import { SCHEMA_VERSION } from '../../src/index.js';
-import { cli, cliJson, saveWithWriter, startWriter } from './run.js';
+import { cli, cliJson, NODE22, queueWithWriter, saveWithWriter, startWriter } from './run.js';
 
 let tmp: TempDir;
 let demo: string;
@@ -56,9 +56,9 @@ describe('help and usage', () => {
   it('lists every command, and each has --help with its usage', async () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
-    const names = ['info', 'tasks', 'approvals', 'sessions', 'threads', 'dlq', 'audit', 'check', 'retention', 'checkpoint', 'migrate', 'backup', 'restore', 'export', 'import', 'serve', 'demo'];
+    const names = ['info', 'tasks', 'approvals', 'sessions', 'threads', 'dlq', 'audit', 'history', 'replay', 'check', 'retention', 'checkpoint', 'migrate', 'backup', 'restore', 'export', 'import', 'serve', 'demo'];
     for (const name of names) expect(help.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
-    expect(help.stdout).toContain('exit codes: 0 ok');
+    expect(help.stdout).toContain('exit codes: 0 ok · 1 failed (check found problems, an output or task id exists)');
     for (const name of names) {
       const one = await cli([name, '--help']);
       expect(one.code, name).toBe(0);
@@ -208,14 +208,186 @@ describe('reading commands', () => {
     const w = new Database(db);
     w.exec('CREATE TABLE "evil\u001b[2J" (x)');
     w.close();
-    for (const args of [['info', db], ['check', db]]) {
+    for (const args of [['info', db], ['check', db], ['history', db, 'zz\u001b[31mRED\u009b2J']]) {
       const out = await cli(args);
+      expect(out.code, args[0]).toBe(0);
       expect(out.stdout.includes('\u001b') || out.stdout.includes('\u009b'), args[0]).toBe(false);
-      expect(out.stdout).toContain(args[0] === 'info' ? 'zz\\x1b[31mRED\\x9b2J' : 'evil\\x1b[2J');
+      expect(out.stdout).toContain(args[0] === 'check' ? 'evil\\x1b[2J' : 'zz\\x1b[31mRED\\x9b2J');
     }
     const json = (await cli(['tasks', db, '--json'])).stdout;
     expect(json.includes('\u001b') || json.includes('\u009b')).toBe(false);
     expect((JSON.parse(json) as { id: string }[]).map((t) => t.id)).toContain('zz\u001b[31mRED\u009b2J');
+  });
+});
+
+describe('the task engine: history, replay, the queue in info', () => {
+  interface HistoryJson {
+    task: { id: string; status: string };
+    queue: { taskId: string; runAt: number; attempts: number; maxAttempts: number; fence: number; workerId?: string; leaseUntil?: number; replayOf?: string; lastError?: string } | null;
+    history: { from?: string; to: string; at: number; attempt?: number; workerId?: string; error?: string }[] | null;
+  }
+  type QueueJson = { due: number; scheduled: number; retrying: number; running: number; leased: number; expired: number; awaitingApproval: number };
+
+  /** A task's transitions as better-sqlite3 reads them, in the API's shape (absent for NULL). */
+  function transitions(file: string, id: string) {
+    return query<Record<string, string | number | null>>(file, 'SELECT from_status, to_status, at, attempt, worker_id, error FROM task_history WHERE task_id = ? ORDER BY id', id).map((r) => ({
+      ...(r.from_status === null ? {} : { from: r.from_status }),
+      to: r.to_status,
+      at: r.at,
+      ...(r.attempt === null ? {} : { attempt: r.attempt }),
+      ...(r.worker_id === null ? {} : { workerId: r.worker_id }),
+      ...(r.error === null ? {} : { error: r.error }),
+    }));
+  }
+
+  /** The queue's counts at `now`, by plain SQL on the file. */
+  function queueCounts(file: string, now: number): QueueJson {
+    const n = (where: string, ...params: unknown[]) => count(file, `SELECT count(*) FROM task_queue WHERE ${where}`, ...params);
+    return {
+      due: n("status = 'pending' AND run_at <= ?", now),
+      scheduled: n("status = 'pending' AND run_at > ?", now),
+      retrying: n("status = 'pending' AND attempts > 0"),
+      running: n("status = 'running'"),
+      leased: n("status = 'running' AND lease_until > ?", now),
+      expired: n("status = 'running' AND lease_until <= ?", now),
+      awaitingApproval: n("status = 'awaiting_approval'"),
+    };
+  }
+
+  it("history: a demo task's transitions as task_history holds them, and its queue entry", async () => {
+    // The demo runs its tasks through the task engine: pick one that was retried or taken over.
+    const [busy] = query<{ task_id: string; n: number }>(demo, 'SELECT task_id, count(*) AS n FROM task_history GROUP BY task_id ORDER BY n DESC, task_id LIMIT 1');
+    const id = busy?.task_id as string;
+    expect(busy?.n).toBeGreaterThanOrEqual(4);
+    const out = await cliJson<HistoryJson>(['history', demo, id]);
+    expect(out.task).toMatchObject({ id, status: query<{ status: string }>(demo, 'SELECT status FROM tasks WHERE id = ?', id)[0]?.status });
+    expect(out.history).toEqual(transitions(demo, id));
+    const [row] = query<Record<string, string | number | null>>(demo, 'SELECT * FROM task_queue WHERE task_id = ?', id);
+    expect(out.queue).toMatchObject({ taskId: id, runAt: row?.run_at, attempts: row?.attempts, maxAttempts: row?.max_attempts, fence: row?.fence });
+    expect(out.queue?.attempts).toBeGreaterThanOrEqual(2);
+    expect(out.queue?.lastError ?? null).toBe(row?.last_error ?? null);
+    // Every transition of a task: the demo's first is "→ pending" (enqueued), its last the task's status.
+    expect(out.history?.[0]).toMatchObject({ to: 'pending' });
+    expect(out.history?.at(-1)?.to).toBe(out.task.status);
+
+    const text = await cli(['history', demo, id]);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^task\\s+${id} \\(${out.task.status}\\): `));
+    expect(text.stdout).toMatch(new RegExp(`^attempts\\s+${row?.attempts} of ${row?.max_attempts}$`, 'm'));
+    expect(text.stdout).toMatch(new RegExp(`^fence\\s+${row?.fence}$`, 'm'));
+    expect(text.stdout).toMatch(/^held by\s+none$/m); // ended: no holder
+    const header = lines.findIndex((l) => /^TIME\s+TRANSITION\s+ATTEMPT\s+WORKER\s+ERROR$/.test(l));
+    expect(header).toBeGreaterThan(0);
+    const rows = lines.slice(header + 1, -1);
+    expect(rows).toHaveLength(out.history?.length ?? -1);
+    out.history?.forEach((t, i) => {
+      const stamp = `${new Date(t.at).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+      expect(rows[i]).toContain(stamp);
+      expect(rows[i]).toContain(`${t.from ? `${t.from} ` : ''}→ ${t.to}`);
+      if (t.workerId) expect(rows[i]).toContain(t.workerId);
+    });
+    expect(lines.at(-1)).toBe(`${out.history?.length} transitions`);
+
+    // A lease taken over is a running → running transition naming the expiry.
+    const [takenOver] = query<{ task_id: string }>(demo, "SELECT task_id FROM task_history WHERE from_status = 'running' AND to_status = 'running' LIMIT 1");
+    const over = await cliJson<HistoryJson>(['history', demo, takenOver?.task_id as string]);
+    expect(over.history?.find((t) => t.from === 'running' && t.to === 'running')?.error).toMatch(/^lease expired at \d+$/);
+  });
+
+  it('history of a task that is not there: exit 3 (NOT_FOUND); of one a live lease holds: the holder', async () => {
+    const missing = await cliJson<JsonError>(['history', demo, 'no-such-task'], 3);
+    expect(missing.error).toMatchObject({ code: 'NOT_FOUND', exitCode: 3 });
+    expect(missing.error.message).toContain('no task "no-such-task"');
+    expect((await cli(['history', demo])).code).toBe(2);
+    const db = copyOf('leased.db');
+    await queueWithWriter(db);
+    const leased = await cliJson<HistoryJson>(['history', db, 'q-run-0']);
+    expect(leased.queue).toMatchObject({ workerId: 'w-1', attempts: 1, maxAttempts: 3, fence: 1 });
+    const text = await cli(['history', db, 'q-run-0']);
+    expect(text.stdout).toMatch(/^held by\s+w-1, lease until \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/m);
+    const retried = await cli(['history', db, 'q-run-1']);
+    expect(retried.stdout).toMatch(/^last error\s+connection refused$/m);
+    expect(retried.stdout).toMatch(/running → pending\s+1\s+w-2\s+connection refused/);
+    expect((await cli(['history', db, 'q-run-2'])).stdout).toMatch(/^held by\s+w-3, lease until .*\(expired\)$/m);
+  });
+
+  it('replay: a new pending task with the same command and params, linked to the original; --id; a taken id exits 1 (CONFLICT); a missing task 3', async () => {
+    const db = copyOf('replay.db');
+    const [original] = query<{ id: string; command: string; params: string; caller_id: string; response_channel: string; response_thread: string }>(
+      db,
+      "SELECT t.* FROM tasks t JOIN task_queue q ON q.task_id = t.id WHERE t.status = 'failed' ORDER BY t.id LIMIT 1",
+    );
+    const id = original?.id as string;
+    // The plain output is the new id alone, for scripts; what happened goes to stderr.
+    const ran = await cli(['replay', db, id]);
+    expect(ran.code, ran.stderr).toBe(0);
+    const newId = ran.stdout.trim();
+    expect(newId).toMatch(new RegExp(`^${id}-replay-[0-9a-f]{8}$`));
+    expect(ran.stderr).toContain(`replayed ${id} as ${newId} (pending)`);
+    const [copy] = query<{ status: string; command: string; params: string; caller_id: string; response_channel: string; response_thread: string; completed_at: number | null }>(db, 'SELECT * FROM tasks WHERE id = ?', newId);
+    expect(copy).toMatchObject({ status: 'pending', command: original?.command, params: original?.params, caller_id: original?.caller_id, response_channel: original?.response_channel, response_thread: original?.response_thread, completed_at: null });
+    const queued = (taskId: string) => query<{ replay_of: string | null; max_attempts: number; attempts: number; backoff: string | null }>(db, 'SELECT replay_of, max_attempts, attempts, backoff FROM task_queue WHERE task_id = ?', taskId)[0];
+    expect(queued(newId)).toEqual({ replay_of: id, max_attempts: queued(id)?.max_attempts, attempts: 0, backoff: queued(id)?.backoff });
+    expect(transitions(db, newId).map((t) => t.to)).toEqual(['pending']);
+
+    const named = await cliJson<{ id: string; status: string; command: string }>(['replay', db, id, '--id', 'again-1']);
+    expect(named).toMatchObject({ id: 'again-1', status: 'pending', command: original?.command });
+    expect(queued('again-1')?.replay_of).toBe(id);
+    expect((await cliJson<HistoryJson>(['history', db, 'again-1'])).queue?.replayOf).toBe(id);
+
+    const before = count(db, 'SELECT count(*) FROM tasks');
+    const taken = await cliJson<JsonError>(['replay', db, id, '--id', 'again-1'], 1);
+    expect(taken.error).toMatchObject({ code: 'CONFLICT', exitCode: 1 });
+    expect(taken.error.message).toContain('"again-1" exists already');
+    const missing = await cliJson<JsonError>(['replay', db, 'no-such-task'], 3);
+    expect(missing.error).toMatchObject({ code: 'NOT_FOUND', exitCode: 3 });
+    expect(count(db, 'SELECT count(*) FROM tasks')).toBe(before);
+    expect((await cli(['replay', db, id, '--id'])).code).toBe(2);
+  });
+
+  it("info: the queue's counts, as task_queue holds them", async () => {
+    const demoQueue = (await cliJson<{ queue: QueueJson }>(['info', demo])).queue;
+    expect(demoQueue).toEqual(queueCounts(demo, Date.now()));
+    expect(demoQueue.awaitingApproval).toBe(count(demo, "SELECT count(*) FROM tasks WHERE status = 'awaiting_approval'"));
+    // Every state: the writer enqueued 3 due tasks and 1 for tomorrow, and claimed 3 (a lease of an
+    // hour, a failed attempt waiting an hour to retry, an expired lease).
+    const db = copyOf('queue.db');
+    await queueWithWriter(db);
+    const info = await cliJson<{ queue: QueueJson }>(['info', db]);
+    const sql = queueCounts(db, Date.now());
+    expect(info.queue).toEqual(sql);
+    expect(info.queue).toMatchObject({ due: 3 + demoQueue.due, scheduled: 2 + demoQueue.scheduled, retrying: 1 + demoQueue.retrying, leased: 1 + demoQueue.leased, expired: 1 + demoQueue.expired });
+    const text = await cli(['info', db]);
+    const q = info.queue;
+    expect(text.stdout).toContain(`queue        due ${q.due}, scheduled ${q.scheduled}, retrying ${q.retrying}, running ${q.running} (leased ${q.leased}, lease expired ${q.expired}), awaiting approval ${q.awaitingApproval}`);
+  });
+
+  it('a schema v1 file read on node:sqlite (Node 22): info and history say "schema v1: no queue yet"; on sql.js it is upgraded in memory', async () => {
+    const go = tmp.file('go-v1-queue.db');
+    const g = openGoDatabase(go);
+    writeGoFixture(g);
+    g.close();
+    const before = readFileSync(go);
+    const [id] = Object.keys(goTasks);
+    const info = await cli(['info', go, '--json'], { node: NODE22 });
+    expect(info.code, info.stderr).toBe(0);
+    expect(JSON.parse(info.stdout)).toMatchObject({ schemaVersion: 1, queue: null });
+    expect((await cli(['info', go], { node: NODE22 })).stdout).toMatch(/^queue\s+schema v1: no queue yet$/m);
+    const history = await cli(['history', go, id as string, '--json'], { node: NODE22 });
+    expect(history.code, history.stderr).toBe(0);
+    expect(JSON.parse(history.stdout)).toMatchObject({ task: { id }, queue: null, history: null });
+    const text = await cli(['history', go, id as string], { node: NODE22 });
+    expect(text.stdout).toMatch(/^queue\s+schema v1: no queue yet$/m);
+    expect(text.stdout).toContain('no history: schema v1: no queue yet');
+    expect((await cli(['history', go, 'nope'], { node: NODE22 })).code).toBe(3);
+    // sql.js (Node 20) upgrades what it reads in memory: a queue row per task, no transitions yet.
+    const upgraded = await cliJson<HistoryJson>(['history', go, id as string]);
+    expect(upgraded.queue).toMatchObject({ taskId: id, attempts: 0 });
+    expect(upgraded.history).toEqual([]);
+    expect((await cli(['history', go, id as string])).stdout).toContain('no transitions recorded (the task was written before schema v2)');
+    expect((await cliJson<{ queue: QueueJson | null }>(['info', go])).queue).not.toBeNull();
+    expect(readFileSync(go).equals(before)).toBe(true);
   });
 });
 
@@ -236,7 +408,7 @@ describe('failures and their exit codes', () => {
     const writer = startWriter(db, 'hold', 5);
     try {
       await writer.waitFor(/^ready$/);
-      for (const args of [['checkpoint', db], ['migrate', db], ['retention', db], ['restore', demo, db, '--force'], ['demo', db, '--if-empty']]) {
+      for (const args of [['checkpoint', db], ['migrate', db], ['retention', db], ['restore', demo, db, '--force'], ['demo', db, '--if-empty'], ['replay', db, 'held-0']]) {
         const out = await cliJson<JsonError>(args, 4);
         expect(out.error.code, args.join(' ')).toBe('LOCKED');
         expect(out.error.message).toContain(`process ${writer.process.pid}`);
@@ -246,6 +418,7 @@ describe('failures and their exit codes', () => {
       expect(info.tables.tasks).toBe(450 + 5); // the journal's acknowledged writes are read too
       expect(info.journalBytes).toBeGreaterThan(0);
       expect((await cliJson<unknown[]>(['tasks', db, '--caller', 'U-WRITER'])).length).toBe(5);
+      expect((await cliJson<{ history: { to: string }[] }>(['history', db, 'held-0'])).history.map((t) => t.to)).toEqual(['pending']);
       expect((await cli(['check', db])).code).toBe(0);
       expect((await cli(['retention', db, '--dry-run'])).code).toBe(0);
     } finally {

