@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIndexedDbAdapter, indexedDbNames, type IndexedDbAdapterOptions } from '../../adapters/indexeddb.js';
+import { createIndexedDbAdapter, IMAGE_CHUNK_BYTES, indexedDbNames, type IndexedDbAdapterOptions } from '../../adapters/indexeddb.js';
 import { LockError, PersistenceError, openStore, type Store, type StoreWarning } from '../../src/index.js';
 import { deleteIndexedDb, failEveryPut, failPutOf } from '../helpers/indexeddb.js';
 import { createFakeLocks, type FakeLocks } from '../helpers/web-locks.js';
@@ -205,6 +205,54 @@ describe('indexeddb adapter', () => {
     await reader.close();
   });
 
+  it('an image stored in 8 MiB chunks (the layout before 1 MiB chunks) loads; the next checkpoint stores it in IMAGE_CHUNK_BYTES chunks', async () => {
+    const name = newName();
+    // A real database of about 10 MiB: two chunks of the old size, ten of the new.
+    const seed = await openStore({ durability: 'none' });
+    const tasks = 1_300;
+    await seed.transaction(async (tx) => {
+      for (let i = 0; i < tasks; i++) await tx.saveTask({ id: `t-${i}`, command: 'deploy', params: { pad: 'x'.repeat(7_000), i } });
+    });
+    const image = await seed.exportImage();
+    await seed.close();
+    expect(image.byteLength).toBeGreaterThan(8 * 2 ** 20);
+    const locks = createFakeLocks();
+    const writer = adapterOn(locks, name);
+    await writer.lock();
+    await writer.load();
+    await writer.checkpoint(image);
+    await writer.close();
+
+    // Rewritten as the old layout: [8 MiB, the rest] under the same image id.
+    const raw = await rawDatabase(name);
+    const oldId = await rechunk(raw, 8 * 2 ** 20);
+    expect(await imageChunkSizes(raw, oldId)).toEqual([8 * 2 ** 20, image.byteLength - 8 * 2 ** 20]);
+
+    const loaded = adapterOn(locks, name);
+    await loaded.lock();
+    const loadedImage = (await loaded.load()).image;
+    // Compared as bytes: toEqual walks a 10 MiB array element by element for minutes.
+    expect(loadedImage && Buffer.from(loadedImage).equals(image)).toBe(true);
+    await loaded.close();
+
+    const store = track(await openStore({ adapter: adapterOn(locks, name) }));
+    expect((await store.listTasks()).length).toBe(tasks);
+    await store.saveTask(task('after'));
+    await store.checkpoint();
+    const newId = ((await metaOf(raw)) as { image: { id: number } }).image.id;
+    expect(newId).not.toBe(oldId);
+    expect(await imageChunkSizes(raw, oldId)).toEqual([]);
+    const sizes = await imageChunkSizes(raw, newId);
+    expect(sizes.length).toBe(Math.ceil(store.health().imageBytes / IMAGE_CHUNK_BYTES));
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(IMAGE_CHUNK_BYTES);
+    // Finer than the old layout: a chunk's put holds the page's thread for a few ms, not ~30.
+    expect(sizes.length).toBeGreaterThan(2);
+    await store.close();
+    raw.close();
+    const again = track(await openStore({ adapter: adapterOn(locks, name), readOnly: true }));
+    expect((await again.listTasks()).length).toBe(tasks + 1);
+  });
+
   it('reading a database that does not exist creates none (a read-only open changes nothing)', async () => {
     const name = newName();
     const error = await rejection(openStore({ adapter: adapterOn(createFakeLocks(), name), readOnly: true }));
@@ -370,3 +418,50 @@ describe('indexeddb adapter', () => {
     });
   });
 });
+
+/** The store's IndexedDB database, opened directly (as the adapter left it). */
+function rawDatabase(name: string): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(indexedDbNames(name).database);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function inStore<T>(db: IDBDatabase, mode: IDBTransactionMode, work: (data: IDBObjectStore) => IDBRequest<T> | void): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(db.objectStoreNames[0] as string, mode);
+    const request = work(tx.objectStore(db.objectStoreNames[0] as string));
+    tx.oncomplete = () => resolve(request ? request.result : undefined);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+const metaOf = (db: IDBDatabase): Promise<unknown> => inStore(db, 'readonly', (data) => data.get('meta'));
+
+/** The sizes of image `id`'s chunks, in order. */
+async function imageChunkSizes(db: IDBDatabase, id: number): Promise<number[]> {
+  const chunks = (await inStore(db, 'readonly', (data) => data.getAll(IDBKeyRange.bound(['image', id, 0], ['image', id, Infinity])))) as Uint8Array[];
+  return chunks.map((c) => c.byteLength);
+}
+
+/** Stores the current image again in chunks of `chunkBytes` (meta updated to match); returns its id. */
+async function rechunk(db: IDBDatabase, chunkBytes: number): Promise<number> {
+  const meta = (await metaOf(db)) as { image: { id: number; bytes: number; chunks: number } };
+  const { id } = meta.image;
+  const parts = (await inStore(db, 'readonly', (data) => data.getAll(IDBKeyRange.bound(['image', id, 0], ['image', id, Infinity])))) as Uint8Array[];
+  const image = new Uint8Array(meta.image.bytes);
+  let at = 0;
+  for (const part of parts) {
+    image.set(part, at);
+    at += part.length;
+  }
+  const chunks = Math.ceil(image.length / chunkBytes);
+  await inStore(db, 'readwrite', (data) => {
+    data.delete(IDBKeyRange.bound(['image', id, 0], ['image', id, Infinity]));
+    for (let i = 0; i < chunks; i++) data.put(image.slice(i * chunkBytes, (i + 1) * chunkBytes), ['image', id, i]);
+    data.put({ ...meta, image: { ...meta.image, chunks } }, 'meta');
+  });
+  return id;
+}
