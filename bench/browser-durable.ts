@@ -10,6 +10,11 @@
  * adapter's `append` alone, and the put in an off-the-record context (the test harness's default
  * contexts, see below).
  *
+ * Then the browser half of checkpoint-stalls (issue 16): sequential durable saves on the 50 MiB
+ * seed for long enough to cross three checkpoints (an explicit one at the half), with the event
+ * loop sampled by a 1 ms timer, against the strict put floor: p50/p99/p99.9/max, saves over
+ * 100 ms, loop lag, throughput, the checkpoints and the bytes given to the adapter.
+ *
  * The page (bench/browser/durable-page.ts) builds each seed image once (a memory store filled with
  * tasks of a few KB), and every subject, size and round starts on a fresh IndexedDB database seeded
  * with it through the adapter's own `lock/load/checkpoint/close`. Chromium runs with a persistent
@@ -21,7 +26,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumPath, startBrowserHarness, type BrowserHarness } from '../test/browser/harness.js';
-import type { DurablePage, StoreRun } from './browser/durable-page.js';
+import { IMAGE_CHUNK_BYTES } from '../adapters/indexeddb.js';
+import { checkpointThreshold } from '../src/index.js';
+import type { DurablePage, StallsRun, StoreRun } from './browser/durable-page.js';
 import { percentile } from './durable-common.js';
 import { formatRatio, markdownTable, median, packageVersion, platform, type BenchOptions, type BenchResult, type Benchmark, type TargetResult } from './harness.js';
 
@@ -45,6 +52,14 @@ interface Params {
   /** Untimed saves (puts) after the open, before the timed ones. */
   readonly warmup: number;
   readonly imageWarmup: number;
+  /** Checkpoint stalls: the seed they run on, the checkpoints they cross, the floor's puts. */
+  readonly stalls: {
+    readonly size: string;
+    /** A fixed threshold (quick runs), or undefined for the store's adaptive one. */
+    readonly checkpointBytes: number | undefined;
+    readonly checkpoints: number;
+    readonly floorPuts: number;
+  };
 }
 
 const DEFAULTS: Params = {
@@ -56,6 +71,7 @@ const DEFAULTS: Params = {
   saves: 500,
   warmup: 30,
   imageWarmup: 2,
+  stalls: { size: '50 MiB', checkpointBytes: undefined, checkpoints: 3, floorPuts: 20_000 },
 };
 
 const QUICK: Params = {
@@ -67,10 +83,16 @@ const QUICK: Params = {
   saves: 60,
   warmup: 5,
   imageWarmup: 1,
+  stalls: { size: '8 MiB', checkpointBytes: 256 * 1024, checkpoints: 3, floorPuts: 500 },
 };
 
 /** The issue's target: a durable journal save under 5 ms at every size. */
 const TARGET_P50_MS = 5;
+/** Checkpoint stalls' targets (issue 16), as checkpoint-stalls' at 256 MiB in Node, against the strict put floor. */
+const STALL_TARGET_MAX_MS = 100;
+const STALL_TARGET_LAG_MS = 50;
+const STALL_TARGET_P999_RATIO = 3;
+const STALL_TARGET_THROUGHPUT_RATIO = 0.8;
 /** Saves of the calibration that measures a journal record's size. */
 const RECORD_SAMPLE = 50;
 /** The longest one call into the page may take (a stuck page fails the run instead of hanging it). */
@@ -247,6 +269,130 @@ async function measure(b: Browser, subject: SubjectId, seed: Seed, params: Param
 }
 
 // ---------------------------------------------------------------------------------------------
+// Checkpoint stalls (issue 16 in the browser)
+
+interface StallsResult {
+  readonly seed: Seed;
+  readonly run: Omit<StallsRun, 'latencies'>;
+  readonly saves: number;
+  readonly store: { readonly p50Ms: number; readonly p99Ms: number; readonly p999Ms: number; readonly maxMs: number; readonly over100: number; readonly savesPerSecond: number; readonly loopLagMaxMs: number };
+  readonly floor: { readonly puts: number; readonly p50Ms: number; readonly p99Ms: number; readonly p999Ms: number; readonly maxMs: number; readonly putsPerSecond: number };
+}
+
+/**
+ * Sequential durable saves on the seed for long enough to cross `params.stalls.checkpoints`
+ * checkpoints (an explicit one at the half among them), between two runs of the strict put floor
+ * (their latencies pooled): the browser half of checkpoint-stalls.
+ */
+async function measureStalls(b: Browser, seed: Seed, params: Params, recordBytes: number, log: (line: string) => void): Promise<StallsResult> {
+  const threshold = checkpointThreshold(params.stalls.checkpointBytes, seed.bytes);
+  // The explicit checkpoint at the half empties the journal: (n + 0.3) thresholds of records cross
+  // n - 1 automatic ones and the explicit one.
+  const saves = Math.ceil(((params.stalls.checkpoints + 0.3) * threshold) / recordBytes);
+  const floor = async (): Promise<number[]> => {
+    await collectPageGarbage(b.page);
+    return call(b, b.page, 'measurePut', { database: `bd-${process.pid}-stall-put-${++databases}`, durability: 'strict', bytes: recordBytes, warmup: params.warmup, count: params.stalls.floorPuts });
+  };
+  log(`browser-durable: checkpoint stalls at ${seed.size.label}: ${saves.toLocaleString('en-US')} saves (threshold ${mib(threshold)} MiB), floor ${params.stalls.floorPuts.toLocaleString('en-US')} puts before and after`);
+  const before = await floor();
+  const name = `bd-${process.pid}-stalls-${seed.size.bytes}-${++databases}`;
+  await call(b, b.page, 'seed', name, seed.size.bytes);
+  await collectPageGarbage(b.page);
+  let latencies: number[];
+  let run: Omit<StallsRun, 'latencies'>;
+  try {
+    ({ latencies, ...run } = await call(b, b.page, 'measureStalls', { name, count: saves, ...(params.stalls.checkpointBytes ? { checkpointBytes: params.stalls.checkpointBytes } : {}) }));
+  } finally {
+    await call(b, b.page, 'drop', name);
+  }
+  const after = await floor();
+  const puts = [...before, ...after];
+  const sum = (values: readonly number[]): number => values.reduce((a, v) => a + v, 0);
+  const result: StallsResult = {
+    seed,
+    run,
+    saves,
+    store: {
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      p999Ms: percentile(latencies, 0.999),
+      maxMs: Math.max(...latencies),
+      over100: latencies.filter((ms) => ms > 100).length,
+      savesPerSecond: (latencies.length / run.totalMs) * 1000,
+      loopLagMaxMs: Math.max(0, run.maxTickGapMs - run.medianTickGapMs),
+    },
+    floor: {
+      puts: puts.length,
+      p50Ms: percentile(puts, 0.5),
+      p99Ms: percentile(puts, 0.99),
+      p999Ms: percentile(puts, 0.999),
+      maxMs: Math.max(...puts),
+      putsPerSecond: (puts.length / sum(puts)) * 1000,
+    },
+  };
+  log(
+    `browser-durable: stalls: store p50 ${formatMs(result.store.p50Ms)} ms, p99.9 ${formatMs(result.store.p999Ms)} ms, max ${formatMs(result.store.maxMs)} ms, ` +
+      `loop lag max ${formatMs(result.store.loopLagMaxMs)} ms, ${Math.round(result.store.savesPerSecond)} saves/s, ${run.checkpoints} checkpoints (${run.checkpointMs.map((ms) => formatMs(ms)).join(', ')} ms); ` +
+      `floor p50 ${formatMs(result.floor.p50Ms)} ms, p99.9 ${formatMs(result.floor.p999Ms)} ms, max ${formatMs(result.floor.maxMs)} ms, ${Math.round(result.floor.putsPerSecond)} puts/s`,
+  );
+  if (run.checkpoints < params.stalls.checkpoints) log(`browser-durable: WARNING: the saves crossed ${run.checkpoints} checkpoints, fewer than ${params.stalls.checkpoints}`);
+  return result;
+}
+
+function stallTargets(r: StallsResult): TargetResult[] {
+  const label = `${r.seed.size.label} in Chromium (IndexedDB, strict), across ${r.run.checkpoints} checkpoints`;
+  return [
+    { description: `${label}: durable saveTask max <= ${STALL_TARGET_MAX_MS} ms`, met: r.store.maxMs <= STALL_TARGET_MAX_MS, measured: `${formatMs(r.store.maxMs)} ms (${r.store.over100} saves over 100 ms)` },
+    { description: `${label}: event-loop lag max <= ${STALL_TARGET_LAG_MS} ms`, met: r.store.loopLagMaxMs <= STALL_TARGET_LAG_MS, measured: `${formatMs(r.store.loopLagMaxMs)} ms` },
+    {
+      description: `${label}: p99.9 <= ${STALL_TARGET_P999_RATIO}x the IndexedDB put floor's`,
+      met: r.store.p999Ms <= STALL_TARGET_P999_RATIO * r.floor.p999Ms,
+      measured: `${formatMs(r.store.p999Ms)} ms vs ${formatMs(r.floor.p999Ms)} ms (${formatRatio(r.store.p999Ms / r.floor.p999Ms)})`,
+    },
+    {
+      description: `${label}: throughput >= ${STALL_TARGET_THROUGHPUT_RATIO}x the IndexedDB put floor's`,
+      met: r.store.savesPerSecond >= STALL_TARGET_THROUGHPUT_RATIO * r.floor.putsPerSecond,
+      measured: `${Math.round(r.store.savesPerSecond)} saves/s vs ${Math.round(r.floor.putsPerSecond)} puts/s (${formatRatio(r.store.savesPerSecond / r.floor.putsPerSecond)})`,
+    },
+  ];
+}
+
+function stallsMarkdown(r: StallsResult, params: Params): string {
+  const dash = '—';
+  const rows = [
+    [
+      'store, journal (strict)',
+      mib(r.run.imageBytes),
+      r.saves.toLocaleString('en-US'),
+      formatMs(r.store.p50Ms),
+      formatMs(r.store.p99Ms),
+      formatMs(r.store.p999Ms),
+      formatMs(r.store.maxMs),
+      String(r.store.over100),
+      formatMs(r.store.loopLagMaxMs),
+      Math.round(r.store.savesPerSecond).toLocaleString('en-US'),
+      `${r.run.checkpoints} (${r.run.checkpointMs.map((ms) => formatMs(ms)).join(', ')} ms)`,
+      `${mib(r.run.journalBytes)} / ${mib(r.run.imageBytesWritten)}`,
+    ],
+    ['IndexedDB put, strict (floor)', dash, r.floor.puts.toLocaleString('en-US'), formatMs(r.floor.p50Ms), formatMs(r.floor.p99Ms), formatMs(r.floor.p999Ms), formatMs(r.floor.maxMs), dash, dash, Math.round(r.floor.putsPerSecond).toLocaleString('en-US'), dash, dash],
+  ];
+  return [
+    `### checkpoint stalls in Chromium: sequential durable saveTask across checkpoints at ${r.seed.size.label} (IndexedDB adapter, strict)`,
+    '',
+    markdownTable(['subject', 'image MiB', 'saves', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 100 ms', 'loop lag max ms', 'per s', 'checkpoints (each)', 'journal / image MiB written'], rows),
+    '',
+    `The store opens the seeded database (open ${formatMs(r.run.openMs)} ms), checkpoints once, then saves ${r.saves.toLocaleString('en-US')} new tasks one after another, each awaited, ` +
+      `with an explicit \`checkpoint()\` started at the half; the others start when the journal reaches ${mib(r.run.checkpointThresholdBytes)} MiB ` +
+      `(${params.stalls.checkpointBytes ? `\`checkpointBytes\` set for this quick run` : 'the adaptive threshold: the larger of 16 MiB and an eighth of the image'}). ` +
+      'Each checkpoint exports the image in steps between saves and writes it in staged chunks while the saves go on into the next journal segment. ' +
+      `**loop lag**: the longest gap between two ticks of a 1 ms \`setInterval\` during the saves minus the median gap (${formatMs(r.run.medianTickGapMs)} ms, Chromium's clamp). ` +
+      `**journal / image written**: the bytes the adapter was given to append and the images it was given to write. ` +
+      `Close ${formatMs(r.run.closeMs)} ms; a clean close (open again, close with nothing written) ${formatMs(r.run.cleanCloseMs)} ms writing ${r.run.cleanCloseBytes.toLocaleString('en-US')} bytes. ` +
+      `The floor: ${params.stalls.floorPuts.toLocaleString('en-US')} strict puts of a journal record's size before the saves and as many after, pooled; its rate is puts over their summed latencies.`,
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 function mib(bytes: number): string {
@@ -354,7 +500,7 @@ function report(summaries: readonly Summary[], seeds: readonly Seed[], params: P
     '',
     `- **saves**: durable \`saveTask\`s of new pending tasks (small params), one after another, each awaited, timed with \`performance.now()\` in the page ` +
       `(${env.crossOriginIsolated ? 'cross-origin isolated: 5 µs resolution' : 'not cross-origin isolated: 100 µs resolution'}), after ${params.warmup} untimed ones (whole image: ${params.imageWarmup}). ` +
-      `A save appends one journal entry of ${perSize('journal', (s) => `${Math.round(s.journalBytesPerSave)}`)} bytes (${sizes}); whole-image mode writes the image in 8 MiB chunks.`,
+      `A save appends one journal entry of ${perSize('journal', (s) => `${Math.round(s.journalBytesPerSave)}`)} bytes (${sizes}); whole-image mode writes the image in ${IMAGE_CHUNK_BYTES / MiB} MiB chunks, a transaction each.`,
     `- **IndexedDB put (floor)**: in the same page, a readwrite transaction with \`{ durability: 'strict' }\` putting one ${env.recordBytes}-byte value ` +
       `(a journal record's size, measured as \`health().journalBytes\` per save over ${RECORD_SAMPLE} saves) under a new key of a database of its own, awaited until \`complete\`. ` +
       '**relaxed**: the same with `durability: \'relaxed\'` (the store: `createIndexedDbAdapter({ name, durability: \'relaxed\' })`): committed without waiting for the disk.',
@@ -426,13 +572,23 @@ async function run(options: BenchOptions): Promise<BenchResult> {
       }
     }
 
+    const stallSeed = seeds.find((s) => s.size.label === params.stalls.size);
+    if (!stallSeed) throw new Error(`browser-durable: no seed of ${params.stalls.size} for the checkpoint stalls`);
+    const stalls = await measureStalls(b, stallSeed, params, recordBytes, log);
+
     const summaries = seeds.flatMap((seed) => {
       const rounds = (subject: SubjectId): Measurement[] => results.get(`${subject}@${seed.size.bytes}`) ?? [];
       return SUBJECTS.map((subject) => summarize(subject, seed, rounds(subject), rounds('put'), rounds('journal')));
     });
     const durationMs = performance.now() - started;
     log(`browser-durable: took ${(durationMs / 1000).toFixed(0)} s`);
-    return report(summaries, seeds, params, { chromium: chromiumVersion, userAgent: info.userAgent, crossOriginIsolated: info.crossOriginIsolated, recordBytes, durationMs });
+    const result = report(summaries, seeds, params, { chromium: chromiumVersion, userAgent: info.userAgent, crossOriginIsolated: info.crossOriginIsolated, recordBytes, durationMs });
+    const targets = [...result.targets, ...stallTargets(stalls)];
+    return {
+      markdown: `${result.markdown}\n\n${stallsMarkdown(stalls, params)}\n\nTargets: ${stallTargets(stalls).map((x) => `${x.description}: ${x.measured} ${x.met ? 'PASS' : 'MISS'}`).join('; ')}.`,
+      targets,
+      json: { ...(result.json as object), stalls: { ...stalls, seed: stalls.seed.size.label }, targets },
+    };
   } finally {
     await stopBrowser(b);
   }
@@ -440,6 +596,6 @@ async function run(options: BenchOptions): Promise<BenchResult> {
 
 export const browserDurable: Benchmark = {
   name: 'browser-durable',
-  description: 'durable saveTask in Chromium with the IndexedDB adapter at 1 and 50 MiB images: journal vs whole image vs a raw strict IndexedDB put',
+  description: 'durable saveTask in Chromium with the IndexedDB adapter at 1 and 50 MiB images: journal vs whole image vs a raw strict IndexedDB put; and saves across checkpoints at 50 MiB (tails, event-loop lag, throughput)',
   run,
 };

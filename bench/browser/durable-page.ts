@@ -5,7 +5,7 @@
  * it is bundled by esbuild for Chromium.
  */
 import { createIndexedDbAdapter, indexedDbNames } from '../../adapters/indexeddb.js';
-import { openStore, type TaskInput } from '../../src/index.js';
+import { openStore, type PersistenceAdapter, type TaskInput } from '../../src/index.js';
 
 const WASM = '/sql-wasm.wasm';
 /** The most tasks per transaction while a seed is filled (its size is checked between them). */
@@ -134,6 +134,60 @@ export interface StoreRun {
   readonly closeMs: number;
 }
 
+/** One run of sequential durable saves across checkpoints (the browser half of checkpoint-stalls). */
+export interface StallsRun {
+  readonly openMs: number;
+  readonly imageBytes: number;
+  readonly checkpointThresholdBytes: number;
+  /** Each timed save, ms. */
+  readonly latencies: number[];
+  /** All timed saves, from the first's start to the last's end (and the explicit checkpoint's), ms. */
+  readonly totalMs: number;
+  /** The longest gap between two ticks of a 1 ms interval timer during the saves, and the median gap (the timer's own period), ms. */
+  readonly maxTickGapMs: number;
+  readonly medianTickGapMs: number;
+  /** Checkpoints completed during the saves (the explicit one included), and how long each took (health().lastCheckpointMs). */
+  readonly checkpoints: number;
+  readonly checkpointMs: number[];
+  /** What the adapter was given to write during the saves: journal records, and images (checkpoints). */
+  readonly journalBytes: number;
+  readonly imageBytesWritten: number;
+  readonly closeMs: number;
+  /** Open and close again with nothing written: what a clean close costs and writes. */
+  readonly cleanCloseMs: number;
+  readonly cleanCloseBytes: number;
+}
+
+/** Wraps an adapter so that the bytes it is given to write are counted. */
+function counting(adapter: PersistenceAdapter, written: { journal: number; image: number }): PersistenceAdapter {
+  const { append, writeImage } = adapter;
+  return {
+    ...adapter,
+    checkpoint: (image) => ((written.image += image.length), adapter.checkpoint(image)),
+    ...(append ? { append: (bytes: Uint8Array, at: number) => ((written.journal += bytes.length), append(bytes, at)) } : {}),
+    ...(writeImage ? { writeImage: (image: Uint8Array) => ((written.image += image.length), writeImage(image)) } : {}),
+  };
+}
+
+/** Samples the event loop: the gaps between ticks of a 1 ms interval timer (Chromium clamps nested timers to 4 ms). */
+function tickSampler(): { stop(): { maxGapMs: number; medianGapMs: number } } {
+  const gaps: number[] = [];
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      gaps.push(performance.now() - last);
+      const sorted = [...gaps].sort((a, b) => a - b);
+      return { maxGapMs: sorted[sorted.length - 1] ?? 0, medianGapMs: sorted[Math.floor(sorted.length / 2)] ?? 0 };
+    },
+  };
+}
+
 const bench = {
   info: () => ({ userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated === true }),
 
@@ -202,6 +256,90 @@ const bench = {
     const c0 = performance.now();
     await store.close();
     return { openMs, imageBytes, latencies, journalBytesPerSave: journalBytes / options.count, closeMs: performance.now() - c0 };
+  },
+
+  /**
+   * Opens the store on the seeded `name` (strict IndexedDB, durability 'write'), checkpoints once
+   * (so the journal names the image), then saves `count` new tasks one after another, each awaited,
+   * with an explicit `checkpoint()` started at the half, while a 1 ms timer samples the event loop.
+   * The automatic checkpoints happen where the journal reaches the threshold (`checkpointBytes`
+   * when given, else the store's adaptive one).
+   */
+  async measureStalls(options: { name: string; count: number; checkpointBytes?: number }): Promise<StallsRun> {
+    const written = { journal: 0, image: 0 };
+    const adapter = counting(createIndexedDbAdapter({ name: options.name }), written);
+    const t0 = performance.now();
+    const store = await openStore({ wasm: WASM, adapter, ...(options.checkpointBytes ? { checkpointBytes: options.checkpointBytes } : {}) });
+    await store.listTasks({ limit: 1 });
+    const openMs = performance.now() - t0;
+    const saves = new Tasks(SAVES_SEED);
+    const latencies: number[] = [];
+    const checkpointMs: number[] = [];
+    let checkpoints = 0;
+    let totalMs: number;
+    let gaps: { maxGapMs: number; medianGapMs: number };
+    let imageBytes: number;
+    let checkpointThresholdBytes: number;
+    try {
+      await store.checkpoint();
+      written.journal = 0;
+      written.image = 0;
+      let lastAt = store.health().lastCheckpointAt;
+      const countCheckpoint = (): void => {
+        const h = store.health();
+        if (h.lastCheckpointAt !== lastAt) {
+          lastAt = h.lastCheckpointAt;
+          checkpoints++;
+          if (h.lastCheckpointMs !== undefined) checkpointMs.push(h.lastCheckpointMs);
+        }
+      };
+      ({ imageBytes, checkpointThresholdBytes } = store.health());
+      const explicitAt = Math.floor(options.count / 2);
+      let explicit: Promise<void> | undefined;
+      const sampler = tickSampler();
+      const start = performance.now();
+      for (let i = 0; i < options.count; i++) {
+        if (i === explicitAt) explicit = store.checkpoint().then(countCheckpoint);
+        // Made one at a time, as an agent makes them (100,000 held at once would make each GC slower).
+        const task = saves.newTask();
+        const before = performance.now();
+        await store.saveTask(task);
+        latencies.push(performance.now() - before);
+        countCheckpoint();
+      }
+      await explicit;
+      totalMs = performance.now() - start;
+      gaps = sampler.stop();
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw e;
+    }
+    const counted = { journalBytes: written.journal, imageBytesWritten: written.image };
+    const c0 = performance.now();
+    await store.close();
+    const closeMs = performance.now() - c0;
+    // Open and close again with nothing written: the image is clean.
+    const again = await openStore({ wasm: WASM, adapter: counting(createIndexedDbAdapter({ name: options.name }), written) });
+    written.journal = 0;
+    written.image = 0;
+    const c1 = performance.now();
+    await again.close();
+    const cleanCloseMs = performance.now() - c1;
+    return {
+      openMs,
+      imageBytes,
+      checkpointThresholdBytes,
+      latencies,
+      totalMs,
+      maxTickGapMs: gaps.maxGapMs,
+      medianTickGapMs: gaps.medianGapMs,
+      checkpoints,
+      checkpointMs,
+      ...counted,
+      closeMs,
+      cleanCloseMs,
+      cleanCloseBytes: written.journal + written.image,
+    };
   },
 
   /** The journal bytes of one saveTask of the subjects' tasks, on a new store database `name` (removed after). */
