@@ -8,8 +8,8 @@
  * scroll positions.
  */
 import type { AuditEntry, AuditFilter, Store, Task, TaskStatus } from '../src/index.js';
-import { backlogPerHour, hourOf, lineChart, taskChart, tasksPerHour } from './charts.js';
-import { loadModel, queryTasks, splitDeadLetters, type Model, type TaskFilters } from './data.js';
+import { backlogPerHour, hourOf, lineChart, queueChart, taskChart, tasksPerHour } from './charts.js';
+import { loadModel, loadTaskQueue, queryTasks, splitDeadLetters, type Model, type TaskFilters, type TaskQueueView } from './data.js';
 import { byId } from './dom.js';
 import { formatBytes, formatDay, formatHour, formatTime, parseLocalDateTime } from './format.js';
 import {
@@ -61,6 +61,7 @@ const ui = {
   chartTasks: byId('chart-tasks'),
   chartTasksRange: byId('chart-tasks-range'),
   chartBacklog: byId('chart-backlog'),
+  chartQueue: byId('chart-queue'),
   chartSizes: byId('chart-sizes'),
 };
 
@@ -71,6 +72,8 @@ let sourceProblem: string | undefined;
 let model: Model | undefined;
 let filteredTasks: readonly Task[] = [];
 let selectedTaskId: string | undefined;
+// The selected task's queue entry and timeline, as read last (for another task: not read yet).
+let selectedQueue: TaskQueueView | undefined;
 
 // ---- header ------------------------------------------------------------------------------------
 
@@ -183,11 +186,18 @@ async function refreshOnce(): Promise<void> {
   // Read after the await: a server source may have swapped in a newer snapshot meanwhile.
   const store: Store = current.store;
   try {
-    const [nextModel, tasks, audit] = await Promise.all([loadModel(store), queryTasks(store, taskFilters()), store.listAudit(auditFilter())]);
+    const selected = selectedTaskId;
+    const [nextModel, tasks, audit, queue] = await Promise.all([
+      loadModel(store),
+      queryTasks(store, taskFilters()),
+      store.listAudit(auditFilter()),
+      selected === undefined ? undefined : loadTaskQueue(store, selected),
+    ]);
     // A source switched meanwhile: its own refresh renders it.
     if (current !== source) return;
     model = nextModel;
     filteredTasks = tasks;
+    if (queue) selectedQueue = queue;
     render(current, nextModel, tasks, audit);
     if (errorKind === 'read') showError(undefined);
   } catch (e) {
@@ -206,7 +216,7 @@ function render(current: Source, m: Model, tasks: readonly Task[], audit: readon
   ui.updated.textContent = `updated ${formatTime(now).slice(11)}`;
   renderSummary(m, now);
   renderTasks(ui.tasksBody, ui.tasksCount, tasks, selectedTaskId);
-  renderTaskDetail(ui.taskDetail, selectedTaskId, selectedTaskId === undefined ? undefined : m.tasks.find((t) => t.id === selectedTaskId));
+  renderTaskDetail(ui.taskDetail, selectedTaskId, selectedTaskId === undefined ? undefined : m.tasks.find((t) => t.id === selectedTaskId), selectedQueue, now);
   renderApprovals(ui.approvalsBody, m.approvals, now);
   renderSessions(ui.sessionsBody, m.sessions);
   renderThreads(ui.threadsBody, m.threads);
@@ -237,6 +247,8 @@ function renderCharts(current: Source, m: Model): void {
     );
   }
 
+  ui.chartQueue.replaceChildren(...queueChart(m.queue));
+
   const sizes = current.sizes();
   ui.chartSizes.replaceChildren(
     ...lineChart(
@@ -251,11 +263,32 @@ function renderCharts(current: Source, m: Model): void {
   );
 }
 
-/** Re-renders the task table and detail from what was read last (selection changes need no read). */
+/**
+ * Re-renders the task table and detail from what was read last (a selection needs no read but the
+ * selected task's timeline, which {@link readSelectedQueue} brings).
+ */
 function renderSelection(): void {
   if (!model) return;
   renderTasks(ui.tasksBody, ui.tasksCount, filteredTasks, selectedTaskId);
-  renderTaskDetail(ui.taskDetail, selectedTaskId, selectedTaskId === undefined ? undefined : model.tasks.find((t) => t.id === selectedTaskId));
+  renderTaskDetail(ui.taskDetail, selectedTaskId, selectedTaskId === undefined ? undefined : model.tasks.find((t) => t.id === selectedTaskId), selectedQueue);
+}
+
+/** Reads the selected task's queue entry and timeline, then shows them (if it is still the one selected). */
+async function readSelectedQueue(): Promise<void> {
+  const current = source;
+  const id = selectedTaskId;
+  if (!current || id === undefined || selectedQueue?.id === id) return;
+  const store = current.store;
+  try {
+    const queue = await loadTaskQueue(store, id);
+    if (current !== source || current.store !== store || id !== selectedTaskId) return;
+    selectedQueue = queue;
+    renderSelection();
+  } catch {
+    // The snapshot was replaced (and closed) meanwhile, or the read failed: a whole refresh reads
+    // it again, and says why if it fails.
+    void refresh();
+  }
 }
 
 // ---- sources -----------------------------------------------------------------------------------
@@ -354,6 +387,7 @@ function selectRow(target: EventTarget | null): void {
   if (!(row instanceof HTMLTableRowElement)) return;
   selectedTaskId = row.dataset.taskId;
   renderSelection();
+  void readSelectedQueue();
 }
 ui.tasksBody.addEventListener('click', (e) => selectRow(e.target));
 ui.tasksBody.addEventListener('keydown', (e) => {

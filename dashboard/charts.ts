@@ -1,8 +1,10 @@
 /**
- * Hand-made SVG charts: stacked bars (tasks per hour), lines (dead-letter backlog, sizes). Labels
- * and legends are text; colours come from CSS classes, so the page's theme applies.
+ * Hand-made SVG charts: stacked bars (tasks per hour), lines (dead-letter backlog, the queue over
+ * time, sizes). Labels and legends are text; colours come from CSS classes, so the page's theme
+ * applies.
  */
-import type { DeadLetter, Task, TaskStatus } from '../src/index.js';
+import type { DeadLetter, Task, TaskStatus, TaskTransition } from '../src/index.js';
+import type { QueueHistory } from './data.js';
 import { el, svg, type Child } from './dom.js';
 import { formatDay, formatHour, STATUSES } from './format.js';
 
@@ -68,6 +70,40 @@ export function backlogPerHour(letters: readonly DeadLetter[], lastHour: number,
   const at = Array.from({ length: hours }, (_, i) => lastHour - (hours - 1 - i) * HOUR + HOUR);
   const count = at.map((t) => letters.filter((d) => d.createdAt <= t && (d.resolvedAt === undefined || d.resolvedAt > t)).length);
   return { at, count };
+}
+
+/** The hours the queue chart shows. */
+export const QUEUE_HOURS = 48;
+
+/** The states the queue chart counts: a task pending after a failed attempt is `retrying`. */
+export const QUEUE_STATES = ['pending', 'retrying', 'running', 'awaiting_approval'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+/** The queue state a transition leaves its task in; `undefined` once it has ended. */
+function queueState(t: TaskTransition): QueueState | undefined {
+  if (t.to === 'pending') return (t.attempt ?? 0) > 0 ? 'retrying' : 'pending';
+  return t.to === 'running' || t.to === 'awaiting_approval' ? t.to : undefined;
+}
+
+/**
+ * How many tasks were in each queue state at the end of each of `hours` hours ending with
+ * `lastHour`, from their transitions: at `t` a task is in the state its latest transition by `t`
+ * left it in (the latest `at`; of equal times, the one written last).
+ */
+export function queuePerHour(histories: readonly (readonly TaskTransition[])[], lastHour: number, hours = QUEUE_HOURS): { at: number[]; counts: Record<QueueState, number[]> } {
+  const at = Array.from({ length: hours }, (_, i) => lastHour - (hours - 1 - i) * HOUR + HOUR);
+  const counts = Object.fromEntries(QUEUE_STATES.map((s) => [s, new Array<number>(hours).fill(0)])) as Record<QueueState, number[]>;
+  for (const history of histories) {
+    // In time order; the sort is stable, so equal times keep the order they were written in.
+    const sorted = [...history].sort((a, b) => a.at - b.at);
+    let k = -1;
+    at.forEach((t, i) => {
+      while (k + 1 < sorted.length && (sorted[k + 1] as TaskTransition).at <= t) k++;
+      const state = k < 0 ? undefined : queueState(sorted[k] as TaskTransition);
+      if (state) counts[state][i]! += 1;
+    });
+  }
+  return { at, counts };
 }
 
 // The drawing area inside each chart's viewBox.
@@ -143,12 +179,14 @@ export interface LineSeries {
   readonly points: readonly { x: number; y: number }[];
   /** Draw a marker per point, carrying its value (`data-count`). */
   readonly markers?: boolean;
+  /** Text after the label in the legend (a current value). */
+  readonly extra?: string;
 }
 
-/** A line chart over time; `formatY` labels the axis, `formatX` the three time labels. */
-export function lineChart(label: string, series: readonly LineSeries[], formatY: (v: number) => string, formatX: (ms: number) => string): Node[] {
+/** A line chart over time; `formatY` labels the axis, `formatX` the three time labels; `empty` says why there are no points. */
+export function lineChart(label: string, series: readonly LineSeries[], formatY: (v: number) => string, formatX: (ms: number) => string, empty = 'No samples yet.'): Node[] {
   const all = series.flatMap((s) => s.points);
-  if (all.length === 0) return [el('p', { class: 'muted chart-empty' }, 'No samples yet.')];
+  if (all.length === 0) return [el('p', { class: 'muted chart-empty' }, empty)];
   const xs = all.map((p) => p.x);
   const xMin = minOf(xs);
   const xMax = maxOf(xs);
@@ -177,5 +215,31 @@ export function lineChart(label: string, series: readonly LineSeries[], formatY:
   }
   root.appendChild(xLabel(M.left, formatX(xMin), 'start'));
   if (xMax !== xMin) root.appendChild(xLabel(W - M.right, formatX(xMax), 'end'));
-  return [root, legend(series.map((s) => ({ cls: s.cls, label: s.label })))];
+  return [root, legend(series.map((s) => ({ cls: s.cls, label: s.label, ...(s.extra === undefined ? {} : { extra: el('span', { class: 'muted' }, s.extra) }) })))];
+}
+
+const QUEUE_EMPTY = {
+  'no-tasks': 'No tasks yet.',
+  unsupported: 'No task history: the database is at schema v1 (read where it cannot be upgraded).',
+  unrecorded: 'No transitions recorded: the tasks were written before schema v2 (by an agent at v1).',
+} as const;
+
+const QUEUE_LABELS: Readonly<Record<QueueState, string>> = { pending: 'pending', retrying: 'retrying', running: 'running', awaiting_approval: 'awaiting approval' };
+
+/** The queue over time: tasks per queue state at the end of each hour, a line each, or why there is nothing to draw. */
+export function queueChart(queue: QueueHistory): Node[] {
+  if (queue.kind !== 'transitions') return lineChart('Queue over time', [], String, String, QUEUE_EMPTY[queue.kind]);
+  const { at, counts } = queuePerHour(queue.histories, queue.lastHour);
+  return lineChart(
+    'Queue over time',
+    QUEUE_STATES.map((s) => ({
+      label: QUEUE_LABELS[s],
+      cls: `s-${s}`,
+      points: at.map((x, i) => ({ x, y: counts[s][i] ?? 0 })),
+      markers: true,
+      extra: ` ${counts[s].at(-1) ?? 0}`,
+    })),
+    (v) => String(Math.round(v)),
+    (ms) => `${formatDay(ms)} ${formatHour(ms)}`,
+  );
 }

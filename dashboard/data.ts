@@ -1,5 +1,6 @@
 /** Reads what the views show from a store, in one pass per refresh. */
-import type { DeadLetter, DeadLetterState, PendingApproval, SessionContext, Store, Task, ThreadSession } from '../src/index.js';
+import type { DeadLetter, DeadLetterState, PendingApproval, QueueEntry, SessionContext, Store, Task, TaskStatus, TaskTransition, ThreadSession } from '../src/index.js';
+import { HOUR, hourOf, QUEUE_HOURS } from './charts.js';
 import { DEAD_LETTER_STATES } from './format.js';
 
 /** Everything but the filtered lists (tasks table, audit table), read from one store. */
@@ -12,6 +13,8 @@ export interface Model {
   readonly threads: readonly ThreadSession[];
   /** Dead letters per state, newest first. */
   readonly deadLetters: Readonly<Record<DeadLetterState, readonly DeadLetter[]>>;
+  /** What the queue chart shows. */
+  readonly queue: QueueHistory;
 }
 
 /** Reads the model from `store`. */
@@ -24,7 +27,75 @@ export async function loadModel(store: Store): Promise<Model> {
     ...DEAD_LETTER_STATES.map(([state]) => store.listDeadLetters({ state })),
   ]);
   const deadLetters = Object.fromEntries(DEAD_LETTER_STATES.map(([state], i) => [state, letters[i] ?? []])) as Record<DeadLetterState, DeadLetter[]>;
-  return { tasks, approvals, sessions, threads, deadLetters };
+  return { tasks, approvals, sessions, threads, deadLetters, queue: await loadQueueHistory(store, tasks) };
+}
+
+// A database at schema v1 that the store could not upgrade (read-only on node:sqlite) has no task
+// engine: its reads say UNSUPPORTED. (sql.js, which the page runs, upgrades what it reads in memory.)
+const unsupported = (e: unknown) => (e as { code?: unknown } | null)?.code === 'UNSUPPORTED';
+
+/** A task's place in the queue, for its detail panel. */
+export interface TaskQueueView {
+  readonly id: string;
+  /** Its transitions, oldest first; `undefined` when the database has no task engine (schema v1). */
+  readonly history: readonly TaskTransition[] | undefined;
+  /** Its queue row (`undefined`: none, or no task engine). */
+  readonly entry: QueueEntry | undefined;
+}
+
+/** Reads the transitions and the queue row of task `id`. */
+export async function loadTaskQueue(store: Store, id: string): Promise<TaskQueueView> {
+  try {
+    const [history, entry] = await Promise.all([store.taskHistory(id), store.queueEntry(id)]);
+    return { id, history, entry };
+  } catch (e) {
+    if (unsupported(e)) return { id, history: undefined, entry: undefined };
+    throw e;
+  }
+}
+
+/** What the queue chart shows: the transitions of the tasks that matter in its window, or why there are none. */
+export type QueueHistory =
+  | {
+      readonly kind: 'transitions';
+      /** The window's last hour: the newest task's (as the tasks chart's). */
+      readonly lastHour: number;
+      /** Per task that may be waiting or running in the window, its transitions, oldest first. */
+      readonly histories: readonly (readonly TaskTransition[])[];
+    }
+  /** No tasks; tasks written before schema v2 (no transitions recorded); no task engine at all. */
+  | { readonly kind: 'no-tasks' | 'unrecorded' | 'unsupported' };
+
+const ENDED: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * The transitions the queue chart needs: those of every task that may be pending or running at the
+ * end of one of the chart's hours. A task that ended before the first of them cannot (its last
+ * transition is no later than its `updatedAt`), so only the others' histories are read, one
+ * indexed read each.
+ */
+export async function loadQueueHistory(store: Store, tasks: readonly Task[], hours = QUEUE_HOURS): Promise<QueueHistory> {
+  if (tasks.length === 0) return { kind: 'no-tasks' };
+  let newest = tasks[0] as Task;
+  for (const t of tasks) if (t.createdAt > newest.createdAt) newest = t;
+  const lastHour = hourOf(newest.createdAt);
+  const from = lastHour - (hours - 2) * HOUR; // the end of the window's first hour
+  const read = (id: string) =>
+    store.taskHistory(id).catch((e: unknown) => {
+      // An id the store refuses to look up (an empty one a v1 writer stored) has no readable history.
+      if ((e as { code?: unknown } | null)?.code === 'VALIDATION') return [];
+      throw e;
+    });
+  try {
+    // Every task written at schema v2 has at least its first transition: the newest has none when
+    // the tasks were written before (a v1 agent's database, upgraded in memory as the page reads it).
+    if ((await read(newest.id)).length === 0) return { kind: 'unrecorded' };
+    const open = tasks.filter((t) => !ENDED.has(t.status) || t.updatedAt >= from);
+    return { kind: 'transitions', lastHour, histories: await Promise.all(open.map((t) => read(t.id))) };
+  } catch (e) {
+    if (unsupported(e)) return { kind: 'unsupported' };
+    throw e;
+  }
 }
 
 /** The task table's filters, as the inputs hold them. */

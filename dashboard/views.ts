@@ -1,8 +1,8 @@
 /** The views: tables, counts and the task detail panel, rebuilt from data on every refresh. */
-import type { AuditEntry, DeadLetter, PendingApproval, SessionContext, Task, ThreadSession } from '../src/index.js';
+import type { AuditEntry, DeadLetter, PendingApproval, QueueEntry, SessionContext, Task, TaskTransition, ThreadSession } from '../src/index.js';
 import { el, type Child } from './dom.js';
 import { DEAD_LETTER_STATES, formatAge, formatJson, formatJsonShort, formatTime, STATUSES } from './format.js';
-import type { Model } from './data.js';
+import type { Model, TaskQueueView } from './data.js';
 
 /** The most rows a table renders; more would make the page slow without helping anyone read them. */
 export const MAX_ROWS = 500;
@@ -31,8 +31,63 @@ export function renderTasks(body: HTMLTableSectionElement, count: HTMLElement, t
   count.dataset.total = String(tasks.length);
 }
 
-/** Shows every field of `task` (params and result as indented JSON), or hides the panel. */
-export function renderTaskDetail(panel: HTMLElement, id: string | undefined, task: Task | undefined): void {
+/** Who holds a queue entry and until when, as text. */
+function holder(entry: QueueEntry, now: number): string {
+  if (entry.workerId === undefined) return 'nobody';
+  if (entry.leaseUntil === undefined) return entry.workerId;
+  return `${entry.workerId}, lease until ${formatTime(entry.leaseUntil)}${entry.leaseUntil <= now ? ' (expired)' : ''}`;
+}
+
+/** A task's queue entry and its timeline (every transition), or a note saying why there is none. */
+function queueSection(queue: TaskQueueView | undefined, now: number): HTMLElement[] {
+  if (queue === undefined) return [el('h4', {}, 'timeline'), el('p', { class: 'muted', 'data-testid': 'detail-timeline-note' }, 'Reading the timeline…')];
+  const { entry, history } = queue;
+  const field = (name: string, value: Child) => [el('dt', {}, name), el('dd', { 'data-queue-field': name }, value ?? '—')];
+  const entryPart: HTMLElement[] = entry
+    ? [
+        el('h4', {}, 'queue'),
+        el(
+          'dl',
+          { 'data-testid': 'detail-queue' },
+          ...field('run at', formatTime(entry.runAt)),
+          ...field('attempts', `${entry.attempts} of ${entry.maxAttempts}`),
+          ...field('held by', holder(entry, now)),
+          ...field('replay of', entry.replayOf),
+          ...field('last error', entry.lastError),
+        ),
+      ]
+    : [];
+  const note = (text: string) => el('p', { class: 'muted', 'data-testid': 'detail-timeline-note' }, text);
+  if (history === undefined) return [el('h4', {}, 'timeline'), note('No timeline: this database is at schema v1 (read where it cannot be upgraded), so it has no task history.')];
+  if (history.length === 0) return [...entryPart, el('h4', {}, 'timeline'), note('No transitions recorded: the task was written before schema v2 (by an agent at v1).')];
+  // A list, not a table: the panel is narrow. Each transition: its time and statuses, then who and why.
+  const item = (t: TaskTransition) =>
+    el(
+      'li',
+      { 'data-at': t.at, 'data-from': t.from, 'data-to': t.to, 'data-attempt': t.attempt, 'data-worker': t.workerId },
+      el('div', { class: 'when' }, el('span', { class: 'time' }, formatTime(t.at)), ' ', el('span', { class: 'transition' }, t.from === undefined ? null : status(t.from), t.from === undefined ? null : ' → ', status(t.to))),
+      t.attempt === undefined && t.workerId === undefined && t.error === undefined
+        ? null
+        : el(
+            'div',
+            { class: 'who' },
+            t.attempt === undefined ? null : el('span', { 'data-part': 'attempt' }, `attempt ${t.attempt}`),
+            t.workerId === undefined ? null : el('span', { class: 'mono', 'data-part': 'worker' }, t.workerId),
+            t.error === undefined ? null : el('span', { class: 'error-text', 'data-part': 'error' }, t.error),
+          ),
+    );
+  return [
+    ...entryPart,
+    el('h4', {}, `timeline (${history.length} ${history.length === 1 ? 'transition' : 'transitions'})`),
+    el('ol', { class: 'timeline', 'data-testid': 'detail-timeline' }, ...history.map(item)),
+  ];
+}
+
+/**
+ * Shows every field of `task` (params and result as indented JSON), its queue entry and timeline
+ * (`queue`: `undefined` while they are read), or hides the panel.
+ */
+export function renderTaskDetail(panel: HTMLElement, id: string | undefined, task: Task | undefined, queue?: TaskQueueView, now = Date.now()): void {
   if (id === undefined) {
     panel.hidden = true;
     panel.replaceChildren();
@@ -65,6 +120,7 @@ export function renderTaskDetail(panel: HTMLElement, id: string | undefined, tas
     el('pre', { 'data-testid': 'detail-params' }, formatJson(task.params)),
     el('h4', {}, 'result'),
     el('pre', { 'data-testid': 'detail-result' }, formatJson(task.result)),
+    ...queueSection(queue?.id === task.id ? queue : undefined, now),
   );
 }
 

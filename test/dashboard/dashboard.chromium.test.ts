@@ -20,7 +20,8 @@ import type * as MemoryAdapter from '../../adapters/memory.js';
 import { CHROMIUM_ARGS, chromiumPath } from '../browser/harness.js';
 import { startStaticServer, type StaticServer } from '../browser/server.js';
 import { ensureBuilt } from '../crash/built.js';
-import { repoRoot } from '../helpers/go-db.js';
+import { openGoDatabase, repoRoot } from '../helpers/go-db.js';
+import { goTasks, writeGoFixture } from '../helpers/go-fixture.js';
 
 const CLI = join(repoRoot, 'dist/cli/agent-store.js');
 const WRITER = join(repoRoot, 'test/dashboard/writer.mjs');
@@ -127,6 +128,60 @@ const openStores = async (page: Page) => Number(await page.getAttribute('html', 
 
 const ids = (page: Page, rows: string, attr: string) => page.$$eval(rows, (trs, a) => trs.map((tr) => tr.getAttribute(a) ?? ''), attr);
 const ready = (page: Page) => page.waitForSelector('html[data-ready="true"]');
+
+/** Rows of `sql` on the database file, read by better-sqlite3 (not by the page's code). */
+function sqlRows<T>(file: string, sql: string, ...params: unknown[]): T[] {
+  const sqlite = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return sqlite.prepare(sql).all(...params) as T[];
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** The queue chart's series: its CSS class names the state a task is in. */
+const QUEUE_STATES = ['pending', 'retrying', 'running', 'awaiting_approval'] as const;
+
+/**
+ * How many tasks were in each queue state at `at`, from task_history alone: each task is in the
+ * state its latest transition by then (the latest time; of equal times, the latest row) left it in;
+ * pending after an attempt (attempt > 0) is "retrying".
+ */
+function queueAt(file: string, at: number): Record<(typeof QUEUE_STATES)[number], number> {
+  const rows = sqlRows<{ state: string; n: number }>(
+    file,
+    `SELECT CASE WHEN h.to_status = 'pending' AND coalesce(h.attempt, 0) > 0 THEN 'retrying' ELSE h.to_status END AS state, count(*) AS n
+     FROM task_history h
+     WHERE h.id = (SELECT x.id FROM task_history x WHERE x.task_id = h.task_id AND x.at <= ? ORDER BY x.at DESC, x.id DESC LIMIT 1)
+     GROUP BY state`,
+    at,
+  );
+  return Object.fromEntries(QUEUE_STATES.map((s) => [s, rows.find((r) => r.state === s)?.n ?? 0])) as Record<(typeof QUEUE_STATES)[number], number>;
+}
+
+/** A task's transitions as task_history holds them, oldest first. */
+function historyOf(file: string, id: string) {
+  return sqlRows<{ from_status: string | null; to_status: string; at: number; attempt: number | null; worker_id: string | null; error: string | null }>(
+    file,
+    'SELECT from_status, to_status, at, attempt, worker_id, error FROM task_history WHERE task_id = ? ORDER BY id',
+    id,
+  );
+}
+
+/** The timeline the detail panel shows: one entry per transition, its data attributes and texts. */
+const shownTimeline = (page: Page) =>
+  page.$$eval(`[data-testid="task-detail"] [data-testid="detail-timeline"] li`, (items) =>
+    items.map((li) => ({
+      from: li.getAttribute('data-from'),
+      to: li.getAttribute('data-to'),
+      at: Number(li.getAttribute('data-at')),
+      attempt: li.getAttribute('data-attempt'),
+      worker: li.getAttribute('data-worker'),
+      workerText: li.querySelector('[data-part="worker"]')?.textContent ?? null,
+      error: li.querySelector('[data-part="error"]')?.textContent ?? null,
+      statuses: Array.from(li.querySelectorAll('.transition [data-status]')).map((b) => b.getAttribute('data-status')),
+    })),
+  );
 const testId = (id: string) => `[data-testid="${id}"]`;
 
 let tmp: string;
@@ -255,6 +310,65 @@ describe('served by agent-store serve', () => {
 
     await page.click(testId('tab-sessions'));
     expect(await ids(page, '#sessions-table tbody tr', 'data-session-id')).toEqual(sessions.slice(0, 500).map((s) => s.sessionId));
+  });
+
+  it('charts the queue over time: per state, the tasks task_history puts in it at the end of each hour', async () => {
+    // The window of the tasks chart: 48 local hours ending with the newest task's hour.
+    const lastHour = localHour(expected.tasks[0]!.createdAt);
+    const at = Array.from({ length: 48 }, (_, i) => lastHour - (47 - i) * HOUR + HOUR);
+    const markers = await page.$$eval('[data-testid="chart-queue"] circle[data-count]', (cs) =>
+      cs.map((c) => ({ cls: c.getAttribute('class') ?? '', at: Number(c.getAttribute('data-at')), count: Number(c.getAttribute('data-count')) })),
+    );
+    expect(markers).toHaveLength(4 * 48);
+    const drawn = Object.fromEntries(QUEUE_STATES.map((s) => [s, markers.filter((m) => m.cls.split(' ').includes(`s-${s}`))]));
+    for (const s of QUEUE_STATES) expect(drawn[s]!.map((m) => m.at), s).toEqual(at);
+    let busy = 0;
+    at.forEach((t, i) => {
+      const want = queueAt(db, t);
+      for (const s of QUEUE_STATES) expect(drawn[s]![i]!.count, `${s} at ${new Date(t).toISOString()}`).toBe(want[s]);
+      busy += want.running + want.pending + want.retrying;
+    });
+    // The demo's workers were busy at some of those hours, and approvals waited at the last.
+    expect(busy).toBeGreaterThan(0);
+    expect(drawn.awaiting_approval!.at(-1)!.count).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid="chart-queue"] path.line').count()).toBe(4);
+    const legend = await page.$$eval('[data-testid="chart-queue"] .legend li', (lis) => lis.map((li) => li.textContent));
+    expect(legend).toEqual(QUEUE_STATES.map((s) => `${s.replace('_', ' ')} ${drawn[s]!.at(-1)!.count}`));
+  });
+
+  it("shows a selected task's queue entry and its timeline, as task_history holds it", async () => {
+    // The task with the most transitions among those the table shows (retried, or taken over).
+    const shown = new Set(expected.tasks.slice(0, 500).map((t) => t.id));
+    const counted = sqlRows<{ task_id: string; n: number }>(db, 'SELECT task_id, count(*) AS n FROM task_history GROUP BY task_id ORDER BY n DESC, task_id DESC');
+    const id = counted.find((r) => shown.has(r.task_id))!.task_id;
+    const rows = historyOf(db, id);
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    await page.click(testId('tab-tasks'));
+    await page.click(`#tasks-table tr[data-task-id="${id}"]`);
+    const detail = page.locator(testId('task-detail'));
+    await expect.poll(() => detail.locator(testId('detail-id')).textContent()).toBe(id);
+    await detail.locator(testId('detail-timeline')).waitFor();
+    expect(await detail.locator('h4', { hasText: 'timeline' }).textContent()).toBe(`timeline (${rows.length} transitions)`);
+    expect(await shownTimeline(page)).toEqual(
+      rows.map((r) => ({
+        from: r.from_status,
+        to: r.to_status,
+        at: r.at,
+        attempt: r.attempt === null ? null : String(r.attempt),
+        worker: r.worker_id,
+        workerText: r.worker_id,
+        error: r.error,
+        statuses: r.from_status === null ? [r.to_status] : [r.from_status, r.to_status],
+      })),
+    );
+    const [queue] = sqlRows<{ attempts: number; max_attempts: number; worker_id: string | null; replay_of: string | null; last_error: string | null }>(db, 'SELECT * FROM task_queue WHERE task_id = ?', id);
+    const field = (name: string) => detail.locator(`[data-queue-field="${name}"]`).textContent();
+    expect(await field('attempts')).toBe(`${queue!.attempts} of ${queue!.max_attempts}`);
+    expect(await field('held by')).toBe(queue!.worker_id ?? 'nobody');
+    expect(await field('replay of')).toBe(queue!.replay_of ?? '—');
+    expect(await field('last error')).toBe(queue!.last_error ?? '—');
+    await detail.locator('[data-action="close-detail"]').click();
+    await detail.waitFor({ state: 'hidden' });
   });
 
   it('filters tasks (status + caller + command, from/to) and audit entries (user + action, since/until) as the store does', async () => {
@@ -492,7 +606,9 @@ describe('served by agent-store serve', () => {
     });
     execFileSync(process.execPath, [WRITER, db, 'task-unreadable'], { stdio: 'pipe' });
     await expect.poll(() => banner.textContent(), { timeout: 15_000 }).toMatch(/^Cannot read server · agent\.db: .*no such column: command/);
-    await page.unroute('**/api/snapshot');
+    // The writer's close may announce one more snapshot, whose download may be in the handler now:
+    // it finishes (the same broken bytes), rather than fulfil a request the unroute let through.
+    await page.unrouteAll({ behavior: 'wait' });
     execFileSync(process.execPath, [WRITER, db, 'task-readable'], { stdio: 'pipe' });
     await page.waitForSelector('#tasks-table tbody tr:first-child[data-task-id="task-readable"]', { timeout: 15_000 });
     await banner.waitFor({ state: 'hidden' });
@@ -692,6 +808,29 @@ globalThis.writerReady = true;
     expect(await ids(page, `${testId('dead-letters-due')} tbody tr[data-dead-letter-id]`, 'data-dead-letter-id')).toEqual(['dl-soon']);
     expect(await page.locator(`${testId('dead-letters-waiting')} tbody tr[data-dead-letter-id]`).count()).toBe(0);
     expect(await openStores(page)).toBe(1);
+    await page.close();
+  });
+
+  it("opens the Go agent's database (schema v1) without a timeline: a note in the detail panel and in the queue chart", async () => {
+    const go = join(tmp, 'go-agent.db');
+    const sqlite = openGoDatabase(go);
+    writeGoFixture(sqlite);
+    sqlite.close();
+    const page = await context.newPage();
+    await page.goto(`${site.origin}/dashboard/index.html`);
+    await ready(page);
+    await page.setInputFiles('#file-input', go);
+    await page.waitForSelector(`${testId('count-tasks')}:text-is("${Object.keys(goTasks).length}")`);
+    expect(await page.locator(testId('source-error')).isHidden()).toBe(true);
+    expect(await page.locator('[data-testid="chart-queue"] svg').count()).toBe(0);
+    expect(await page.locator('[data-testid="chart-queue"] .chart-empty').textContent()).toBe('No transitions recorded: the tasks were written before schema v2 (by an agent at v1).');
+    const id = Object.keys(goTasks)[0]!;
+    await page.click(`#tasks-table tr[data-task-id="${id}"]`);
+    const detail = page.locator(testId('task-detail'));
+    await expect.poll(() => detail.locator(testId('detail-timeline-note')).textContent()).toBe('No transitions recorded: the task was written before schema v2 (by an agent at v1).');
+    expect(await detail.locator(testId('detail-timeline')).count()).toBe(0);
+    // The page reads the file upgraded in memory (never written back): a queue row per task.
+    expect(await detail.locator('[data-queue-field="attempts"]').textContent()).toBe('0 of 1');
     await page.close();
   });
 
