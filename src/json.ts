@@ -97,6 +97,76 @@ export function jsonSnapshot(value: unknown): { value: JsonValue | undefined; pr
   return { value: problems.length === 0 ? copy : undefined, problems };
 }
 
+// What copyJson returns where jsonSnapshot would report a problem.
+const NOT_JSON: unique symbol = Symbol('not JSON');
+const hasOwn = Object.prototype.hasOwnProperty;
+
+// jsonSnapshot's copy without its bookkeeping: no paths, no problem list, no closures per call;
+// NOT_JSON at the first place jsonSnapshot would report (its rules, checked in its order).
+function copyJson(v: unknown, depth: number, ancestors: object[]): JsonValue | typeof NOT_JSON {
+  if (depth > MAX_DEPTH) return NOT_JSON;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      // Finite and not -0 (0 === -0, so a zero is told apart by its sign's reciprocal).
+      return Number.isFinite(v) && (v !== 0 || 1 / v > 0) ? v : NOT_JSON;
+    case 'object': {
+      if (v === null) return null;
+      // A cycle is an object on its own path (the path is short: a list beats a Set).
+      for (let i = 0; i < ancestors.length; i++) if (ancestors[i] === v) return NOT_JSON;
+      if (Array.isArray(v)) {
+        const length = v.length;
+        if (Object.keys(v).length > length) return NOT_JSON;
+        ancestors.push(v);
+        const copy: JsonValue[] = [];
+        for (let i = 0; i < length; i++) {
+          if (!(i in v)) return NOT_JSON;
+          const item = copyJson(v[i], depth + 1, ancestors);
+          if (item === NOT_JSON) return NOT_JSON;
+          copy.push(item);
+        }
+        ancestors.pop();
+        return copy;
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return NOT_JSON;
+      ancestors.push(v);
+      const copy: { [key: string]: JsonValue } = {};
+      for (const key in v) {
+        if (!hasOwn.call(v, key)) continue;
+        const item = copyJson((v as Record<string, unknown>)[key], depth + 1, ancestors);
+        if (item === NOT_JSON) return NOT_JSON;
+        // Defined as data, so a key named __proto__ stays a key (as jsonSnapshot and JSON.parse do).
+        if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+        else copy[key] = item;
+      }
+      if (Object.getOwnPropertySymbols(v).length > 0) return NOT_JSON;
+      ancestors.pop();
+      return copy;
+    }
+    default:
+      return NOT_JSON;
+  }
+}
+
+/**
+ * The fast path of {@link jsonSnapshot} for valid input: reads `value` once into the same plain
+ * copy and returns it with its JSON text, or `undefined` wherever jsonSnapshot would report a
+ * problem (or reading threw). It does not say why: a caller that gets `undefined` asks
+ * jsonSnapshot (through the schema) to word the problems.
+ */
+export function encodedJson(value: unknown): { value: JsonValue; text: string } | undefined {
+  let copy: JsonValue | typeof NOT_JSON;
+  try {
+    copy = copyJson(value, 0, []);
+  } catch {
+    return undefined;
+  }
+  return copy === NOT_JSON ? undefined : { value: copy, text: JSON.stringify(copy) };
+}
+
 /** JSON text for a column. Callers pass values already checked by {@link jsonProblems}. */
 export function encodeJson(value: JsonValue): string {
   return JSON.stringify(value);

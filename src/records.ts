@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
 import { ValidationError } from './errors.js';
-import { jsonSnapshot, type JsonValue } from './json.js';
+import { encodedJson, encodeJson, jsonSnapshot, type JsonValue } from './json.js';
 
 // zod compiles object parsers with `new Function` where it may, and probes for it while the schemas
 // below are built: under a Content-Security-Policy without 'unsafe-eval' the probe alone is reported
@@ -450,4 +450,117 @@ export function validateId(value: unknown, what: string): string {
 export function validateText(value: unknown, what: string): string {
   if (isStoredText(value)) return value;
   return validate(TextSchema, value, what);
+}
+
+const TASK_STATUSES: ReadonlySet<unknown> = new Set<unknown>(TaskStatusSchema.options);
+
+/** Validates a task status argument: a lookup, and the schema only to word a refusal. */
+export function validateTaskStatus(value: unknown, what: string): TaskStatus {
+  if (TASK_STATUSES.has(value)) return value as TaskStatus;
+  return validate(TaskStatusSchema, value, what);
+}
+
+/** Whether `value` is `undefined` or stored text (an optional {@link TextSchema} field). */
+function isOptionalText(value: unknown): value is string | undefined {
+  return value === undefined || isStoredText(value);
+}
+
+/** Whether `value` is `undefined` or a {@link TimestampSchema} value. */
+function isOptionalTimestamp(value: unknown): value is number | undefined {
+  return value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0);
+}
+
+/** `saveTask`'s input as validated, with its JSON fields' text as the INSERT binds it. */
+export interface CheckedTaskInput {
+  readonly task: z.output<typeof TaskInputSchema>;
+  readonly paramsJson: string;
+  /** `undefined` when the input has no `result`. */
+  readonly resultJson: string | undefined;
+}
+
+const TASK_INPUT_KEYS: ReadonlySet<string> = new Set(Object.keys(TaskInputSchema.def.shape));
+
+// The fast path of TaskInputSchema for valid input: every field read once, in the schema's order;
+// `undefined` wherever the schema could refuse (or reading threw), so that the schema words it.
+function taskInputFast(input: unknown): CheckedTaskInput | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+  const i = input as Record<string, unknown>;
+  const id = i.id;
+  const status = i.status;
+  const command = i.command;
+  const params = i.params;
+  const callerId = i.callerId;
+  const responseChannel = i.responseChannel;
+  const responseThread = i.responseThread;
+  const result = i.result;
+  const error = i.error;
+  const createdAt = i.createdAt;
+  const updatedAt = i.updatedAt;
+  const completedAt = i.completedAt;
+  // A strict object: every key the schema's `for…in` sees must be one of its own.
+  for (const key in i) if (!TASK_INPUT_KEYS.has(key)) return undefined;
+  if (!isStoredText(id) || id.length === 0 || !isStoredText(command)) return undefined;
+  if (status !== undefined && !TASK_STATUSES.has(status)) return undefined;
+  if (!isOptionalText(callerId) || !isOptionalText(responseChannel) || !isOptionalText(responseThread) || !isOptionalText(error)) return undefined;
+  if (!isOptionalTimestamp(createdAt) || !isOptionalTimestamp(updatedAt) || !isOptionalTimestamp(completedAt)) return undefined;
+  const p = encodedJson(params);
+  if (!p) return undefined;
+  let r: ReturnType<typeof encodedJson>;
+  if (result !== undefined) {
+    r = encodedJson(result);
+    if (!r) return undefined;
+  }
+  const task: z.output<typeof TaskInputSchema> = { id, command, params: p.value };
+  if (status !== undefined) task.status = status as TaskStatus;
+  if (callerId !== undefined) task.callerId = callerId;
+  if (responseChannel !== undefined) task.responseChannel = responseChannel;
+  if (responseThread !== undefined) task.responseThread = responseThread;
+  if (r) task.result = r.value;
+  if (error !== undefined) task.error = error;
+  if (createdAt !== undefined) task.createdAt = createdAt;
+  if (updatedAt !== undefined) task.updatedAt = updatedAt;
+  if (completedAt !== undefined) task.completedAt = completedAt;
+  return { task, paramsJson: p.text, resultJson: r?.text };
+}
+
+/**
+ * Validates `saveTask`'s input as {@link TaskInputSchema} does, reading it once, and encodes its
+ * JSON fields in the same pass; refusals (and their messages and paths) are the schema's.
+ */
+export function validateTaskInput(input: unknown): CheckedTaskInput {
+  let fast: CheckedTaskInput | undefined;
+  try {
+    fast = taskInputFast(input);
+  } catch {
+    // A getter or proxy that throws: the schema reads it again and words the refusal.
+  }
+  if (fast) return fast;
+  const task = validate(TaskInputSchema, input, 'task');
+  return { task, paramsJson: encodeJson(task.params), resultJson: task.result === undefined ? undefined : encodeJson(task.result) };
+}
+
+const TASK_FILTER_KEYS: ReadonlySet<string> = new Set(Object.keys(TaskFilterSchema.def.shape));
+
+/** Validates `listTasks`' filter as {@link TaskFilterSchema} does, reading it once; refusals are the schema's. */
+export function validateTaskFilter(filter: unknown): TaskFilter {
+  try {
+    if (typeof filter === 'object' && filter !== null && !Array.isArray(filter)) {
+      const f = filter as Record<string, unknown>;
+      const status = f.status;
+      const callerId = f.callerId;
+      const limit = f.limit;
+      let known = true;
+      for (const key in f) if (!TASK_FILTER_KEYS.has(key)) known = false;
+      if (known && (status === undefined || TASK_STATUSES.has(status)) && isOptionalText(callerId) && (limit === undefined || (Number.isSafeInteger(limit) && (limit as number) > 0))) {
+        const out: TaskFilter = {};
+        if (status !== undefined) out.status = status as TaskStatus;
+        if (callerId !== undefined) out.callerId = callerId;
+        if (limit !== undefined) out.limit = limit as number;
+        return out;
+      }
+    }
+  } catch {
+    // As in validateTaskInput: the schema words it.
+  }
+  return validate(TaskFilterSchema, filter, 'task filter');
 }

@@ -3,12 +3,12 @@ import { holdParams, holds, lost, opToken } from './leases.js';
 import { decodeJson, encodeJson } from './json.js';
 import { int, limitParam, optionalInt, optionalText, orNull, text, where, type Context } from './context.js';
 import {
-  TaskFilterSchema,
-  TaskInputSchema,
   TaskOutcomeSchema,
-  TaskStatusSchema,
   validate,
   validateId,
+  validateTaskFilter,
+  validateTaskInput,
+  validateTaskStatus,
   type Task,
   type TaskFilter,
   type TaskInput,
@@ -48,7 +48,7 @@ export function rowToTask(row: SqlRow): Task {
 
 /** INSERT OR REPLACE of every column; `createdAt`/`updatedAt` default to now. Returns the stored task. */
 export async function saveTask(ctx: Context, input: TaskInput): Promise<Task> {
-  const t = validate(TaskInputSchema, input, 'task');
+  const { task: t, paramsJson, resultJson } = validateTaskInput(input);
   const now = t.createdAt === undefined || t.updatedAt === undefined ? ctx.now() : 0;
   // Built field by field, so the returned record has exactly the keys a read gives.
   const task: Task = {
@@ -69,11 +69,11 @@ export async function saveTask(ctx: Context, input: TaskInput): Promise<Task> {
     task.id,
     task.status,
     task.command,
-    encodeJson(task.params),
+    paramsJson,
     task.callerId,
     orNull(task.responseChannel),
     orNull(task.responseThread),
-    task.result === undefined ? null : encodeJson(task.result),
+    orNull(resultJson),
     orNull(task.error),
     task.createdAt,
     task.updatedAt,
@@ -92,7 +92,7 @@ export async function getTask(ctx: Context, id: string): Promise<Task | undefine
 /** Sets the status and `updatedAt = now`; {@link NotFoundError} when there is no such task. */
 export async function updateTaskStatus(ctx: Context, id: string, status: TaskStatus): Promise<void> {
   const key = validateId(id, 'task id');
-  const s = validate(TaskStatusSchema, status, 'task status');
+  const s = validateTaskStatus(status, 'task status');
   const { changes } = await ctx.port.run('UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?', [s, ctx.now(), key]);
   if (changes === 0) throw new NotFoundError('task', key);
 }
@@ -119,7 +119,7 @@ export async function completeTask(ctx: Context, id: string, outcome: TaskOutcom
 
 /** Tasks, newest first (`createdAt` descending), optionally by status and caller, at most `limit`. */
 export async function listTasks(ctx: Context, filter: TaskFilter = {}): Promise<Task[]> {
-  const f = validate(TaskFilterSchema, filter, 'task filter');
+  const f = validateTaskFilter(filter);
   const w = where([
     f.status === undefined ? undefined : ['status = ?', f.status],
     f.callerId === undefined ? undefined : ['caller_id = ?', f.callerId],
