@@ -18,6 +18,8 @@ import type {
   QueueStats,
   ReplayOptions,
   TaskTransition,
+  TransitionEntry,
+  TransitionFilter,
   ApprovalFilter,
   AuditEntry,
   AuditEntryInput,
@@ -127,6 +129,14 @@ export abstract class StoreOperations {
   /** Every status transition of a task, oldest first, whoever made it (v1 operations and the Go agent too). */
   taskHistory(id: string): Promise<TaskTransition[]> {
     return this.call(queue.taskHistory, id);
+  }
+  /**
+   * Status transitions across tasks, at `since` (inclusive) to `until` (exclusive), optionally of
+   * one `taskId`, ordered by `at` then `id`, at most `limit`; `after` (a page's last `at` and `id`)
+   * goes on where that page ended. Each carries its `taskId` and its row's stable `id`.
+   */
+  listTransitions(filter?: TransitionFilter): Promise<TransitionEntry[]> {
+    return this.call(queue.listTransitions, filter);
   }
   /** A new pending task with the original's command and params, linked to it (`queueEntry(id).replayOf`). */
   replayTask(id: string, options?: ReplayOptions): Promise<Task> {

@@ -1,6 +1,7 @@
 /**
  * The task engine on schema v2: enqueue (idempotent), claim with a lease and a fencing token,
- * heartbeat, complete and fail with retries and backoff, cancel, history, replay.
+ * heartbeat, complete and fail with retries and backoff, cancel, history (a task's, and across
+ * tasks), replay.
  *
  * Every write is one statement or one atomic batch, so it runs the same on every engine (D1 has no
  * interactive transactions). A batch whose later statements must apply only if an earlier one did
@@ -10,7 +11,7 @@
  */
 import { ConflictError, NotFoundError, SqlError, UnsupportedError } from './errors.js';
 import { decodeJson, encodeJson } from './json.js';
-import { int, optionalInt, optionalText, orNull, text, type Context } from './context.js';
+import { int, limitParam, optionalInt, optionalText, orNull, text, type Context } from './context.js';
 import { holdParams, holds, lost, opToken } from './leases.js';
 import {
   BackoffSchema,
@@ -19,6 +20,7 @@ import {
   FailOptionsSchema,
   HeartbeatOptionsSchema,
   ReplayOptionsSchema,
+  TransitionFilterSchema,
   validate,
   validateId,
   validateText,
@@ -35,8 +37,10 @@ import {
   type Task,
   type TaskStatus,
   type TaskTransition,
+  type TransitionEntry,
+  type TransitionFilter,
 } from './records.js';
-import type { SqlRow, SqlStatement } from './sql-port.js';
+import type { SqlRow, SqlStatement, SqlValue } from './sql-port.js';
 import { getTask, rowToTask, TASK_COLUMNS } from './tasks.js';
 
 /** How long an idempotency key is kept after its enqueue, at least (and as long as its task exists). */
@@ -296,22 +300,68 @@ export async function cancelTask(ctx: Context, id: string, reason?: string): Pro
   throw new ConflictError(`task ${JSON.stringify(key)} has ended (${task.status}); only a task that has not can be cancelled`);
 }
 
+function rowToTransition(row: SqlRow): TaskTransition {
+  const t: { -readonly [K in keyof TaskTransition]: TaskTransition[K] } = { to: text(row, 'to_status') as TaskStatus, at: int(row, 'at') };
+  const from = optionalText(row, 'from_status');
+  if (from !== undefined) t.from = from as TaskStatus;
+  const attempt = optionalInt(row, 'attempt');
+  if (attempt !== undefined) t.attempt = attempt;
+  const worker = optionalText(row, 'worker_id');
+  if (worker !== undefined) t.workerId = worker;
+  const error = optionalText(row, 'error');
+  if (error !== undefined) t.error = error;
+  return t;
+}
+
 /** Every status transition of a task, oldest first (empty for an unknown task). */
 export async function taskHistory(ctx: Context, id: string): Promise<TaskTransition[]> {
   const key = validateId(id, 'task id');
   const rows = await v2Read(() => ctx.port.all('SELECT from_status, to_status, at, attempt, worker_id, error FROM task_history WHERE task_id = ? ORDER BY id', [key]));
-  return rows.map((row) => {
-    const t: { -readonly [K in keyof TaskTransition]: TaskTransition[K] } = { to: text(row, 'to_status') as TaskStatus, at: int(row, 'at') };
-    const from = optionalText(row, 'from_status');
-    if (from !== undefined) t.from = from as TaskStatus;
-    const attempt = optionalInt(row, 'attempt');
-    if (attempt !== undefined) t.attempt = attempt;
-    const worker = optionalText(row, 'worker_id');
-    if (worker !== undefined) t.workerId = worker;
-    const error = optionalText(row, 'error');
-    if (error !== undefined) t.error = error;
-    return t;
-  });
+  return rows.map(rowToTransition);
+}
+
+/**
+ * The statement `listTransitions` runs for a validated filter (exported for the test that checks
+ * its query plan). The window and the cursor both bound `at` from below, so the lower of the two
+ * bounds is given once: SQLite takes one range per index, on `idx_task_history_at`.
+ */
+export function transitionsQuery(f: TransitionFilter): SqlStatement {
+  const conditions: string[] = [];
+  const params: SqlValue[] = [];
+  if (f.taskId !== undefined) {
+    conditions.push('task_id = ?');
+    params.push(f.taskId);
+  }
+  const lower = f.after === undefined ? f.since : Math.max(f.since ?? f.after.at, f.after.at);
+  if (lower !== undefined) {
+    conditions.push('at >= ?');
+    params.push(lower);
+  }
+  if (f.until !== undefined) {
+    conditions.push('at < ?');
+    params.push(f.until);
+  }
+  if (f.after !== undefined) {
+    // After the cursor in (at, id) order: later, or as late and written after it.
+    conditions.push('(at > ? OR id > ?)');
+    params.push(f.after.at, f.after.id);
+  }
+  const where = conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+  return {
+    sql: `SELECT id, task_id, from_status, to_status, at, attempt, worker_id, error FROM task_history${where} ORDER BY at, id LIMIT ?`,
+    params: [...params, limitParam(f.limit)],
+  };
+}
+
+/**
+ * Transitions across tasks in `[since, until)`, optionally of one task, ordered by `at` then `id`,
+ * at most `limit`, after the `after` cursor (a page's last transition).
+ */
+export async function listTransitions(ctx: Context, filter: TransitionFilter = {}): Promise<TransitionEntry[]> {
+  const f = validate(TransitionFilterSchema, filter, 'transition filter');
+  const { sql, params } = transitionsQuery(f);
+  const rows = await v2Read(() => ctx.port.all(sql, params));
+  return rows.map((row) => ({ id: int(row, 'id'), taskId: text(row, 'task_id'), ...rowToTransition(row) }));
 }
 
 /**

@@ -387,6 +387,37 @@ export const TaskTransitionSchema = z.strictObject({
 /** A task's transition; see {@link TaskTransitionSchema}. */
 export type TaskTransition = z.infer<typeof TaskTransitionSchema>;
 
+/**
+ * One transition of `listTransitions`: a {@link TaskTransition} with its task's id and its own `id`
+ * (the `task_history` row's, which never changes and is never reused), which orders transitions of
+ * equal `at` (in the order they were written) and, with `at`, marks where a page ended.
+ */
+export const TransitionEntrySchema = z.extend(TaskTransitionSchema, {
+  id: z.int().check(z.positive()),
+  taskId: TextSchema,
+});
+/** A transition across tasks; see {@link TransitionEntrySchema}. */
+export type TransitionEntry = z.infer<typeof TransitionEntrySchema>;
+
+/**
+ * Filter of `listTransitions`: the transitions at `since` (inclusive) to `until` (exclusive), Unix
+ * ms, optionally of one task (`taskId`), in their order (`at`, then `id`), at most `limit`. A page
+ * goes on from where the previous one ended with `after`: its last transition's `at` and `id`
+ * (both, since ids follow the order the rows were written in, which is not always the order of
+ * their times). `until` before `since` is refused (an empty window is `since === until`).
+ */
+export const TransitionFilterSchema = z
+  .strictObject({
+    since: z.optional(TimestampSchema),
+    until: z.optional(TimestampSchema),
+    taskId: z.optional(TextSchema),
+    after: z.optional(z.strictObject({ at: TimestampSchema, id: z.int().check(z.positive()) })),
+    limit: z.optional(LimitSchema),
+  })
+  .check(z.refine((f) => f.since === undefined || f.until === undefined || f.since <= f.until, { message: 'must not be before since', path: ['until'] }));
+/** Filter of `listTransitions`. */
+export type TransitionFilter = z.infer<typeof TransitionFilterSchema>;
+
 /** A task's queue row (`queueEntry`): how and when it runs, who holds it. */
 export interface QueueEntry {
   readonly taskId: string;

@@ -8,7 +8,8 @@
  *   `tasks.status` (kept in step by triggers) so that a claim finds due work through one index.
  * - `task_history`: every status transition of every task, written by triggers on `tasks`, so the
  *   v1 operations and the Go agent's writes are recorded too; a lease that expired is recorded
- *   by the claim that takes the task over.
+ *   by the claim that takes the task over. Indexed by task (`taskHistory`) and by time, across
+ *   tasks (`listTransitions`).
  * - `task_idempotency`: enqueue keys, kept for a while after the task (see `enqueueTask`).
  *
  * Triggers keep the v2 tables in step with whatever a v1 writer does: its `INSERT OR REPLACE` of a
@@ -52,6 +53,8 @@ export const SCHEMA_V2: readonly string[] = [
   error TEXT
 )`,
   'CREATE INDEX IF NOT EXISTS idx_task_history_task ON task_history(task_id, id)',
+  // Transitions by time across tasks (`listTransitions`); the rowid (`id`) orders equal times.
+  'CREATE INDEX IF NOT EXISTS idx_task_history_at ON task_history(at)',
   `CREATE TABLE IF NOT EXISTS task_idempotency (
   key TEXT PRIMARY KEY,
   task_id TEXT NOT NULL,

@@ -4,7 +4,7 @@
  * transitions recorded by triggers. Run by `defineApiSuite` on every engine.
  */
 import { describe, expect, it } from 'vitest';
-import { ConflictError, LeaseLostError, NotFoundError, StoreError, ValidationError, type Store } from '../../src/index.js';
+import { ConflictError, LeaseLostError, NotFoundError, StoreError, ValidationError, type Store, type TransitionEntry, type TransitionFilter } from '../../src/index.js';
 import { HOUR, MINUTE, type TestClock } from '../helpers/clock.js';
 
 /** Everything the task engine keeps for `ids`, read through the API: what a refused call must not change. */
@@ -252,6 +252,168 @@ export function defineQueueSuite(setup: () => Promise<{ store: Store; clock: Tes
       expect(await store.taskHistory('done')).toEqual([]);
       expect(await store.queueStats()).toEqual({ due: 0, scheduled: 0, retrying: 0, running: 0, leased: 0, expired: 0, awaitingApproval: 0 });
       await store.close();
+    });
+
+    describe('listTransitions', () => {
+      // Two tasks run side by side (equal times: a and b enqueued, then claimed, in the same ms), and
+      // a v1 writer saves a task whose time is earlier than rows written before it: ids follow the
+      // order of writing, not of time.
+      async function history() {
+        const { store, clock } = await setup();
+        const t0 = clock.now();
+        await store.enqueueTask(job('a', { maxAttempts: 2, backoff: { baseMs: 1000 } }));
+        await store.enqueueTask(job('b'));
+        clock.advance(10);
+        const a = await store.claimTask({ workerId: 'w1', leaseMs: MINUTE });
+        const b = await store.claimTask({ workerId: 'w2', leaseMs: MINUTE });
+        clock.advance(10);
+        await store.failTask('a', { workerId: 'w1', fence: a?.fence, error: 'boom' });
+        await store.completeTask('b', { workerId: 'w2', fence: b?.fence, result: 'ok' });
+        clock.advance(10);
+        await store.saveTask({ ...job('late'), createdAt: t0 + 5, updatedAt: t0 + 5 });
+        await store.updateTaskStatus('late', 'awaiting_approval');
+        return { store, clock, t0 };
+      }
+      const brief = (ts: readonly TransitionEntry[]) => ts.map((t) => `${t.taskId}:${t.from ?? ''}>${t.to}@${t.at}`);
+
+      /** Every page of `filter` with `limit`, each going on after the last one's last transition. */
+      async function paged(store: Store, filter: TransitionFilter, limit: number): Promise<TransitionEntry[][]> {
+        const pages: TransitionEntry[][] = [];
+        let after: TransitionFilter['after'];
+        for (;;) {
+          const page = await store.listTransitions({ ...filter, limit, ...(after === undefined ? {} : { after }) });
+          expect(page.length).toBeLessThanOrEqual(limit);
+          if (page.length === 0) return pages;
+          pages.push(page);
+          const last = page[page.length - 1] as TransitionEntry;
+          after = { at: last.at, id: last.id };
+          expect(pages.length).toBeLessThan(100);
+        }
+      }
+
+      it("every task's transitions, ordered by time then id, each with its task's id, its own id and taskHistory's fields", async () => {
+        const { store, t0 } = await history();
+        const all = await store.listTransitions();
+        expect(brief(all)).toEqual([
+          `a:>pending@${t0}`,
+          `b:>pending@${t0}`,
+          `late:>pending@${t0 + 5}`,
+          `a:pending>running@${t0 + 10}`,
+          `b:pending>running@${t0 + 10}`,
+          `a:running>pending@${t0 + 20}`,
+          `b:running>completed@${t0 + 20}`,
+          `late:pending>awaiting_approval@${t0 + 30}`,
+        ]);
+        // Ids: distinct positive integers in the order the rows were written ('late' last).
+        const byId = [...all].sort((x, y) => x.id - y.id);
+        expect(new Set(all.map((t) => t.id)).size).toBe(all.length);
+        for (const t of all) expect(Number.isSafeInteger(t.id) && t.id > 0).toBe(true);
+        expect(byId.map((t) => `${t.taskId}:${t.to}`)).toEqual(['a:pending', 'b:pending', 'a:running', 'b:running', 'a:pending', 'b:completed', 'late:pending', 'late:awaiting_approval']);
+        // Of equal times, the one written first comes first.
+        for (let i = 1; i < all.length; i++) {
+          const [p, q] = [all[i - 1] as TransitionEntry, all[i] as TransitionEntry];
+          expect(p.at < q.at || (p.at === q.at && p.id < q.id)).toBe(true);
+        }
+        // Each task's transitions are its taskHistory, field for field.
+        for (const id of ['a', 'b', 'late']) {
+          const mine = byId.filter((t) => t.taskId === id).map(({ id: _rowId, taskId: _taskId, ...rest }) => rest);
+          expect(mine).toEqual(await store.taskHistory(id));
+        }
+        expect(all.find((t) => t.taskId === 'a' && t.from === 'running')).toEqual(expect.objectContaining({ to: 'pending', attempt: 1, workerId: 'w1', error: 'boom' }));
+        await store.close();
+      });
+
+      it('a window: since inclusive, until exclusive; an empty window and one with nothing in it give none', async () => {
+        const { store, t0 } = await history();
+        expect(brief(await store.listTransitions({ since: t0 + 10, until: t0 + 20 }))).toEqual([`a:pending>running@${t0 + 10}`, `b:pending>running@${t0 + 10}`]);
+        expect(brief(await store.listTransitions({ since: t0 + 5, until: t0 + 11 }))).toEqual([`late:>pending@${t0 + 5}`, `a:pending>running@${t0 + 10}`, `b:pending>running@${t0 + 10}`]);
+        expect(brief(await store.listTransitions({ since: t0 + 20 }))).toEqual([`a:running>pending@${t0 + 20}`, `b:running>completed@${t0 + 20}`, `late:pending>awaiting_approval@${t0 + 30}`]);
+        expect(brief(await store.listTransitions({ until: t0 + 5 }))).toEqual([`a:>pending@${t0}`, `b:>pending@${t0}`]);
+        expect(brief(await store.listTransitions({ since: t0 + 30, until: t0 + 31 }))).toEqual([`late:pending>awaiting_approval@${t0 + 30}`]);
+        expect(await store.listTransitions({ since: t0 + 10, until: t0 + 10 })).toEqual([]);
+        expect(await store.listTransitions({ since: t0 + 31 })).toEqual([]);
+        expect(await store.listTransitions({ since: 0, until: t0 })).toEqual([]);
+        await store.close();
+      });
+
+      it("taskId: that task's transitions only, in time order (also in a window); an unknown task has none", async () => {
+        const { store, t0 } = await history();
+        expect(brief(await store.listTransitions({ taskId: 'a' }))).toEqual([`a:>pending@${t0}`, `a:pending>running@${t0 + 10}`, `a:running>pending@${t0 + 20}`]);
+        expect(brief(await store.listTransitions({ taskId: 'late', since: t0 }))).toEqual([`late:>pending@${t0 + 5}`, `late:pending>awaiting_approval@${t0 + 30}`]);
+        expect(brief(await store.listTransitions({ taskId: 'b', since: t0 + 10, until: t0 + 20 }))).toEqual([`b:pending>running@${t0 + 10}`]);
+        expect(brief(await store.listTransitions({ taskId: 'b', limit: 1 }))).toEqual([`b:>pending@${t0}`]);
+        expect(await store.listTransitions({ taskId: 'missing' })).toEqual([]);
+        expect(await store.listTransitions({ taskId: '' })).toEqual([]);
+        await store.close();
+      });
+
+      it('limit and after page through every transition exactly once, across equal times and rows deleted meanwhile', async () => {
+        const { store, clock, t0 } = await history();
+        const all = await store.listTransitions();
+        for (const limit of [1, 2, 3, 7, 8, 50]) {
+          const pages = await paged(store, {}, limit);
+          expect(pages.flat(), `limit ${limit}`).toEqual(all);
+          expect(pages.length).toBe(Math.ceil(all.length / limit));
+          expect(new Set(pages.flat().map((t) => t.id)).size).toBe(all.length);
+        }
+        // In a window and of one task too.
+        const window = await store.listTransitions({ since: t0 + 5, until: t0 + 30 });
+        expect(window).toHaveLength(5);
+        for (const limit of [1, 2, 4]) expect((await paged(store, { since: t0 + 5, until: t0 + 30 }, limit)).flat()).toEqual(window);
+        expect((await paged(store, { taskId: 'a' }, 1)).flat()).toEqual(await store.listTransitions({ taskId: 'a' }));
+        // The first page's limit, then the rest after it: nothing before the cursor, nothing twice.
+        const first = await store.listTransitions({ limit: 4 });
+        const cursor = { at: (first[3] as TransitionEntry).at, id: (first[3] as TransitionEntry).id };
+        expect([...first, ...(await store.listTransitions({ after: cursor }))]).toEqual(all);
+        // A cursor is a place in the order, not a row: the row it names may be gone (retention
+        // deleted its task), and the next page still starts right after it.
+        const page = await store.listTransitions({ limit: 5 });
+        expect((page[4] as TransitionEntry).taskId).toBe('b');
+        clock.advance(HOUR);
+        expect((await store.runRetention({ tasks: MINUTE })).tasks).toBe(1);
+        const rest = await store.listTransitions({ after: { at: (page[4] as TransitionEntry).at, id: (page[4] as TransitionEntry).id } });
+        expect(rest).toEqual(all.slice(5).filter((t) => t.taskId !== 'b'));
+        await store.close();
+      });
+
+      it('bad filters: negative, fractional or unsafe times, until before since, a bad limit or cursor, unknown keys: a ValidationError, nothing changed', async () => {
+        const { store, t0 } = await history();
+        const ids = ['a', 'b', 'late'];
+        const bad: unknown[] = [
+          { since: -1 },
+          { until: -5 },
+          { since: 1.5 },
+          { until: t0 + 0.5 },
+          { since: Number.MAX_SAFE_INTEGER + 2 },
+          { since: Number.NaN },
+          { since: String(t0) },
+          { since: t0 + 10, until: t0 + 9 },
+          { limit: 0 },
+          { limit: -1 },
+          { limit: 2.5 },
+          { after: { at: t0 } },
+          { after: { at: t0, id: 0 } },
+          { after: { at: -1, id: 1 } },
+          { after: { at: t0, id: 1, taskId: 'a' } },
+          { taskId: 5 },
+          { taskId: 'a\0' },
+          { afterId: 3 },
+          { since: t0, extra: true },
+          'a',
+          null,
+          [],
+        ];
+        for (const filter of bad) {
+          const error = await refusedUnchanged(store, ids, () => store.listTransitions(filter as TransitionFilter), 'VALIDATION', ValidationError);
+          expect((error as ValidationError).message, JSON.stringify(filter)).toMatch(/^\[@platform-agent\/store\] invalid transition filter: /);
+        }
+        const inverted = (await rejected(store.listTransitions({ since: t0 + 10, until: t0 + 9 }))) as ValidationError;
+        expect(inverted.issues).toEqual([expect.objectContaining({ path: ['until'], message: 'must not be before since' })]);
+        // What is allowed: nothing at all, and an empty window.
+        expect(await store.listTransitions(undefined)).toHaveLength(8);
+        expect(await store.listTransitions({ since: t0, until: t0 })).toEqual([]);
+        await store.close();
+      });
     });
 
     it('bad input: unknown tasks NOT_FOUND, a negative or huge lease, an empty worker id, a fence without a worker: typed errors, nothing changed', async () => {

@@ -93,6 +93,7 @@ export function readBytes(file: string): Uint8Array {
  * creates.
  */
 export const V2_OBJECTS = [
+  'idx_task_history_at',
   'idx_task_history_task',
   'idx_task_idempotency_expires',
   'idx_task_queue_due',

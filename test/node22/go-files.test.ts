@@ -9,7 +9,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryAdapter } from '../../adapters/memory.js';
 import { createNodeSqliteEngine } from '../../engines/node-sqlite.js';
-import { openStore, SCHEMA_V2, SCHEMA_VERSION, type Store } from '../../src/index.js';
+import { openStore, SCHEMA_V2, SCHEMA_VERSION, UnsupportedError, type Store } from '../../src/index.js';
 import { snapshot } from '../api/suite.js';
 import { expectSameBytes } from '../helpers/bytes.js';
 import { goApprovals, goAudit, goContexts, goLetters, goTasks, goThreads, NOW, T0, writeGoFixture } from '../helpers/go-fixture.js';
@@ -105,6 +105,10 @@ describe('a file the Go agent wrote, opened in place', () => {
     expect(await store.listTasks()).toHaveLength(Object.keys(goTasks).length);
     await expect(store.queueStats()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await expect(store.taskHistory('t-minimal')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(store.listTransitions()).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/schema v1/) });
+    await expect(store.listTransitions({ since: 0, until: Date.now(), taskId: 't-minimal', limit: 10 })).rejects.toBeInstanceOf(UnsupportedError);
+    // A bad filter is refused as such before anything is read.
+    await expect(store.listTransitions({ since: -1 })).rejects.toMatchObject({ code: 'VALIDATION' });
     await store.close();
     expectSameBytes(readBytes(file), goBytes);
   });
