@@ -3,7 +3,7 @@
  * time, sizes). Labels and legends are text; colours come from CSS classes, so the page's theme
  * applies.
  */
-import type { DeadLetter, Task, TaskStatus, TaskTransition } from '../src/index.js';
+import type { DeadLetter, Task, TaskStatus, TaskTransition, TransitionEntry } from '../src/index.js';
 import type { QueueHistory } from './data.js';
 import { el, svg, type Child } from './dom.js';
 import { formatDay, formatHour, STATUSES } from './format.js';
@@ -88,21 +88,28 @@ function queueState(t: TaskTransition): QueueState | undefined {
 /**
  * How many tasks were in each queue state at the end of each of `hours` hours ending with
  * `lastHour`, from their transitions: at `t` a task is in the state its latest transition by `t`
- * left it in (the latest `at`; of equal times, the one written last).
+ * left it in (the latest `at`; of equal times, the one written last: the highest `id`). One walk
+ * through the transitions in that order, each moving its task from one state's count to another's.
  */
-export function queuePerHour(histories: readonly (readonly TaskTransition[])[], lastHour: number, hours = QUEUE_HOURS): { at: number[]; counts: Record<QueueState, number[]> } {
+export function queuePerHour(transitions: readonly TransitionEntry[], lastHour: number, hours = QUEUE_HOURS): { at: number[]; counts: Record<QueueState, number[]> } {
   const at = Array.from({ length: hours }, (_, i) => lastHour - (hours - 1 - i) * HOUR + HOUR);
   const counts = Object.fromEntries(QUEUE_STATES.map((s) => [s, new Array<number>(hours).fill(0)])) as Record<QueueState, number[]>;
-  for (const history of histories) {
-    // In time order; the sort is stable, so equal times keep the order they were written in.
-    const sorted = [...history].sort((a, b) => a.at - b.at);
-    let k = -1;
-    at.forEach((t, i) => {
-      while (k + 1 < sorted.length && (sorted[k + 1] as TaskTransition).at <= t) k++;
-      const state = k < 0 ? undefined : queueState(sorted[k] as TaskTransition);
-      if (state) counts[state][i]! += 1;
-    });
-  }
+  // listTransitions' order already; sorted again so that any list counts the same.
+  const sorted = [...transitions].sort((a, b) => a.at - b.at || a.id - b.id);
+  const state = new Map<string, QueueState | undefined>();
+  const now = Object.fromEntries(QUEUE_STATES.map((s) => [s, 0])) as Record<QueueState, number>;
+  let k = 0;
+  at.forEach((t, i) => {
+    for (; k < sorted.length && (sorted[k] as TransitionEntry).at <= t; k++) {
+      const transition = sorted[k] as TransitionEntry;
+      const before = state.get(transition.taskId);
+      const after = queueState(transition);
+      if (before) now[before] -= 1;
+      if (after) now[after] += 1;
+      state.set(transition.taskId, after);
+    }
+    for (const s of QUEUE_STATES) counts[s][i] = now[s];
+  });
   return { at, counts };
 }
 
@@ -229,7 +236,7 @@ const QUEUE_LABELS: Readonly<Record<QueueState, string>> = { pending: 'pending',
 /** The queue over time: tasks per queue state at the end of each hour, a line each, or why there is nothing to draw. */
 export function queueChart(queue: QueueHistory): Node[] {
   if (queue.kind !== 'transitions') return lineChart('Queue over time', [], String, String, QUEUE_EMPTY[queue.kind]);
-  const { at, counts } = queuePerHour(queue.histories, queue.lastHour);
+  const { at, counts } = queuePerHour(queue.transitions, queue.lastHour);
   return lineChart(
     'Queue over time',
     QUEUE_STATES.map((s) => ({

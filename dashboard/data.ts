@@ -1,5 +1,5 @@
 /** Reads what the views show from a store, in one pass per refresh. */
-import type { DeadLetter, DeadLetterState, PendingApproval, QueueEntry, SessionContext, Store, Task, TaskStatus, TaskTransition, ThreadSession } from '../src/index.js';
+import type { DeadLetter, DeadLetterState, PendingApproval, QueueEntry, SessionContext, Store, Task, TaskStatus, TaskTransition, ThreadSession, TransitionEntry } from '../src/index.js';
 import { HOUR, hourOf, QUEUE_HOURS } from './charts.js';
 import { DEAD_LETTER_STATES } from './format.js';
 
@@ -60,8 +60,11 @@ export type QueueHistory =
       readonly kind: 'transitions';
       /** The window's last hour: the newest task's (as the tasks chart's). */
       readonly lastHour: number;
-      /** Per task that may be waiting or running in the window, its transitions, oldest first. */
-      readonly histories: readonly (readonly TaskTransition[])[];
+      /**
+       * Every transition, up to the end of the window's last hour, of each task that may be waiting
+       * or running at the end of one of its hours, in the store's order (`at`, then `id`).
+       */
+      readonly transitions: readonly TransitionEntry[];
     }
   /** No tasks; tasks written before schema v2 (no transitions recorded); no task engine at all. */
   | { readonly kind: 'no-tasks' | 'unrecorded' | 'unsupported' };
@@ -69,10 +72,20 @@ export type QueueHistory =
 const ENDED: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
 
 /**
- * The transitions the queue chart needs: those of every task that may be pending or running at the
- * end of one of the chart's hours. A task that ended before the first of them cannot (its last
- * transition is no later than its `updatedAt`), so only the others' histories are read, one
- * indexed read each.
+ * The transitions the queue chart needs, in one read (two when none are recorded).
+ *
+ * The chart counts each task in the state its latest transition by the end of an hour left it in,
+ * so a task waiting since before the window, with no transition inside it, needs its transitions
+ * from before the window: reading only the window would miss it, and reading each task's history
+ * (as this did) costs a read per task. Instead: which tasks can be waiting or running at the end of
+ * one of the chart's hours? Not one that ended before the first of them (its last transition is no
+ * later than its `updatedAt`). And the others' transitions are none of them earlier than their
+ * `createdAt`: each is written at the task's `updatedAt`, or at the clock of the claim that takes a
+ * lease over. So one `listTransitions` from the earliest `createdAt` among those tasks to the end
+ * of the window's last hour holds every transition of theirs the chart looks at. Other tasks'
+ * transitions in that span are dropped, so the chart counts exactly the tasks, and the
+ * transitions, it counted reading each history. A task waiting for days makes the read start days
+ * back: more rows, still one read.
  */
 export async function loadQueueHistory(store: Store, tasks: readonly Task[], hours = QUEUE_HOURS): Promise<QueueHistory> {
   if (tasks.length === 0) return { kind: 'no-tasks' };
@@ -80,20 +93,34 @@ export async function loadQueueHistory(store: Store, tasks: readonly Task[], hou
   for (const t of tasks) if (t.createdAt > newest.createdAt) newest = t;
   const lastHour = hourOf(newest.createdAt);
   const from = lastHour - (hours - 2) * HOUR; // the end of the window's first hour
-  const read = (id: string) =>
-    store.taskHistory(id).catch((e: unknown) => {
-      // An id the store refuses to look up (an empty one a v1 writer stored) has no readable history.
-      if ((e as { code?: unknown } | null)?.code === 'VALIDATION') return [];
-      throw e;
-    });
+  const until = lastHour + HOUR + 1; // the end of its last hour, counted (transitions at it included)
+  const open = new Set<string>();
+  let since = until;
+  for (const t of tasks) {
+    if (ENDED.has(t.status) && t.updatedAt < from) continue;
+    open.add(t.id);
+    if (t.createdAt < since) since = t.createdAt;
+  }
   try {
+    const transitions = (await store.listTransitions({ since: Math.max(0, since), until })).filter((t) => open.has(t.taskId));
     // Every task written at schema v2 has at least its first transition: the newest has none when
     // the tasks were written before (a v1 agent's database, upgraded in memory as the page reads it).
-    if ((await read(newest.id)).length === 0) return { kind: 'unrecorded' };
-    const open = tasks.filter((t) => !ENDED.has(t.status) || t.updatedAt >= from);
-    return { kind: 'transitions', lastHour, histories: await Promise.all(open.map((t) => read(t.id))) };
+    // (Or none in the window, saved with a later `updatedAt`: asked to be sure.)
+    if (!transitions.some((t) => t.taskId === newest.id) && !(await hasTransitions(store, newest.id))) return { kind: 'unrecorded' };
+    return { kind: 'transitions', lastHour, transitions };
   } catch (e) {
     if (unsupported(e)) return { kind: 'unsupported' };
+    throw e;
+  }
+}
+
+/** Whether task `id` has any transition recorded. */
+async function hasTransitions(store: Store, id: string): Promise<boolean> {
+  try {
+    return (await store.listTransitions({ taskId: id, limit: 1 })).length > 0;
+  } catch (e) {
+    // An id the store refuses to look up (one with a NUL a v1 writer stored) has no readable history.
+    if ((e as { code?: unknown } | null)?.code === 'VALIDATION') return false;
     throw e;
   }
 }
