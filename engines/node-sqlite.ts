@@ -20,7 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 // Only the fs adapter's lock rules: a sql.js store's lock is judged exactly as that adapter judges it.
 import { fileAdapterPaths, holderAlive, parseLock, type FileAdapterPaths } from '../adapters/fs.js';
-import type { Engine } from '../src/engine.js';
+import { SYNC_PORT, type Engine, type SyncPort } from '../src/engine.js';
 import type { LockHolder } from '../src/persistence.js';
 import type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from '../src/sql-port.js';
 
@@ -406,10 +406,12 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
     open?.close();
   }
 
-  return {
+  const engine: NodeSqliteEngine & { readonly [SYNC_PORT]: SyncPort } = {
     name: 'node:sqlite',
     readOnly,
     durable: true,
+    // The store calls these directly (see SYNC_PORT): `run` and `all` below, without their promises.
+    [SYNC_PORT]: { run: runSync, all: allSync },
 
     async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
       return runSync(sql, params);
@@ -497,4 +499,5 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
       closeNow();
     },
   };
+  return engine;
 }

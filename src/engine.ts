@@ -18,6 +18,23 @@ export interface Engine extends SqlPort {
   close(): Promise<void>;
 }
 
+/**
+ * @internal The key under which an engine with its own storage whose statements run synchronously
+ * (node:sqlite) offers them as a {@link SyncPort}, so that the store's port calls them directly:
+ * one promise per statement instead of the engine's and the store's own. `Symbol.for`: the engine
+ * and the store may come from different bundles of this package.
+ */
+export const SYNC_PORT: unique symbol = Symbol.for('@platform-agent/store.sync-port');
+
+/**
+ * @internal `run` and `all` of an engine's port, synchronously: they return what the async ones
+ * resolve with and throw what they reject with.
+ */
+export interface SyncPort {
+  run(sql: string, params?: readonly SqlValue[]): SqlRunResult;
+  all(sql: string, params?: readonly SqlValue[]): SqlRow[];
+}
+
 /** Called synchronously with every committed write unit, in commit order. Must not throw. */
 export type CommitListener = (statements: readonly SqlStatement[]) => void;
 
@@ -199,17 +216,17 @@ export abstract class SyncEngine implements Engine {
     return results;
   }
 
+  // One statement is its own write unit: the listener hears of it directly (no log to collect it in).
   async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
-    const log: SqlStatement[] = [];
-    const result = this.#runLogged(sql, params, log);
-    this.#committed(log);
+    const result = this.runSync(sql, params);
+    if (this.#listener && changedSomething(sql, result.changes)) this.#listener([{ sql, params: params ?? [] }]);
     return result;
   }
 
   async all(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
-    const log: SqlStatement[] = [];
-    const rows = this.#allLogged(sql, params, log);
-    this.#committed(log);
+    const rows = this.allSync(sql, params);
+    // A query with RETURNING returns one row per changed row.
+    if (this.#listener && changedSomething(sql, rows.length)) this.#listener([{ sql, params: params ?? [] }]);
     return rows;
   }
 

@@ -3,7 +3,7 @@
  * the owner, a follower or a read-only reader; or on an engine that keeps its own storage.
  */
 import { DurabilityManager } from './durability.js';
-import { isEmbeddedEngine, type EmbeddedEngine, type Engine } from './engine.js';
+import { isEmbeddedEngine, SYNC_PORT, type EmbeddedEngine, type Engine, type SyncPort } from './engine.js';
 import { ClosedError, LockError, ReadOnlyError, SqlError, StoreError, TransactionError, UnsupportedError, ValidationError, SchemaVersionError } from './errors.js';
 import { openMailbox, type Mailbox } from './follower.js';
 import { loadMigrated, lockFailure, refusal, type Opened } from './loading.js';
@@ -185,17 +185,50 @@ function typedErrors(engine: Engine): Engine {
         throw engineError(engine.name, what, e);
       }
     };
-  const typedPort = (port: SqlPort): SqlPort => ({
-    run: wrap('statement', (sql: string, params?: readonly SqlValue[]) => port.run(sql, params)),
-    all: wrap('query', (sql: string, params?: readonly SqlValue[]) => port.all(sql, params)),
-    batch: wrap('batch', (statements: readonly SqlStatement[]) => port.batch(statements)),
+  // The port's calls, on every statement: the engine's own promise with one rejection handler made
+  // once (no async function, no closure and no rest arguments per call); a synchronous throw, or a
+  // value that is no promise, is taken as an async function takes it.
+  const typedBy = (what: string) => {
+    const rethrow = (e: unknown): never => {
+      throw engineError(engine.name, what, e);
+    };
+    return <R>(result: Promise<R>): Promise<R> => Promise.resolve(result).then(undefined, rethrow);
+  };
+  const statement = typedBy('statement');
+  const query = typedBy('query');
+  const batch = typedBy('batch');
+  // An engine whose statements run synchronously (see SYNC_PORT): called directly, its result or
+  // its typed error as the one promise of the statement (what its async port would settle with).
+  const sync = (engine as { [SYNC_PORT]?: SyncPort })[SYNC_PORT];
+  const typedPort = (port: SqlPort, direct?: SyncPort): SqlPort => ({
+    run: (sql: string, params?: readonly SqlValue[]) => {
+      try {
+        return direct ? Promise.resolve(direct.run(sql, params)) : statement(port.run(sql, params));
+      } catch (e) {
+        return Promise.reject(engineError(engine.name, 'statement', e));
+      }
+    },
+    all: (sql: string, params?: readonly SqlValue[]) => {
+      try {
+        return direct ? Promise.resolve(direct.all(sql, params)) : query(port.all(sql, params));
+      } catch (e) {
+        return Promise.reject(engineError(engine.name, 'query', e));
+      }
+    },
+    batch: (statements: readonly SqlStatement[]) => {
+      try {
+        return batch(port.batch(statements));
+      } catch (e) {
+        return Promise.reject(engineError(engine.name, 'batch', e));
+      }
+    },
   });
   const transaction = engine.transaction?.bind(engine);
   return {
     name: engine.name,
     ...(engine.durable === undefined ? {} : { durable: engine.durable }),
     ...(engine.readOnly === undefined ? {} : { readOnly: engine.readOnly }),
-    ...typedPort(engine),
+    ...typedPort(engine, typeof sync?.run === 'function' && typeof sync.all === 'function' ? sync : undefined),
     ...(engine.sizeBytes ? { sizeBytes: wrap('size query', () => (engine.sizeBytes as () => Promise<number>)()) } : {}),
     ...(engine.exportImage ? { exportImage: wrap('export', () => (engine.exportImage as () => Promise<Uint8Array>)()) } : {}),
     ...(transaction

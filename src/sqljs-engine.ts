@@ -261,13 +261,13 @@ export class SqlJsEngine extends SyncEngine {
     try {
       const stmt = this.#prepared(sql);
       const rows: SqlRow[] = [];
+      // Column names are cached per statement (DDL drops the statement cache; a count mismatch
+      // refreshes them too).
+      let columns = this.#columns.get(stmt);
       try {
         stmt.bind(params as SqlValue[]);
         while (stmt.step()) {
           const values = stmt.get() as (SqlValue | Uint8Array)[];
-          // Column names are cached per statement (DDL drops the statement cache; a count
-          // mismatch refreshes them too).
-          let columns = this.#columns.get(stmt);
           if (columns?.length !== values.length) {
             columns = stmt.getColumnNames();
             this.#columns.set(stmt, columns);

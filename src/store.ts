@@ -19,6 +19,21 @@ export type { TransactionHandle } from './operations.js';
 export type { StoreOptions, StoreRole, Reads, WhenLocked } from './options.js';
 export { StoreOperations } from './operations.js';
 
+/** Whether `durability` holds writes until they are durable (its mode, fixed for its life, is `'write'`). */
+function writesWait(durability: DurabilityManager | undefined): boolean {
+  return durability?.health(false).durability === 'write';
+}
+
+/** An engine and the store's operations running on it (a follower replaces the engine). */
+interface EngineUse {
+  readonly engine: Engine;
+  users: number;
+  // Replaced while operations ran on it: it closes when the last one settles.
+  retired: boolean;
+  // Called when an operation begun on it (see Store.#begin) settles.
+  readonly settled: () => void;
+}
+
 /** @internal The key of the method openStore uses to make a store follow: not exported from the package, so not public API. */
 export const FOLLOW: unique symbol = Symbol('follow');
 
@@ -32,15 +47,16 @@ export class Store extends StoreOperations {
   readonly #adapter: PersistenceAdapter;
   #ctx: Context;
   #durability: DurabilityManager | undefined;
+  // Whether writes resolve only once durable (`durability: 'write'`), as #durability says.
+  #writesWait: boolean;
   readonly #readOnly: boolean;
   readonly #reads: Reads;
   // The id this store's exported images carry (see exportImage).
   #exportId: string | undefined;
   // Set while another store owns the database and this one follows it.
   #follower: Follower | undefined;
-  // Operations running on each engine; a replaced engine closes when its last one settles.
-  readonly #users = new Map<Engine, number>();
-  readonly #retired = new Set<Engine>();
+  // The engine's operations running (see EngineUse); a replaced engine closes when its last one settles.
+  #use: EngineUse;
   #closing: Promise<void> | undefined;
   // Settles when the open transaction ends; operations from outside it wait for that.
   #transaction: Promise<void> | undefined;
@@ -52,9 +68,11 @@ export class Store extends StoreOperations {
   constructor(engine: Engine, adapter: PersistenceAdapter, clock: () => number, durability?: DurabilityManager, readOnly = false, reads: Reads = 'committed') {
     super();
     this.#engine = engine;
+    this.#use = this.#useOf(engine);
     this.#adapter = adapter;
     this.#ctx = { port: engine, now: checkedClock(clock) };
     this.#durability = durability;
+    this.#writesWait = writesWait(durability);
     this.#readOnly = readOnly;
     this.#reads = reads;
   }
@@ -63,8 +81,16 @@ export class Store extends StoreOperations {
     // Only a call made after close() is refused; one made before it runs, even if it first waits
     // for a transaction (close() waits for every operation already started).
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    const read = this.#run(op, args);
-    return this.#track(this.#reads === 'durable' ? read.then((result) => this.#durableRead(result)) : read);
+    if (this.#transaction) {
+      const read = this.#run(op, args);
+      return this.#track(this.#reads === 'durable' ? read.then((result) => this.#durableRead(result)) : read);
+    }
+    // The usual case, with one promise of its own (see #start).
+    const use = this.#begin();
+    const read = this.#start(op, args);
+    const result = this.#reads === 'durable' ? read.then((r) => this.#durableRead(r)) : read;
+    this.#settleWith(result, use);
+    return result;
   }
 
   // With reads: 'durable', what a read returns may have seen any write committed before it ended:
@@ -89,7 +115,14 @@ export class Store extends StoreOperations {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#track(this.#run(op, args).then((result) => this.#afterWrite(result)));
+    if (this.#transaction) return this.#track(this.#run(op, args).then((result) => this.#afterWrite(result)));
+    const use = this.#begin();
+    const written = this.#start(op, args);
+    // Only `durability: 'write'` holds a write until it is durable (afterWrite: nothing to wait for
+    // otherwise); the manager is the store's as long as it has no follower, so none swaps it meanwhile.
+    const result = this.#writesWait ? written.then((r) => this.#durableWrite(r)) : written;
+    this.#settleWith(result, use);
+    return result;
   }
 
   #checkWritable(): void {
@@ -106,6 +139,58 @@ export class Store extends StoreOperations {
     const durable = this.#durability?.afterWrite();
     if (durable) await durable;
     return result;
+  }
+
+  // #afterWrite without a promise of its own when the write mode lets the write resolve at once.
+  #durableWrite<R>(result: R): R | Promise<R> {
+    const durable = this.#durability?.afterWrite();
+    return durable ? durable.then(() => result) : result;
+  }
+
+  // Counts an operation as started: in flight (close() waits for it) and using the current engine
+  // (a follower's reload does not close it under the operation).
+  #begin(): EngineUse {
+    const use = this.#use;
+    use.users++;
+    this.#inFlight++;
+    return use;
+  }
+
+  // Runs the operation on the current engine: its own promise, or its synchronous throw as a rejection.
+  #start<A extends unknown[], R>(op: Operation<A, R>, args: A): Promise<R> {
+    try {
+      return op(this.#ctx, ...args);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // Counts the operation as ended once `promise` settles. The reaction is registered before the
+  // caller's, so the bookkeeping (and the close of an engine replaced meanwhile) runs before the
+  // caller's code after `await`, as #using and #track order it.
+  #settleWith(promise: Promise<unknown>, use: EngineUse): void {
+    promise.then(use.settled, use.settled);
+  }
+
+  // The engine's EngineUse, with its `settled` made once (not a closure per operation).
+  #useOf(engine: Engine): EngineUse {
+    const use: EngineUse = {
+      engine,
+      users: 0,
+      retired: false,
+      settled: () => {
+        this.#release(use);
+        if (--this.#inFlight === 0) this.#drained?.();
+      },
+    };
+    return use;
+  }
+
+  // One operation on `use`'s engine ended: a retired engine closes when its last one has.
+  #release(use: EngineUse): Promise<void> | undefined {
+    if (--use.users > 0 || !use.retired) return undefined;
+    use.retired = false;
+    return use.engine.close().catch(() => undefined);
   }
 
   #track<R>(promise: Promise<R>): Promise<R> {
@@ -134,21 +219,18 @@ export class Store extends StoreOperations {
 
   #run<A extends unknown[], R>(op: Operation<A, R>, args: A): Promise<R> {
     if (this.#transaction) return this.#transaction.then(() => this.#run(op, args));
-    return this.#using(this.#engine, () => op(this.#ctx, ...args));
+    return this.#using(() => op(this.#ctx, ...args));
   }
 
-  // Runs `fn` on `engine`, which a follower's reload must not close before `fn` settles.
-  async #using<R>(engine: Engine, fn: () => Promise<R>): Promise<R> {
-    this.#users.set(engine, (this.#users.get(engine) ?? 0) + 1);
+  // Runs `fn` on the current engine, which a follower's reload must not close before `fn` settles.
+  async #using<R>(fn: () => Promise<R>): Promise<R> {
+    const use = this.#use;
+    use.users++;
     try {
       return await fn();
     } finally {
-      const users = (this.#users.get(engine) ?? 1) - 1;
-      if (users > 0) this.#users.set(engine, users);
-      else {
-        this.#users.delete(engine);
-        if (this.#retired.delete(engine)) await engine.close().catch(() => undefined);
-      }
+      const closing = this.#release(use);
+      if (closing) await closing;
     }
   }
 
@@ -186,7 +268,7 @@ export class Store extends StoreOperations {
       // Nothing commits while it waits (the transaction holds the store), so its reads see only
       // durable writes and its own.
       if (this.#reads === 'durable') await this.#durableRead(undefined);
-      result = await this.#using(engine, () =>
+      result = await this.#using(() =>
         (engine.transaction as NonNullable<Engine['transaction']>)((port: SqlPort) =>
           Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, () => this.#checkWritable()))),
         ),
@@ -336,12 +418,14 @@ export class Store extends StoreOperations {
   }
 
   #swap(engine: Engine, durability: DurabilityManager | undefined): void {
-    const old = this.#engine;
+    const old = this.#use;
     this.#engine = engine;
+    this.#use = this.#useOf(engine);
     this.#ctx = { port: engine, now: this.#ctx.now };
     this.#durability = durability;
-    if (this.#users.has(old)) this.#retired.add(old);
-    else old.close().catch(() => undefined);
+    this.#writesWait = writesWait(durability);
+    if (old.users > 0) old.retired = true;
+    else old.engine.close().catch(() => undefined);
   }
 
   /**
