@@ -67,6 +67,16 @@ export interface NodeSqliteEngineOptions {
    */
   busyTimeoutMs?: number;
   /**
+   * The most memory this connection's page cache may use, in KiB (SQLite's `cache_size`, set as
+   * `PRAGMA cache_size = -cacheSizeKiB`). SQLite's own default is 2 MiB: on an agent database of
+   * tens of MB, reads (`listTasks` above all) then keep reading pages back from the operating
+   * system. The cache costs memory only as pages are read, up to this size, and SQLite drops it
+   * when another connection (the Go agent, another store) commits to the file. As the sql.js
+   * engine's `cacheSizeKiB`.
+   * @default 65536 (64 MiB)
+   */
+  cacheSizeKiB?: number;
+  /**
    * With `readOnly`: opens the file as SQLite's `immutable` (a `file:` URI with `immutable=1`):
    * no locks, no `-wal` or `-shm` created, the file alone read. Only for a file no program has
    * open or will open meanwhile (no `-wal`/`-shm` beside it): SQLite then trusts it not to change,
@@ -124,6 +134,7 @@ const SQLITE_CORRUPT = 11;
 const SQLITE_NOTADB = 26;
 
 const QUERY = /^\s*SELECT\b/i;
+const DEFAULT_CACHE_KIB = 64 * 1024;
 const STATEMENT_CACHE_LIMIT = 256;
 const blobText = new TextDecoder('utf-8', { ignoreBOM: true });
 
@@ -136,10 +147,28 @@ function toValue(value: unknown): SqlValue {
   return value === undefined ? null : String(value);
 }
 
-function toRow(row: Record<string, unknown>): SqlRow {
-  const out: SqlRow = {};
-  for (const column in row) out[column] = toValue(row[column]);
-  return out;
+/**
+ * node:sqlite's rows as the port's, converted in place: the objects `StatementSync.all()` made
+ * (null-prototype objects keyed by column name), with only a value that is not already a string, a
+ * number or null (a BigInt, a BLOB) replaced. The schema has neither, so usually nothing is written.
+ * `columns`: the rows' keys when known (see `allSync`), else each row's own are enumerated.
+ */
+function toRows(rows: Record<string, unknown>[], columns: readonly string[] | undefined): SqlRow[] {
+  for (const row of rows) {
+    if (columns) {
+      for (let i = 0; i < columns.length; i++) {
+        const column = columns[i] as string;
+        const value = row[column];
+        if (value !== null && typeof value !== 'string' && typeof value !== 'number') row[column] = toValue(value);
+      }
+    } else {
+      for (const column in row) {
+        const value = row[column];
+        if (value !== null && typeof value !== 'string' && typeof value !== 'number') row[column] = toValue(value);
+      }
+    }
+  }
+  return rows as SqlRow[];
 }
 
 /** The file's real location (symbolic links resolved, as SQLite and the fs adapter resolve them); `NOT_FOUND` without its directory. */
@@ -201,7 +230,8 @@ function refuseSqlJsState(paths: FileAdapterPaths): void {
  * The store's engine on `node:sqlite`, on the database file at `path`. Nothing is opened until the
  * first call (`openStore` makes it at once): then the file is checked (a sql.js store's lock and
  * journal, see below), opened, and set up as the Go agent sets it up: `journal_mode=WAL`,
- * `foreign_keys=ON`, `busy_timeout=5000`, plus `synchronous=FULL`.
+ * `foreign_keys=ON`, `busy_timeout=5000`, plus `synchronous=FULL` and a 64 MiB page cache
+ * (`cache_size`, see {@link NodeSqliteEngineOptions.cacheSizeKiB}; SQLite's default is 2 MiB).
  *
  * - **Another process's writes** (the Go agent, the `sqlite3` shell, another store) are seen by
  *   the next statement; SQLite's locking lets one connection write at a time: a write (or a
@@ -222,6 +252,8 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
   if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') throw new TypeError('createNodeSqliteEngine(): readOnly must be a boolean');
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new TypeError(`createNodeSqliteEngine(): busyTimeoutMs must be a non-negative integer, not ${String(options.busyTimeoutMs)}`);
+  const cacheSizeKiB = options.cacheSizeKiB ?? DEFAULT_CACHE_KIB;
+  if (!Number.isSafeInteger(cacheSizeKiB) || cacheSizeKiB < 64) throw new TypeError(`createNodeSqliteEngine(): cacheSizeKiB must be an integer of at least 64, not ${String(options.cacheSizeKiB)}`);
   const readOnly = options.readOnly === true;
   if (options.immutable !== undefined && typeof options.immutable !== 'boolean') throw new TypeError('createNodeSqliteEngine(): immutable must be a boolean');
   const immutable = options.immutable === true;
@@ -234,6 +266,7 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
   let closed = false;
   let inTransaction = false;
   const statements = new Map<string, StatementSyncLike>();
+  const columnNames = new WeakMap<StatementSyncLike, readonly string[]>();
 
   /** A node:sqlite error as one the store types; anything else unchanged. */
   function translate(e: unknown, sql: string): unknown {
@@ -289,6 +322,7 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
         opened.exec('PRAGMA synchronous = FULL');
       }
       opened.exec('PRAGMA foreign_keys = ON');
+      opened.exec(`PRAGMA cache_size = ${-cacheSizeKiB}`);
       // Reads the schema now (a damaged or foreign file fails here) and opens SQLite's WAL index:
       // the -shm exists (for a new database too: switching to WAL wrote its first page) before the
       // fs adapter's lock is looked for again. The fs adapter looks for -shm again after creating
@@ -354,7 +388,19 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
         stmt.setReadBigInts(false);
       }
     }
-    return rows.map(toRow);
+    return toRows(rows, rows.length === 0 ? undefined : columnsOf(sql, stmt, rows[0] as Record<string, unknown>));
+  }
+
+  // The keys of a statement's rows, read off its first row once: only for a statement that names
+  // its columns (no `*`), whose rows have the same keys for as long as it is cached, whatever
+  // the schema becomes. Enumerating them per row costs more than the check of their values.
+  function columnsOf(sql: string, stmt: StatementSyncLike, first: Record<string, unknown>): readonly string[] | undefined {
+    let columns = columnNames.get(stmt);
+    if (columns === undefined && !sql.includes('*')) {
+      columns = Object.keys(first);
+      columnNames.set(stmt, columns);
+    }
+    return columns;
   }
 
   function execSync(sql: string): void {
