@@ -219,12 +219,11 @@ export class Store extends StoreOperations {
 
   #run<A extends unknown[], R>(op: Operation<A, R>, args: A): Promise<R> {
     if (this.#transaction) return this.#transaction.then(() => this.#run(op, args));
-    return this.#using(() => op(this.#ctx, ...args));
+    return this.#using(this.#use, () => op(this.#ctx, ...args));
   }
 
-  // Runs `fn` on the current engine, which a follower's reload must not close before `fn` settles.
-  async #using<R>(fn: () => Promise<R>): Promise<R> {
-    const use = this.#use;
+  // Runs `fn` on `use`'s engine, which a follower's reload must not close before `fn` settles.
+  async #using<R>(use: EngineUse, fn: () => Promise<R>): Promise<R> {
     use.users++;
     try {
       return await fn();
@@ -256,7 +255,8 @@ export class Store extends StoreOperations {
 
   async #transact<T>(fn: (tx: TransactionHandle) => Promise<T> | T): Promise<T> {
     while (this.#transaction) await this.#transaction;
-    const engine = this.#engine;
+    const use = this.#use;
+    const engine = use.engine;
     if (!engine.transaction) {
       throw new UnsupportedError(`the ${engine.name} engine has no interactive transactions; use single operations`);
     }
@@ -268,7 +268,7 @@ export class Store extends StoreOperations {
       // Nothing commits while it waits (the transaction holds the store), so its reads see only
       // durable writes and its own.
       if (this.#reads === 'durable') await this.#durableRead(undefined);
-      result = await this.#using(() =>
+      result = await this.#using(use, () =>
         (engine.transaction as NonNullable<Engine['transaction']>)((port: SqlPort) =>
           Promise.resolve(fn(new Transaction({ port, now: this.#ctx.now }, () => this.#checkWritable()))),
         ),
