@@ -170,6 +170,8 @@ function sqliteJournalError(image: string, found: SqliteJournalFound): Error & {
 const FILE_MODE = 0o600;
 // Above this, a journal write goes through the thread pool instead of blocking the event loop.
 const SYNC_WRITE_LIMIT = 1024 * 1024;
+// A checkpoint's image is written and synced in pieces of this size (see replaceImage).
+const IMAGE_SYNC_BYTES = 8 * 1024 * 1024;
 // A lock file that does not parse may be one being written right now; after this it is debris.
 const UNPARSABLE_LOCK_STALE_MS = 5_000;
 // A takeover holds its directory for microseconds; one this old was left by a crash inside it.
@@ -587,7 +589,15 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         await fchmod(fd, mode);
         if (process.getuid?.() === 0 && (old.uid !== 0 || old.gid !== 0)) await fchown(fd, old.uid, old.gid).catch(() => undefined);
       }
-      await writeAllAsync(fd, image, 0);
+      // In pieces, each synced before the next is written: the journal's appends go on meanwhile,
+      // and on a file system that orders data before metadata (ext4's default) an append's
+      // fdatasync commits the file system's journal, which first writes out every dirty data
+      // block of the image being written. Written whole, a 256 MiB image made appends wait up to
+      // ~140 ms; in 8 MiB pieces, ~30 ms (bench/checkpoint-stalls).
+      for (let at = 0; at < image.length; at += IMAGE_SYNC_BYTES) {
+        await writeAllAsync(fd, image.subarray(at, Math.min(image.length, at + IMAGE_SYNC_BYTES)), at);
+        if (at + IMAGE_SYNC_BYTES < image.length) await fdatasync(fd);
+      }
       await fsync(fd);
       const written = fd;
       fd = undefined;
