@@ -494,7 +494,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
       'with the sql.js engine\'s pragmas (EXCLUSIVE locking, journal in memory, 64 MiB page cache), rows read with `get()` and the column names read once.',
     '- **node:sqlite** (Node 22): the engine opens a file (WAL, `synchronous=FULL`: every commit is an `fsync`; `:memory:` is not a mode of it). ' +
       '**on a file**: on the repository\'s disk, its real mode, against `DatabaseSync` on a file with the engine\'s pragmas ' +
-      '(`journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON`, `busy_timeout=5000`; both with SQLite\'s default 2 MiB page cache, as the engine leaves it). ' +
+      '(`journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON`, `busy_timeout=5000`; both with a 64 MiB page cache, `cache_size=-65536`, the engine\'s default). ' +
       '**on tmpfs**: the same pair on /dev/shm, where an `fsync` costs nothing: the store layer\'s own cost. **`:memory:`**: the issue\'s baseline as written; against it the engine also pays for the file, the WAL and the `fsync`s.',
     '- **geometric mean**: of the five ops\' ops/s (every op weighs the same); **mix, wall time**: all ops / the round\'s wall time (weighted by the mix, so `listTasks`, ' +
       'about 85–90% of the time, dominates); **mix, CPU time**: all ops / the process\'s CPU time (not inflated by other processes). Event-loop lag is not reported here: ' +
