@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { imageCapacity, type LoadedState, type LockHolder, type PersistenceAdapter } from '../src/persistence.js';
+import { imageCapacity, newImageBuffer, type LoadedState, type LockHolder, type PersistenceAdapter } from '../src/persistence.js';
 // The one runtime import from the core: SQLite's header rules, pure (no environment, no state).
 import { checkSqliteFile } from '../src/sqlite-file.js';
 
@@ -341,7 +341,7 @@ async function readImage(path: string, journalSize: number): Promise<Uint8Array 
       await handle.read(head, 0, head.length, 0);
       checkSqliteFile(head, path, size);
     }
-    const bytes = new Uint8Array(new ArrayBuffer(imageCapacity(size, journalSize)), 0, size);
+    const bytes = new Uint8Array(newImageBuffer(imageCapacity(size, journalSize)), 0, size);
     // The image is only ever replaced by rename, never written in place: this fd's file is stable.
     for (let at = 0; at < size; ) {
       const { bytesRead } = await handle.read(bytes, at, Math.min(size - at, 64 * 1024 * 1024), at);

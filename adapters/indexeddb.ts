@@ -1,6 +1,6 @@
 import { promisifyRequest, update, type UseStore } from 'idb-keyval';
 import type { LoadedState, LockHolder, PersistenceAdapter } from '../src/persistence.js';
-import { imageCapacity } from '../src/persistence.js';
+import { imageCapacity, newImageBuffer } from '../src/persistence.js';
 
 /**
  * Keeps the database in the browser's IndexedDB, and makes one tab (or worker) of an origin its
@@ -531,7 +531,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
           throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${chunks.length} image chunks where its meta says ${meta.image.chunks}`);
         }
         // One copy, with room to grow, handed over to the store (imageOwned).
-        const image = new Uint8Array(new ArrayBuffer(imageCapacity(meta.image.bytes, meta.journalBytes)), 0, meta.image.bytes);
+        const image = new Uint8Array(newImageBuffer(imageCapacity(meta.image.bytes, meta.journalBytes)), 0, meta.image.bytes);
         let offset = 0;
         for (const chunk of chunks) {
           if (offset + chunk.length > meta.image.bytes) break; // more than meta says: reported below

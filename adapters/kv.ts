@@ -1,6 +1,6 @@
 import type { Durability } from '../src/durability.js';
 import type { LoadedState, LockHolder, PersistenceAdapter } from '../src/persistence.js';
-import { imageCapacity } from '../src/persistence.js';
+import { imageCapacity, newImageBuffer } from '../src/persistence.js';
 
 /**
  * Keeps the database in a key-value store: Cloudflare KV, R2, Durable Object storage, Deno KV, or
@@ -194,7 +194,7 @@ export function createKvAdapter(options: KvAdapterOptions): PersistenceAdapter {
       if (!manifest) return { journal: journal.bytes };
       const { bytes, chunks } = manifest.image;
       const values = await Promise.all(Array.from({ length: chunks }, (_, i) => kv.get(imageKey(imageId, i))));
-      const image = new Uint8Array(new ArrayBuffer(imageCapacity(bytes, journal.bytes.length)), 0, bytes);
+      const image = new Uint8Array(newImageBuffer(imageCapacity(bytes, journal.bytes.length)), 0, bytes);
       let offset = 0;
       for (const [i, raw] of values.entries()) {
         if (raw === null || raw === undefined) throw failure('CORRUPT', `image chunk ${i} of ${chunks} under ${key} is missing (a store that is only eventually consistent may not have it yet)`);

@@ -7,7 +7,7 @@ export { SCHEMA_V2 } from './schema-v2.js';
 export { backoffDelay, DEFAULT_IDEMPOTENCY_TTL_MS } from './queue.js';
 export { DEFAULT_RETENTION } from './retention.js';
 export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
-export { imageCapacity, type LoadedState, type PersistenceAdapter } from './persistence.js';
+export { imageCapacity, newImageBuffer, type LoadedState, type PersistenceAdapter } from './persistence.js';
 export { SyncEngine, isEmbeddedEngine, isJournaling, type CommitListener, type EmbeddedEngine, type EmbeddedOpenOptions, type Engine, type ImageExport, type JournalingEngine } from './engine.js';
 export { CHECKPOINT_IMAGE_FRACTION, checkpointThreshold, MIN_CHECKPOINT_BYTES, SEQUENCE_KEY, type ChangeMessage, type Durability, type StoreHealth, type StoreWarning } from './durability.js';
 export {

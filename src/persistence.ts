@@ -72,6 +72,30 @@ export function imageCapacity(imageBytes: number, journalBytes = 0): number {
   return Math.ceil((imageBytes + journalBytes) * 1.5) + 16 * 1024 * 1024;
 }
 
+// The most a resizable image buffer may grow to (V8 allows up to 4 GiB; a runtime that refuses it
+// gets 2 GiB, or a buffer of fixed size).
+const IMAGE_MAX_BYTES = [2 ** 32, 2 ** 31] as const;
+
+/**
+ * A new buffer of `capacity` bytes for an image the store will write into (size it with
+ * {@link imageCapacity}). Where the runtime has resizable ArrayBuffers (Node 20, current browsers,
+ * workerd) it can grow in place up to 4 GiB: the sql.js engine grows it ahead of the database, so
+ * SQLite extending its file never makes sql.js's file system copy the whole image into a larger
+ * array (at 400 MiB, a 240 ms stall of the event loop). Elsewhere a plain buffer of that size.
+ */
+export function newImageBuffer(capacity: number): ArrayBuffer {
+  for (const maxByteLength of IMAGE_MAX_BYTES) {
+    if (capacity > maxByteLength) break;
+    try {
+      const buffer = new ArrayBuffer(capacity, { maxByteLength });
+      if (buffer.resizable) return buffer;
+    } catch {
+      // Not this maximum (or not resizable buffers at all): the next, or a plain buffer.
+    }
+  }
+  return new ArrayBuffer(capacity);
+}
+
 /** A place the database is kept. Implementations live in `adapters/`, one per file. */
 export interface PersistenceAdapter {
   /** A short name for messages, e.g. `memory`, `fs`. */

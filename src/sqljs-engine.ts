@@ -1,6 +1,6 @@
 import { ClosedError, CorruptDatabaseError, SqlError, StoreError, TransactionError, ValidationError } from './errors.js';
 import { SyncEngine, type EmbeddedEngine, type ImageExport } from './engine.js';
-import { imageCapacity } from './persistence.js';
+import { imageCapacity, newImageBuffer } from './persistence.js';
 import { checkSqliteFile } from './sqlite-file.js';
 import type { SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 import { errorText, loadSqlJs, sqlJsKeepsBom, type SqlJsDatabase, type SqlJsStatement, type SqlJsStatic, type WasmSource } from './sqljs-loader.js';
@@ -38,9 +38,49 @@ class OwnedImage extends Uint8Array {
   override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
     // Only the file system's whole-file copy is turned into a view; any other slice is a real copy.
     if ((start ?? 0) === 0 && (end ?? this.length) === this.length) {
-      return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset, this.buffer.byteLength - this.byteOffset);
+      const buffer = this.buffer as ArrayBuffer;
+      // Over a resizable buffer, a view that tracks its length: the file's capacity grows with it.
+      return buffer.resizable ? new Uint8Array(buffer, this.byteOffset) : new Uint8Array(buffer, this.byteOffset, buffer.byteLength - this.byteOffset);
     }
     return super.slice(start, end);
+  }
+}
+
+// Room kept ahead of the database in a resizable image buffer: at least this, or a quarter of it.
+const MIN_ROOM_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Keeps a resizable image buffer (see `newImageBuffer`) ahead of the database in it: after each
+ * statement, the header's page count (SQLite rewrites it at every commit) against the buffer's
+ * length; short of room, the buffer grows in place (`resize()`: no copy; fresh pages are not
+ * resident until written). sql.js's file system, whose view of the file tracks the buffer's length,
+ * then never has to copy the whole image into a larger array when SQLite extends the file (it
+ * grows by 1.125x, each time copying it all: 240 ms at 400 MiB). Held weakly: were the file system
+ * to copy it anyway, the buffer is no longer the file and is let go.
+ */
+class ImageRoom {
+  readonly #buffer: WeakRef<ArrayBuffer>;
+
+  private constructor(buffer: ArrayBuffer) {
+    this.#buffer = new WeakRef(buffer);
+  }
+
+  static of(image: Uint8Array | undefined): ImageRoom | undefined {
+    const buffer = image?.buffer;
+    return buffer instanceof ArrayBuffer && buffer.resizable && image?.byteOffset === 0 && typeof WeakRef === 'function' ? new ImageRoom(buffer) : undefined;
+  }
+
+  /** Grows the buffer when the database has come within its room of the end; false once the buffer is gone. */
+  keep(): boolean {
+    const buffer = this.#buffer.deref();
+    if (!buffer || buffer.byteLength < 100) return false;
+    const header = new DataView(buffer, 0, 100);
+    const pageSize = header.getUint16(16);
+    const bytes = header.getUint32(28) * (pageSize === 1 ? 65536 : pageSize);
+    if (bytes + Math.max(MIN_ROOM_BYTES, bytes / 4) <= buffer.byteLength) return true;
+    const wanted = Math.min(buffer.maxByteLength, imageCapacity(bytes));
+    if (wanted > buffer.byteLength) buffer.resize(wanted);
+    return true;
   }
 }
 
@@ -60,7 +100,7 @@ function ownedImage(image: Uint8Array, given: boolean): Uint8Array {
   if (given && Object.getPrototypeOf(image) === Uint8Array.prototype && image.byteOffset === 0 && image.buffer instanceof ArrayBuffer) {
     owned = new OwnedImage(image.buffer, image.byteOffset, image.byteLength);
   } else {
-    owned = new OwnedImage(new ArrayBuffer(imageCapacity(image.byteLength)), 0, image.byteLength);
+    owned = new OwnedImage(newImageBuffer(imageCapacity(image.byteLength)), 0, image.byteLength);
     owned.set(image);
   }
   // Bytes 18-19 = 2 mark a WAL database. The image is complete on its own (a WAL file is never part
@@ -206,12 +246,20 @@ export class SqlJsEngine extends SyncEngine {
   readonly #SQL: SqlJsStatic | undefined;
   // Exports in steps under way (SQLite keeps each backup up to date with the engine's commits).
   readonly #exports = new Set<SteppedExport>();
+  // The image's resizable buffer, kept ahead of the database (undefined where it is not resizable).
+  #room: ImageRoom | undefined;
 
-  constructor(db: SqlJsDatabase, keepsBom = sqlJsKeepsBom(), SQL?: SqlJsStatic) {
+  constructor(db: SqlJsDatabase, keepsBom = sqlJsKeepsBom(), SQL?: SqlJsStatic, image?: Uint8Array) {
     super();
     this.#db = db;
     this.#keepsBom = keepsBom;
     this.#SQL = SQL;
+    this.#room = ImageRoom.of(image);
+  }
+
+  // After a statement that may have extended the file (see ImageRoom).
+  #keepRoom(): void {
+    if (this.#room && !this.#room.keep()) this.#room = undefined;
   }
 
   /** How many prepared statements are cached (bounded; all freed on close). */
@@ -250,6 +298,7 @@ export class SqlJsEngine extends SyncEngine {
       } finally {
         stmt.reset();
       }
+      this.#keepRoom();
       return { changes: db.getRowsModified() };
     } catch (e) {
       throw translate(e, sql);
@@ -287,6 +336,7 @@ export class SqlJsEngine extends SyncEngine {
       } finally {
         stmt.reset();
       }
+      this.#keepRoom();
       return rows;
     } catch (e) {
       throw translate(e, sql);
@@ -317,6 +367,7 @@ export class SqlJsEngine extends SyncEngine {
     } catch (e) {
       throw translate(e, sql);
     }
+    this.#keepRoom();
   }
 
   // After a schema change, cached statements (and their column names) may describe the old schema.
@@ -428,7 +479,7 @@ export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promi
   } catch (e) {
     throw translate(e, 'open');
   }
-  const engine = new SqlJsEngine(db, sqlJsKeepsBom(), SQL);
+  const engine = new SqlJsEngine(db, sqlJsKeepsBom(), SQL, image && image.byteLength > 0 ? image : undefined);
   try {
     // Reading the schema first makes a damaged file fail here, before anything is written.
     engine.allSync('PRAGMA schema_version');

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryAdapter } from '../adapters/memory.js';
+import { expectSameBytes } from './helpers/bytes.js';
 import {
   createSqlJsEngine,
   loadSqlJs,
   SqlJsEngine,
+  imageCapacity,
   migrate,
   MIGRATIONS,
+  newImageBuffer,
   SCHEMA_VERSION,
   openStore,
   readSchemaVersion,
@@ -273,6 +276,32 @@ describe('the image the engine opens', () => {
     // Page 1's header differs only where SQLite bumps counters; the pages themselves are the file's.
     expect(sameMemory.subarray(100)).toEqual(now.subarray(100));
     expect(engine.allSync("SELECT count(*) AS n FROM tasks WHERE status = 'running'")).toEqual([{ n: 200 }]);
+    expect(engine.allSync('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    await engine.close();
+  });
+
+  it('in a resizable buffer (newImageBuffer), grows it in place ahead of the database: the file stays in that memory', async () => {
+    const exported = await someImage();
+    const buffer = newImageBuffer(imageCapacity(exported.byteLength));
+    expect(buffer.resizable).toBe(true);
+    const capacity = buffer.byteLength;
+    const image = new Uint8Array(buffer, 0, exported.byteLength);
+    image.set(exported);
+    const engine = await createSqlJsEngine({ image, imageOwned: true });
+    // Well past the buffer's first capacity (~16 MiB): sql.js's file system would otherwise copy
+    // the file into arrays of its own, 1.125x larger each time.
+    const pad = 'z'.repeat(3000);
+    for (let i = 0; i < 12_000; i++) engine.runSync("INSERT INTO tasks (id, command, params, status, created_at, updated_at) VALUES (?, 'c', ?, 'pending', 1, 1)", [`g${i}`, pad]);
+    const pages = Number(engine.allSync('PRAGMA page_count')[0]?.page_count);
+    const pageSize = Number(engine.allSync('PRAGMA page_size')[0]?.page_size);
+    expect(pages * pageSize).toBeGreaterThan(capacity);
+    // Grown in place, with room kept ahead; the header in this memory is the live file's.
+    expect(buffer.byteLength).toBeGreaterThanOrEqual(pages * pageSize + 16 * 1024 * 1024);
+    expect(new DataView(buffer).getUint32(28)).toBe(pages);
+    const now = engine.exportImageSync();
+    // Page 1 aside (SQLite bumps counters in it on export), the pages in that memory are the file's.
+    expectSameBytes(new Uint8Array(buffer, 4096, now.byteLength - 4096), now.subarray(4096), 'pages after the first');
+    expect(engine.allSync('SELECT count(*) AS n FROM tasks')).toEqual([{ n: 12_200 }]);
     expect(engine.allSync('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     await engine.close();
   });
