@@ -8,10 +8,10 @@
  * scroll positions.
  */
 import type { AuditEntry, AuditFilter, Store, Task, TaskStatus } from '../src/index.js';
-import { backlogPerHour, hourOf, lineChart, queueChart, taskChart, tasksPerHour } from './charts.js';
+import { backlogPerHour, lineChart, queueChart, taskChart, tasksPerHour } from './charts.js';
 import { loadModel, loadTaskQueue, queryTasks, splitDeadLetters, type Model, type TaskFilters, type TaskQueueView } from './data.js';
 import { byId } from './dom.js';
-import { formatBytes, formatDay, formatHour, formatTime, parseLocalDateTime } from './format.js';
+import { formatBytes, formatDay, formatHour, formatTime, hourOf, parseLocalDateTime } from './format.js';
 import {
   describeError,
   detectServer,

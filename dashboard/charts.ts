@@ -6,22 +6,8 @@
 import type { DeadLetter, Task, TaskStatus, TaskTransition, TransitionEntry } from '../src/index.js';
 import type { QueueHistory } from './data.js';
 import { el, svg, type Child } from './dom.js';
-import { formatDay, formatHour, STATUSES } from './format.js';
+import { formatDay, formatHour, HOUR, hourOf, QUEUE_HOURS, STATUSES } from './format.js';
 
-/** One hour in ms. */
-export const HOUR = 3_600_000;
-
-/**
- * The start of the local hour `ms` falls in. Local, as the labels are: in a zone half an hour off UTC
- * (India, +5:30) a UTC hour would straddle two labelled hours. Local hours start one `HOUR` apart
- * (a DST change skips or repeats a label, not a length), so the buckets after it step by `HOUR`;
- * only zones whose offset changes by less than an hour (Lord Howe Island) would drift by that.
- */
-export function hourOf(ms: number): number {
-  const d = new Date(ms);
-  d.setMinutes(0, 0, 0);
-  return d.getTime();
-}
 
 /** The largest of `values` (`fallback` when none): a loop, since `Math.max(...values)` overflows the stack on large arrays. */
 function maxOf(values: Iterable<number>, fallback = 0): number {
@@ -72,8 +58,6 @@ export function backlogPerHour(letters: readonly DeadLetter[], lastHour: number,
   return { at, count };
 }
 
-/** The hours the queue chart shows. */
-export const QUEUE_HOURS = 48;
 
 /** The states the queue chart counts: a task pending after a failed attempt is `retrying`. */
 export const QUEUE_STATES = ['pending', 'retrying', 'running', 'awaiting_approval'] as const;

@@ -1,7 +1,6 @@
 /** Reads what the views show from a store, in one pass per refresh. */
 import type { DeadLetter, DeadLetterState, PendingApproval, QueueEntry, SessionContext, Store, Task, TaskStatus, TaskTransition, ThreadSession, TransitionEntry } from '../src/index.js';
-import { HOUR, hourOf, QUEUE_HOURS } from './charts.js';
-import { DEAD_LETTER_STATES } from './format.js';
+import { DEAD_LETTER_STATES, HOUR, hourOf, QUEUE_HOURS } from './format.js';
 
 /** Everything but the filtered lists (tasks table, audit table), read from one store. */
 export interface Model {

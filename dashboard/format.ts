@@ -2,6 +2,24 @@
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
+/** One hour in ms. */
+export const HOUR = 3_600_000;
+
+/**
+ * The start of the local hour `ms` falls in. Local, as the labels are: in a zone half an hour off UTC
+ * (India, +5:30) a UTC hour would straddle two labelled hours. Local hours start one `HOUR` apart
+ * (a DST change skips or repeats a label, not a length), so the buckets after it step by `HOUR`;
+ * only zones whose offset changes by less than an hour (Lord Howe Island) would drift by that.
+ */
+export function hourOf(ms: number): number {
+  const d = new Date(ms);
+  d.setMinutes(0, 0, 0);
+  return d.getTime();
+}
+
+/** The hours the queue chart shows. */
+export const QUEUE_HOURS = 48;
+
 /** `2026-11-20 14:03:07` in the viewer's local time; `—` for no time. */
 export function formatTime(ms: number | undefined): string {
   if (ms === undefined) return '—';

@@ -4,7 +4,8 @@
  * were waiting since long before the window and have no transition inside it.
  */
 import { describe, expect, it } from 'vitest';
-import { hourOf, QUEUE_HOURS, QUEUE_STATES, queuePerHour, type QueueState } from '../../dashboard/charts.js';
+import { QUEUE_STATES, queuePerHour, type QueueState } from '../../dashboard/charts.js';
+import { hourOf, QUEUE_HOURS } from '../../dashboard/format.js';
 import { loadQueueHistory } from '../../dashboard/data.js';
 import { openStore, type Store, type TaskTransition } from '../../src/index.js';
 import { DAY, HOUR, MINUTE, testClock } from '../helpers/clock.js';
