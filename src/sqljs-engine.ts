@@ -257,9 +257,15 @@ export class SqlJsEngine extends SyncEngine {
     this.#room = ImageRoom.of(image);
   }
 
-  // After a statement that may have extended the file (see ImageRoom).
+  // After a statement that may have extended the file (see ImageRoom). Never throws: the statement
+  // has run (a write has committed); a buffer that cannot grow leaves growing to the file system.
   #keepRoom(): void {
-    if (this.#room && !this.#room.keep()) this.#room = undefined;
+    if (!this.#room) return;
+    try {
+      if (!this.#room.keep()) this.#room = undefined;
+    } catch {
+      this.#room = undefined;
+    }
   }
 
   /** How many prepared statements are cached (bounded; all freed on close). */
