@@ -23,23 +23,26 @@ export interface SyncDatabase {
 }
 
 /**
- * The queue a user writes by hand: one table, an index on (status, run_at), a claim as one
- * `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`, a completion as one `UPDATE` checked against
- * the worker. No history, no fencing token, no idempotency keys.
+ * The queue a user writes by hand: one table with the task engine's queue indices ((status, run_at)
+ * for due tasks, (status, lease_until) for expired leases: "same indices", as the issue asks), a
+ * claim as one `UPDATE … WHERE id = coalesce(<an expired lease>, <the earliest due>) RETURNING`, a
+ * completion as one `UPDATE` checked against the worker. No history, no fencing token, no
+ * idempotency keys.
  */
 export function handWrittenQueue(db: SyncDatabase): { enqueue(id: string, params: string, now: number): void; claim(worker: string, now: number, leaseMs: number): string | undefined; complete(id: string, worker: string, result: string, now: number): boolean } {
   db.exec(`CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, command TEXT NOT NULL, params TEXT NOT NULL, result TEXT,
     run_at INTEGER NOT NULL, worker TEXT, lease_until INTEGER, attempts INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL)`);
   db.exec('CREATE INDEX IF NOT EXISTS jobs_due ON jobs(status, run_at)');
+  db.exec('CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(status, lease_until)');
   const insert = db.prepare("INSERT INTO jobs (id, status, command, params, run_at, updated_at) VALUES (?, 'pending', 'work', ?, ?, ?)");
   const claim = db.prepare(
-    "UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? ORDER BY run_at LIMIT 1) RETURNING id",
+    "UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = coalesce((SELECT id FROM jobs WHERE status = 'running' AND lease_until <= ? ORDER BY lease_until LIMIT 1), (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? ORDER BY run_at LIMIT 1)) RETURNING id",
   );
   const complete = db.prepare("UPDATE jobs SET status = 'completed', result = ?, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'");
   return {
     enqueue: (id, params, now) => void insert.run(id, params, now, now),
-    claim: (worker, now, leaseMs) => (claim.get(worker, now + leaseMs, now, now) as { id: string } | undefined)?.id,
+    claim: (worker, now, leaseMs) => (claim.get(worker, now + leaseMs, now, now, now) as { id: string } | undefined)?.id,
     complete: (id, worker, result, now) => Number((complete.run(result, now, id, worker) as { changes: number | bigint }).changes) === 1,
   };
 }
