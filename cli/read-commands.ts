@@ -4,7 +4,7 @@
  */
 import { basename } from 'node:path';
 import type { DeadLetter, QueueStats, SqlPort } from '../src/index.js';
-import { checkpointThreshold, SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
+import { checkpointThreshold, readQueueStats, SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
 import type { Command, CommandContext } from './command.js';
 import { fileImage, fileSizes, inspecting, lockHolder, reading, requireFile, rowCounts } from './database.js';
 import { UsageError } from './errors.js';
@@ -33,22 +33,7 @@ function rowsResult<T>(rows: T[], text: string, what: string) {
  */
 async function queueCounts(sql: SqlPort, now: number): Promise<QueueStats | null> {
   if ((await sql.all("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'task_queue'")).length === 0) return null;
-  const row = (
-    await sql.all(
-      `SELECT
-        coalesce(sum(status = 'pending' AND run_at <= ?), 0) AS due,
-        coalesce(sum(status = 'pending' AND run_at > ?), 0) AS scheduled,
-        coalesce(sum(status = 'pending' AND attempts > 0), 0) AS retrying,
-        coalesce(sum(status = 'running'), 0) AS running,
-        coalesce(sum(status = 'running' AND lease_until > ?), 0) AS leased,
-        coalesce(sum(status = 'running' AND lease_until <= ?), 0) AS expired,
-        coalesce(sum(status = 'awaiting_approval'), 0) AS awaiting
-      FROM task_queue WHERE status IN ('pending', 'running', 'awaiting_approval')`,
-      [now, now, now, now],
-    )
-  )[0];
-  const n = (key: string) => Number(row?.[key] ?? 0);
-  return { due: n('due'), scheduled: n('scheduled'), retrying: n('retrying'), running: n('running'), leased: n('leased'), expired: n('expired'), awaitingApproval: n('awaiting') };
+  return readQueueStats(sql, now);
 }
 
 /** `due 3, scheduled 0, …`: a queue's counts on one line. */

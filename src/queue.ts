@@ -40,7 +40,7 @@ import {
   type TransitionEntry,
   type TransitionFilter,
 } from './records.js';
-import type { SqlRow, SqlStatement, SqlValue } from './sql-port.js';
+import type { SqlPort, SqlRow, SqlStatement, SqlValue } from './sql-port.js';
 import { getTask, rowToTask, TASK_COLUMNS } from './tasks.js';
 
 /** How long an idempotency key is kept after its enqueue, at least (and as long as its task exists). */
@@ -391,9 +391,17 @@ export async function replayTask(ctx: Context, id: string, options: ReplayOption
 }
 
 /** How many tasks are due, scheduled, retrying, running, leased, expired, awaiting approval. */
-export async function queueStats(ctx: Context): Promise<QueueStats> {
-  const now = ctx.now();
-  const rows = await v2Read(() => ctx.port.all(
+export function queueStats(ctx: Context): Promise<QueueStats> {
+  return v2Read(() => readQueueStats(ctx.port, ctx.now()));
+}
+
+/**
+ * The queue's counts at `now`, what `store.queueStats()` returns, in one aggregate query on `port`:
+ * for tools that read a database through a port of their own (`agent-store info`). On a database
+ * without the task engine's tables it fails as SQLite does (no such table).
+ */
+export async function readQueueStats(port: SqlPort, now: number): Promise<QueueStats> {
+  const rows = await port.all(
     `SELECT
       coalesce(sum(status = 'pending' AND run_at <= ?), 0) AS due,
       coalesce(sum(status = 'pending' AND run_at > ?), 0) AS scheduled,
@@ -404,7 +412,7 @@ export async function queueStats(ctx: Context): Promise<QueueStats> {
       coalesce(sum(status = 'awaiting_approval'), 0) AS awaiting
     FROM task_queue WHERE status IN ('pending', 'running', 'awaiting_approval')`,
     [now, now, now, now],
-  ));
+  );
   const r = rows[0] ?? {};
   return { due: int(r, 'due'), scheduled: int(r, 'scheduled'), retrying: int(r, 'retrying'), running: int(r, 'running'), leased: int(r, 'leased'), expired: int(r, 'expired'), awaitingApproval: int(r, 'awaiting') };
 }
