@@ -155,20 +155,15 @@ function toValue(value: unknown): SqlValue {
  */
 function toRows(rows: Record<string, unknown>[], columns: readonly string[] | undefined): SqlRow[] {
   for (const row of rows) {
-    if (columns) {
-      for (let i = 0; i < columns.length; i++) {
-        const column = columns[i] as string;
-        const value = row[column];
-        if (value !== null && typeof value !== 'string' && typeof value !== 'number') row[column] = toValue(value);
-      }
-    } else {
-      for (const column in row) {
-        const value = row[column];
-        if (value !== null && typeof value !== 'string' && typeof value !== 'number') row[column] = toValue(value);
-      }
-    }
+    if (columns) for (const column of columns) toPortValue(row, column);
+    else for (const column in row) toPortValue(row, column);
   }
   return rows as SqlRow[];
+}
+
+function toPortValue(row: Record<string, unknown>, column: string): void {
+  const value = row[column];
+  if (value !== null && typeof value !== 'string' && typeof value !== 'number') row[column] = toValue(value);
 }
 
 /** The file's real location (symbolic links resolved, as SQLite and the fs adapter resolve them); `NOT_FOUND` without its directory. */
