@@ -4,7 +4,9 @@
  * engine, over any synchronous SQLite binding (better-sqlite3 on Node 20, node:sqlite's
  * DatabaseSync on Node 22), and the store's own loop, both timed the same way.
  */
+import { claimStatement } from '../src/queue.js';
 import type { Store } from '../src/store.js';
+import { completionStatement } from '../src/tasks.js';
 
 /** One subject's run: tasks claimed and completed by `workers` loops, and the wall time it took. */
 export interface QueueRun {
@@ -87,6 +89,47 @@ export async function runStore(store: Store, subject: string, tasks: number, wor
         if (!claimed) return;
         await store.completeTask(claimed.id, { workerId: `w${w}`, fence: claimed.fence, result: { ok: true } });
         done++;
+      }
+    }),
+  );
+  const ms = performance.now() - start;
+  if (done !== tasks) throw new Error(`${subject}: ${done} of ${tasks} done`);
+  return { subject, workers, tasks, ms, perSecond: (tasks / ms) * 1000 };
+}
+
+/** The subject name of {@link runStoreStatements}'s runs on Node 22. */
+export const STATEMENTS_SUBJECT = "DatabaseSync, the task engine's statements";
+
+/**
+ * Runs the task engine's own claim and completion statements (`claimStatement`,
+ * `completionStatement`) by hand on `db`, a file with the store's schema, with `workers` loops as
+ * above: what the task engine's SQL costs on the engine without the store around it (validation,
+ * the port, row mapping). Tasks are inserted into `tasks` in one transaction (the triggers add
+ * their queue rows, as an enqueue without options makes them).
+ */
+export async function runStoreStatements(db: SyncDatabase, subject: string, tasks: number, workers: number): Promise<QueueRun> {
+  const insert = db.prepare("INSERT INTO tasks (id, status, command, params, caller_id, created_at, updated_at) VALUES (?, 'pending', 'work', ?, '', ?, ?)");
+  const now0 = Date.now();
+  db.exec('BEGIN');
+  for (let i = 0; i < tasks; i++) insert.run(`s${workers}-${i}`, JSON.stringify({ n: i, pad: 'x'.repeat(200) }), now0 - tasks + i, now0 - tasks + i);
+  db.exec('COMMIT');
+  const prepared = new Map<string, ReturnType<SyncDatabase['prepare']>>();
+  const statement = (sql: string) => prepared.get(sql) ?? prepared.set(sql, db.prepare(sql)).get(sql)!;
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      const workerId = `w${w}`;
+      for (;;) {
+        const claim = claimStatement({ workerId, leaseMs: 30_000 }, Date.now());
+        const row = statement(claim.sql).get(...(claim.params ?? [])) as { id: string; fence: number } | undefined;
+        if (row === undefined) return;
+        await Promise.resolve();
+        const complete = completionStatement(row.id, { workerId, fence: row.fence, result: { ok: true } }, Date.now());
+        const result = statement(complete.sql).run(...(complete.params ?? [])) as { changes: number | bigint };
+        if (Number(result.changes) !== 1) throw new Error(`${subject}: completing ${row.id} failed`);
+        done++;
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }),
   );

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createNodeSqliteEngine } from '../engines/node-sqlite.js';
 import { openStore } from '../src/open.js';
 import { ENGINE_PRAGMAS, openDatabaseSync } from './node-sqlite.js';
-import { runHandWritten, runStore, type QueueRun, type SyncDatabase } from './queue-common.js';
+import { runHandWritten, runStore, runStoreStatements, STATEMENTS_SUBJECT, type QueueRun, type SyncDatabase } from './queue-common.js';
 
 const { dir, tasks } = JSON.parse(process.argv[2] as string) as { dir: string; tasks: number };
 mkdirSync(dir, { recursive: true });
@@ -18,12 +18,18 @@ const runs: QueueRun[] = [];
 for (const workers of [1, 8]) {
   const handPath = join(dir, `hand-node22-${workers}.db`);
   const storePath = join(dir, `store-node22-${workers}.db`);
-  for (const path of [handPath, storePath]) for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  const statementsPath = join(dir, `statements-node22-${workers}.db`);
+  for (const path of [handPath, storePath, statementsPath]) for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
   const db = openDatabaseSync(handPath, ENGINE_PRAGMAS);
   runs.push(await runHandWritten(db as unknown as SyncDatabase, 'DatabaseSync, hand-written', tasks, workers));
   db.close();
   const store = await openStore({ engine: createNodeSqliteEngine({ path: storePath }) });
   runs.push(await runStore(store, 'node:sqlite engine', tasks, workers));
   await store.close();
+  // The task engine's statements alone, by hand on the same binding: what its SQL costs.
+  await (await openStore({ engine: createNodeSqliteEngine({ path: statementsPath }) })).close();
+  const sdb = openDatabaseSync(statementsPath, ENGINE_PRAGMAS);
+  runs.push(await runStoreStatements(sdb as unknown as SyncDatabase, STATEMENTS_SUBJECT, tasks, workers));
+  sdb.close();
 }
 process.stdout.write(`${JSON.stringify(runs)}\n`);

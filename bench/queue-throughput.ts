@@ -18,7 +18,7 @@ import Database from 'better-sqlite3';
 import { createFileAdapter } from '../adapters/fs.js';
 import { openStore } from '../src/open.js';
 import { formatRatio, markdownTable, packageVersion, platform, type BenchOptions, type BenchResult, type Benchmark, type TargetResult } from './harness.js';
-import { runHandWritten, runStore, type QueueRun, type SyncDatabase } from './queue-common.js';
+import { runHandWritten, runStore, STATEMENTS_SUBJECT, type QueueRun, type SyncDatabase } from './queue-common.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -73,6 +73,10 @@ async function run(options: BenchOptions): Promise<BenchResult> {
       const ratio = rate(subject, workers) / rate(baseline, workers);
       rows.push([baseline, String(workers), Math.round(rate(baseline, workers)).toLocaleString('en-US'), '—']);
       rows.push([subject, String(workers), Math.round(rate(subject, workers)).toLocaleString('en-US'), formatRatio(ratio)]);
+      const statements = runs.find((r) => r.subject === STATEMENTS_SUBJECT && r.workers === workers);
+      if (subject === 'node:sqlite engine' && statements) {
+        rows.push([STATEMENTS_SUBJECT, String(workers), Math.round(statements.perSecond).toLocaleString('en-US'), formatRatio(statements.perSecond / rate(baseline, workers))]);
+      }
       if (subject === 'node:sqlite engine') targets.push({ description: `node:sqlite engine, ${workers} worker(s): claim + complete ≥ ${TARGET_NODE_SQLITE}x hand-written DatabaseSync`, met: ratio >= TARGET_NODE_SQLITE, measured: formatRatio(ratio) });
     }
   }
@@ -81,7 +85,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     '',
     markdownTable(['subject', 'workers', 'claim + complete per s', 'vs hand-written'], rows),
     '',
-    'Every claim and every completion is a durable commit (the store: `durability: \'write\'` on the fs adapter, or node:sqlite with `synchronous=FULL`; the hand-written queues: WAL with `synchronous=FULL`). The workers are async loops in one process.',
+    'Every claim and every completion is a durable commit (the store: `durability: \'write\'` on the fs adapter, or node:sqlite with `synchronous=FULL`; the hand-written queues: WAL with `synchronous=FULL`). The workers are async loops in one process. The last rows run the task engine\'s own claim and completion statements by hand on DatabaseSync (a file with the store\'s schema): what its SQL costs without the store around it.',
   ].join('\n');
   return { markdown, targets, json: runs };
 }

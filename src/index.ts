@@ -4,6 +4,7 @@ export * from './records.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, readSchemaVersion, type Migration } from './migrations.js';
 export { SCHEMA_V1 } from './schema-v1.js';
 export { SCHEMA_V2 } from './schema-v2.js';
+export { SCHEMA_V3 } from './schema-v3.js';
 export { backoffDelay, DEFAULT_IDEMPOTENCY_TTL_MS, readQueueStats } from './queue.js';
 export { DEFAULT_RETENTION } from './retention.js';
 export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';

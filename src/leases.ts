@@ -1,13 +1,12 @@
 /**
  * Leases, shared by the task operations of schema v1 and v2: the condition under which a worker
- * holds a task, the error when it does not, and the token that ties the statements of one batch
- * together (see `queue.ts`).
+ * holds a task, the error when it does not, and a random token for names made up on the fly.
  */
 import { LeaseLostError, NotFoundError } from './errors.js';
 import { int, optionalInt, optionalText, text, type Context } from './context.js';
 import { newImageId } from './journal.js';
 
-/** A token that marks the row one batch changed, so its later statements apply only if it did. */
+/** A random token (32 hex digits), for ids the store makes up (`replayTask`'s). */
 export function opToken(): string {
   return newImageId();
 }

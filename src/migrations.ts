@@ -1,6 +1,7 @@
 import { SchemaVersionError } from './errors.js';
 import { SCHEMA_V1 } from './schema-v1.js';
 import { SCHEMA_V2 } from './schema-v2.js';
+import { SCHEMA_V3 } from './schema-v3.js';
 import type { SqlPort } from './sql-port.js';
 
 /** One schema step. Steps after 1 only add (columns, tables, indices), never change or drop. */
@@ -17,6 +18,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "the Go store's schema v1", statements: SCHEMA_V1 },
   { version: 2, description: "the task engine: task_queue, task_history, task_idempotency and the triggers that keep them in step with tasks", statements: SCHEMA_V2 },
+  { version: 3, description: 'a claim in one statement: the trigger pa_queue_claimed on task_queue', statements: SCHEMA_V3 },
 ];
 
 /** The newest schema version this code can open. */

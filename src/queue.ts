@@ -4,10 +4,10 @@
  * tasks), replay.
  *
  * Every write is one statement or one atomic batch, so it runs the same on every engine (D1 has no
- * interactive transactions). A batch whose later statements must apply only if an earlier one did
- * marks the row it changed with a random `op` token, and the later ones name that token: they
- * change nothing when the first found nothing. On node:sqlite a batch holds SQLite's write lock
- * from its first statement, so a claim is exactly-once across processes too.
+ * interactive transactions). A claim is one `UPDATE … RETURNING` whose trigger (schema v3) does the
+ * rest; a batch whose later statement must apply only if an earlier one did repeats the earlier
+ * one's condition, which the earlier statement leaves as it was. On node:sqlite a write statement
+ * takes SQLite's write lock before it reads, so a claim is exactly-once across processes too.
  */
 import { ConflictError, NotFoundError, SqlError, UnsupportedError } from './errors.js';
 import { decodeJson, encodeJson } from './json.js';
@@ -47,9 +47,14 @@ import { getTask, rowToTask, TASK_COLUMNS } from './tasks.js';
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 const DEFAULT_BACKOFF: Required<Backoff> = { baseMs: 1000, factor: 2, maxMs: 300_000, jitter: 0.2 };
 
-const T_COLUMNS = TASK_COLUMNS.split(', ')
-  .map((c) => `t.${c}`)
-  .join(', ');
+// What a claim returns: the queue row's lease, and the task's columns read in the same statement
+// (all but `status` and `updated_at`, which the claim sets).
+const CLAIM_RETURNING = [
+  'task_id AS id, attempts, max_attempts, fence, worker_id, lease_until',
+  ...TASK_COLUMNS.split(', ')
+    .filter((c) => !['id', 'status', 'updated_at'].includes(c))
+    .map((c) => `(SELECT ${c} FROM tasks WHERE id = task_queue.task_id) AS ${c}`),
+].join(', ');
 
 
 /**
@@ -194,47 +199,46 @@ async function keyed(ctx: Context, key: string, now: number): Promise<Task | und
 }
 
 /**
- * Claims the oldest due task for `workerId` under a lease of `leaseMs`: a pending task whose
- * `runAt` has come, or a running one whose lease expired (its expiry recorded, its attempt
- * counted), optionally only of `commands`. Running tasks whose lease expired on their last attempt
- * fail first. Resolves `undefined` when nothing is due.
+ * Claims the oldest due task for `workerId` under a lease of `leaseMs`: a running one whose lease
+ * expired (it waited longest; its expiry recorded, its attempt counted), else the pending task whose
+ * `runAt` came first, optionally only of `commands`. Running tasks whose lease expired on their last
+ * attempt fail. Resolves `undefined` when nothing is due.
+ *
+ * One statement, `UPDATE task_queue … RETURNING`, atomic on every engine: schema v3's trigger
+ * `pa_queue_claimed` records the expiry, moves the task to `running` and fails the exhausted ones
+ * in the same statement. Its task columns are read in the statement too, as they were before the
+ * trigger ran: the claim sets `status` and `updatedAt` itself.
  */
 export async function claimTask(ctx: Context, options: ClaimOptions): Promise<ClaimedTask | undefined> {
   const o = validate(ClaimOptionsSchema, options, 'claim options');
   const now = ctx.now();
-  const op = opToken();
+  const { sql, params } = claimStatement(o, now);
+  const rows = await ctx.port.all(sql, params);
+  const row = rows[0];
+  if (row) return rowToClaimed({ ...row, status: 'running', updated_at: now });
+  // Nothing to claim, so the trigger did not run: exhausted expired leases fail here instead.
+  await ctx.port.run(
+    "UPDATE tasks SET status = 'failed', error = 'lease expired on its last attempt', completed_at = ?, updated_at = ? WHERE id IN (SELECT task_id FROM task_queue WHERE status = 'running' AND lease_until <= ? AND attempts >= max_attempts)",
+    [now, now, now],
+  );
+  return undefined;
+}
+
+/**
+ * The statement `claimTask` runs for validated options at `now` (exported for the benchmark that
+ * runs the task engine's statements by hand, to tell their cost from the store's).
+ */
+export function claimStatement(o: ClaimOptions, now: number): SqlStatement {
   const commands = o.commands ?? [];
   const byCommand = commands.length === 0 ? '' : ` AND EXISTS (SELECT 1 FROM tasks WHERE id = task_queue.task_id AND command IN (${commands.map(() => '?').join(', ')}))`;
-  await ctx.port.batch([
-    {
-      sql: "UPDATE tasks SET status = 'failed', error = 'lease expired on its last attempt', completed_at = ?, updated_at = ? WHERE id IN (SELECT task_id FROM task_queue WHERE status = 'running' AND lease_until <= ? AND attempts >= max_attempts)",
-      params: [now, now, now],
-    },
-    {
-      // An expired lease first (it waited longest), else the earliest due pending task.
-      sql: `UPDATE task_queue SET op = ? WHERE task_id = coalesce(
-        (SELECT task_id FROM task_queue WHERE status = 'running' AND lease_until <= ? AND attempts < max_attempts${byCommand} ORDER BY lease_until, rowid LIMIT 1),
-        (SELECT task_id FROM task_queue WHERE status = 'pending' AND run_at <= ?${byCommand} ORDER BY run_at, rowid LIMIT 1))`,
-      params: [op, now, ...commands, now, ...commands],
-    },
-    {
-      sql: "INSERT INTO task_history (task_id, from_status, to_status, at, attempt, worker_id, error) SELECT task_id, 'running', 'running', ?, attempts, worker_id, 'lease expired at ' || lease_until FROM task_queue WHERE op = ? AND status = 'running'",
-      params: [now, op],
-    },
-    {
-      sql: 'UPDATE task_queue SET worker_id = ?, lease_until = ?, fence = fence + 1, attempts = attempts + 1, claimed_at = ? WHERE op = ?',
-      params: [o.workerId, now + o.leaseMs, now, op],
-    },
-    {
-      sql: "UPDATE tasks SET status = 'running', updated_at = ? WHERE id = (SELECT task_id FROM task_queue WHERE op = ?) AND status <> 'running'",
-      params: [now, op],
-    },
-  ]);
-  const rows = await ctx.port.all(
-    `SELECT ${T_COLUMNS}, q.attempts, q.max_attempts, q.fence, q.worker_id, q.lease_until FROM task_queue q JOIN tasks t ON t.id = q.task_id WHERE q.op = ?`,
-    [op],
-  );
-  return rows[0] ? rowToClaimed(rows[0]) : undefined;
+  return {
+    sql: `UPDATE task_queue SET status = 'running', worker_id = ?, lease_until = ?, fence = fence + 1, attempts = attempts + 1, claimed_at = ?
+    WHERE task_id = coalesce(
+      (SELECT task_id FROM task_queue WHERE status = 'running' AND lease_until <= ? AND attempts < max_attempts${byCommand} ORDER BY lease_until, rowid LIMIT 1),
+      (SELECT task_id FROM task_queue WHERE status = 'pending' AND run_at <= ?${byCommand} ORDER BY run_at, rowid LIMIT 1))
+    RETURNING ${CLAIM_RETURNING}`,
+    params: [o.workerId, now + o.leaseMs, now, now, ...commands, now, ...commands],
+  };
 }
 
 /** Extends the lease of a task `workerId` holds to `leaseMs` from now; resolves with its new end. */
@@ -265,16 +269,17 @@ export async function failTask(ctx: Context, id: string, options: FailOptions): 
   const again = o.retry !== false && attempt < int(row, 'max_attempts');
   const backoff = optionalText(row, 'backoff');
   const runAt = again ? now + backoffDelay(backoff === undefined ? undefined : (decodeJson(backoff) as Backoff), attempt) : undefined;
-  const op = opToken();
-  // The fence read above pins the claim: if anything claimed it since, nothing changes.
+  // The fence read above pins the claim: if anything claimed it since, nothing changes. The first
+  // statement leaves the holding condition as it was, so the second applies exactly when it did.
+  const held = `SELECT 1 FROM task_queue WHERE task_id = ? AND ${holds(fence)}`;
   const results = await ctx.port.batch([
     {
-      sql: `UPDATE task_queue SET op = ?, last_error = ?, run_at = coalesce(?, run_at) WHERE task_id = ? AND ${holds(fence)}`,
-      params: [op, o.error, runAt ?? null, key, ...holdParams(o.workerId, now, fence)],
+      sql: `UPDATE task_queue SET last_error = ?, run_at = coalesce(?, run_at) WHERE task_id = ? AND ${holds(fence)}`,
+      params: [o.error, runAt ?? null, key, ...holdParams(o.workerId, now, fence)],
     },
     {
-      sql: 'UPDATE tasks SET status = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM task_queue WHERE task_id = ? AND op = ?)',
-      params: [again ? 'pending' : 'failed', o.error, again ? null : now, now, key, key, op],
+      sql: `UPDATE tasks SET status = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND EXISTS (${held})`,
+      params: [again ? 'pending' : 'failed', o.error, again ? null : now, now, key, key, ...holdParams(o.workerId, now, fence)],
     },
   ]);
   if ((results[1]?.changes ?? 0) === 0) return lost(ctx, key, o.workerId, now, fence);

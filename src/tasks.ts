@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from './errors.js';
-import { holdParams, holds, lost, opToken } from './leases.js';
+import { holdParams, holds, lost } from './leases.js';
 import { decodeJson, encodeJson } from './json.js';
 import { int, limitParam, optionalInt, optionalText, orNull, text, where, type Context } from './context.js';
 import {
@@ -15,7 +15,7 @@ import {
   type TaskOutcome,
   type TaskStatus,
 } from './records.js';
-import type { SqlRow } from './sql-port.js';
+import type { SqlRow, SqlStatement } from './sql-port.js';
 
 /** The `tasks` columns, in the order the store reads and writes them. */
 export const TASK_COLUMNS =
@@ -150,20 +150,25 @@ export async function requeuePendingTasks(ctx: Context): Promise<Task[]> {
 }
 
 /**
+ * The one statement that ends a task `outcome.workerId` holds (and that very claim, with a fence):
+ * it changes nothing when the worker does not hold it. Exported for the benchmark that runs the
+ * task engine's statements by hand.
+ */
+export function completionStatement(id: string, outcome: TaskOutcome & { workerId: string }, now: number): SqlStatement {
+  const error = outcome.error === undefined || outcome.error === '' ? null : outcome.error;
+  return {
+    sql: `UPDATE tasks SET status = ?, result = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM task_queue WHERE task_id = ? AND ${holds(outcome.fence)})`,
+    params: [error === null ? 'completed' : 'failed', outcome.result === undefined ? null : encodeJson(outcome.result), error, now, now, id, id, ...holdParams(outcome.workerId, now, outcome.fence)],
+  };
+}
+
+/**
  * Ends a task a worker holds (`outcome.workerId`): as `completeTask` does, once the lease is checked.
  * {@link LeaseLostError} when the worker no longer holds it.
  */
 export async function completeClaimed(ctx: Context, id: string, outcome: TaskOutcome & { workerId: string }): Promise<void> {
-  const key = id;
   const now = ctx.now();
-  const op = opToken();
-  const error = outcome.error === undefined || outcome.error === '' ? null : outcome.error;
-  const results = await ctx.port.batch([
-    { sql: `UPDATE task_queue SET op = ? WHERE task_id = ? AND ${holds(outcome.fence)}`, params: [op, key, ...holdParams(outcome.workerId, now, outcome.fence)] },
-    {
-      sql: 'UPDATE tasks SET status = ?, result = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM task_queue WHERE task_id = ? AND op = ?)',
-      params: [error === null ? 'completed' : 'failed', outcome.result === undefined ? null : encodeJson(outcome.result), error, now, now, key, key, op],
-    },
-  ]);
-  if ((results[1]?.changes ?? 0) === 0) await lost(ctx, key, outcome.workerId, now, outcome.fence);
+  const { sql, params } = completionStatement(id, outcome, now);
+  const { changes } = await ctx.port.run(sql, params);
+  if (changes === 0) await lost(ctx, id, outcome.workerId, now, outcome.fence);
 }

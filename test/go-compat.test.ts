@@ -12,6 +12,7 @@ import { createMemoryAdapter } from '../adapters/memory.js';
 import {
   CorruptDatabaseError,
   SCHEMA_V2,
+  SCHEMA_V3,
   SCHEMA_VERSION,
   SchemaVersionError,
   StoreError,
@@ -29,7 +30,7 @@ import {
   sqliteMaster,
   tempDir,
   v1Master,
-  V2_OBJECTS,
+  STORE_OBJECTS,
   type Row,
   type TempDir,
 } from './helpers/go-db.js';
@@ -187,7 +188,7 @@ describe('a database file the Go agent wrote', () => {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
       expect(v1Master(db)).toStrictEqual(goMaster);
-      expect(sqliteMaster(db).map((r) => r.name).filter((n) => (V2_OBJECTS as readonly unknown[]).includes(n))).toEqual([...V2_OBJECTS]);
+      expect(sqliteMaster(db).map((r) => r.name).filter((n) => (STORE_OBJECTS as readonly unknown[]).includes(n))).toEqual([...STORE_OBJECTS]);
       // The rows as they were; meta at the new version, with the id of the image the upgrade wrote.
       const { meta, ...rest } = dumpTables(db);
       const { meta: goMeta, ...goRest } = atSchemaVersion(goContent, String(SCHEMA_VERSION));
@@ -608,14 +609,14 @@ describe('schema identity', () => {
     reference.exec(goSchemaSql());
     const { db } = inBetterSqlite(image, 'fresh-store.db');
     try {
-      // v1's objects exactly as the Go DDL makes them; beside them only what v2 adds.
+      // v1's objects exactly as the Go DDL makes them; beside them only what v2 and v3 add.
       const ours = v1Master(db);
       const theirs = sqliteMaster(reference);
       expect(ours).toStrictEqual(theirs);
       expect(ours.filter((r) => r.type === 'table').map((r) => r.name)).toEqual([...GO_TABLES]);
-      reference.exec(SCHEMA_V2.join(';\n'));
+      reference.exec([...SCHEMA_V2, ...SCHEMA_V3].join(';\n'));
       expect(sqliteMaster(db)).toStrictEqual(sqliteMaster(reference));
-      expect(sqliteMaster(reference).map((r) => r.name).filter((n) => !theirs.some((t) => t.name === n))).toEqual([...V2_OBJECTS]);
+      expect(sqliteMaster(reference).map((r) => r.name).filter((n) => !theirs.some((t) => t.name === n))).toEqual([...STORE_OBJECTS]);
       for (const row of theirs) {
         const name = String(row.name);
         if (row.type === 'table') {

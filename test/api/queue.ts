@@ -160,6 +160,22 @@ export function defineQueueSuite(setup: () => Promise<{ store: Store; clock: Tes
       await store.close();
     });
 
+    it('a claim that takes another task fails, in the same statement, a task whose lease expired on its last attempt; the claimed task reads as stored', async () => {
+      const { store, clock } = await setup();
+      await store.enqueueTask(job('once'));
+      await store.claimTask({ workerId: 'w', leaseMs: 1000 });
+      clock.advance(500);
+      await store.enqueueTask(job('next', { responseChannel: 'C1', responseThread: '17.1' }));
+      clock.advance(501);
+      const claimed = await store.claimTask({ workerId: 'v', leaseMs: 1000 });
+      expect(claimed).toEqual({ ...(await store.getTask('next')), attempt: 1, maxAttempts: 1, fence: 1, workerId: 'v', leaseUntil: clock.now() + 1000 });
+      expect(claimed).toMatchObject({ id: 'next', status: 'running', updatedAt: clock.now(), responseChannel: 'C1', responseThread: '17.1', params: { id: 'next' } });
+      expect(await store.getTask('once')).toMatchObject({ status: 'failed', error: 'lease expired on its last attempt', completedAt: clock.now() });
+      expect((await store.taskHistory('once')).at(-1)).toMatchObject({ from: 'running', to: 'failed', at: clock.now(), workerId: 'w', attempt: 1 });
+      expect(await store.queueStats()).toMatchObject({ running: 1, expired: 0 });
+      await store.close();
+    });
+
     it('failTask: back to pending after a bounded backoff while attempts remain, then failed; retry: false fails at once', async () => {
       const { store, clock } = await setup();
       await store.enqueueTask(job('r', { maxAttempts: 3, backoff: { baseMs: 1000, factor: 2, maxMs: 1500, jitter: 0.5 } }));

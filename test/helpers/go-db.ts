@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { goSchemaSql } from './go-schema.js';
 
 // Re-exported: what needs no better-sqlite3 lives in go-schema.ts (the Node 22 suites import it).
-export { atSchemaVersion, dumpTables, GO_TABLES, goSchemaPath, goSchemaSql, readBytes, repoRoot, sqliteMaster, tempDir, v1Master, V2_OBJECTS, type QueryingDatabase, type Row, type TempDir } from './go-schema.js';
+export { atSchemaVersion, dumpTables, GO_TABLES, goSchemaPath, goSchemaSql, readBytes, repoRoot, sqliteMaster, tempDir, v1Master, STORE_OBJECTS, type QueryingDatabase, type Row, type TempDir } from './go-schema.js';
 
 /**
  * Opens (creating) `file` the way the Go store opens `agent.db`: WAL, busy timeout, foreign keys,

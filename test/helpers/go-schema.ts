@@ -88,17 +88,18 @@ export function readBytes(file: string): Uint8Array {
 }
 
 /**
- * What schema v2 adds beside v1's objects (the task engine's tables, their indices, and the
- * triggers on `tasks`). The schema identity test checks this list against what the migration
- * creates.
+ * What schemas v2 and v3 add beside v1's objects (the task engine's tables, their indices, the
+ * triggers on `tasks`, and v3's claim trigger on `task_queue`). The schema identity test checks this
+ * list against what the migrations create.
  */
-export const V2_OBJECTS = [
+export const STORE_OBJECTS = [
   'idx_task_history_at',
   'idx_task_history_task',
   'idx_task_idempotency_expires',
   'idx_task_queue_due',
   'idx_task_queue_lease',
   'idx_task_queue_op',
+  'pa_queue_claimed',
   'pa_tasks_deleted',
   'pa_tasks_saved_history',
   'pa_tasks_saved_queue',
@@ -110,9 +111,9 @@ export const V2_OBJECTS = [
   'task_queue',
 ] as const;
 
-/** `sqliteMaster` without what schema v2 adds: what a v1 file (the Go agent's) has. */
+/** `sqliteMaster` without what schemas v2 and v3 add: what a v1 file (the Go agent's) has. */
 export function v1Master(db: QueryingDatabase): Row[] {
-  return sqliteMaster(db).filter((row) => !(V2_OBJECTS as readonly unknown[]).includes(row.name));
+  return sqliteMaster(db).filter((row) => !(STORE_OBJECTS as readonly unknown[]).includes(row.name));
 }
 
 /** `content` (a `dumpTables` result) as it reads with `meta.schema_version` = `version`. */

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryAdapter } from '../../adapters/memory.js';
 import { createNodeSqliteEngine } from '../../engines/node-sqlite.js';
-import { openStore, SCHEMA_V2, SCHEMA_VERSION, UnsupportedError, type Store } from '../../src/index.js';
+import { openStore, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION, UnsupportedError, type Store } from '../../src/index.js';
 import { snapshot } from '../api/suite.js';
 import { expectSameBytes } from '../helpers/bytes.js';
 import { goApprovals, goAudit, goContexts, goLetters, goTasks, goThreads, NOW, T0, writeGoFixture } from '../helpers/go-fixture.js';
@@ -186,14 +186,14 @@ describe('a file the Go agent wrote, opened in place', () => {
 });
 
 describe('schema identity', () => {
-  it("a new file has exactly the sqlite_master of the shared DDL and v2's objects, at the newest schema_version, in WAL mode", async () => {
+  it("a new file has exactly the sqlite_master of the shared DDL and v2's and v3's objects, at the newest schema_version, in WAL mode", async () => {
     const file = tmp.file('fresh.db');
     const store = await onFile(file);
     await store.saveTask({ id: 't1', command: 'c', params: {} });
     const reference = new DatabaseSync(tmp.file('reference.db'));
     reference.exec(goSchemaSql());
     const v1 = sqliteMaster(reference);
-    reference.exec(SCHEMA_V2.join(';\n'));
+    reference.exec([...SCHEMA_V2, ...SCHEMA_V3].join(';\n'));
     const mine = new DatabaseSync(file, { readOnly: true });
     try {
       expect(v1Master(mine)).toStrictEqual(v1);

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
-import { encodeRecord, openStore, SCHEMA_VERSION, type PersistenceAdapter, type SqlStatement } from '../../src/index.js';
+import { encodeRecord, openStore, SCHEMA_V2, SCHEMA_VERSION, type PersistenceAdapter, type SqlStatement } from '../../src/index.js';
 import { faultyAdapter } from '../helpers/faulty-adapter.js';
 import { goTasks, NOW, T0, writeGoFixture } from '../helpers/go-fixture.js';
 import { openGoDatabase, tempDir } from '../helpers/go-db.js';
@@ -46,7 +46,7 @@ function crashCopy(path: string): string {
   return copy;
 }
 
-describe('the upgrade to schema v2 on a file', () => {
+describe('the upgrades to schema v2 and v3 on a file', () => {
   it('replays the v1 journal, then migrates: every task (the journal’s too) has its queue row; the upgraded image is written whole', async () => {
     const path = v1FilesWithJournal();
     const store = await open(createFileAdapter({ path }), { durability: 'write', clock: () => NOW });
@@ -110,6 +110,40 @@ describe('the upgrade to schema v2 on a file', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a file at schema v2 (claims as batches, no claim trigger) upgrades to v3 on open: its leases and history carry on, and a claim is one statement', async () => {
+    const path = dir.file(`v2-${n++}.db`);
+    const go = openGoDatabase(path);
+    try {
+      go.exec(SCHEMA_V2.join(';\n'));
+      go.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '2')").run();
+      go.prepare(TASK_INSERT).run('t-old', 'pending', 'deploy', '{}', 'U1', null, null, null, null, T0, T0, null);
+      go.prepare(TASK_INSERT).run('t-held', 'running', 'deploy', '{}', 'U1', null, null, null, null, T0, T0, null);
+      // A v2-era claim of t-held by worker w1, whose lease expired at T0 + 1000.
+      go.prepare("UPDATE task_queue SET worker_id = 'w1', lease_until = ?, fence = 1, attempts = 1, max_attempts = 2, claimed_at = ? WHERE task_id = 't-held'").run(T0 + 1000, T0);
+      go.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      go.close();
+    }
+    const store = await open(createFileAdapter({ path }), { durability: 'write', clock: () => T0 + 2000 });
+    // The expired lease first: its expiry recorded, its attempt counted, the fence raised.
+    expect(await store.claimTask({ workerId: 'w2', leaseMs: 1000 })).toMatchObject({ id: 't-held', status: 'running', attempt: 2, fence: 2, workerId: 'w2' });
+    expect((await store.taskHistory('t-held')).at(-1)).toEqual({ from: 'running', to: 'running', at: T0 + 2000, attempt: 1, workerId: 'w1', error: `lease expired at ${T0 + 1000}` });
+    expect(await store.claimTask({ workerId: 'w2', leaseMs: 1000 })).toMatchObject({ id: 't-old', status: 'running', attempt: 1, fence: 1 });
+    expect((await store.taskHistory('t-old')).at(-1)).toEqual({ from: 'pending', to: 'running', at: T0 + 2000, attempt: 1, workerId: 'w2' });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'task_queue'").pluck().all()).toEqual(['pa_queue_claimed']);
+      expect(db.prepare('SELECT task_id, status FROM task_queue ORDER BY task_id').all()).toEqual([
+        { task_id: 't-held', status: 'running' },
+        { task_id: 't-old', status: 'running' },
+      ]);
     } finally {
       db.close();
     }
