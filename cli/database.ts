@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createNodeSqliteEngine, nodeSqliteAvailable } from '../engines/node-sqlite.js';
-import { createFileAdapter, fileAdapterPaths, holderAlive, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
+import { createFileAdapter, fileAdapterPaths, holderAlive, journalRecordBytes, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
 import { CHECKPOINT_KEY, checkSqliteFile, createSqlJsEngine, openStore, type CheckpointStamp, type SqlPort, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -225,7 +225,7 @@ export function lockHolder(path: string): { pid?: number; host?: string; since?:
   };
 }
 
-/** The sizes of the image file and of its journal, in bytes (0 when a file is missing). */
+/** The sizes of the image file and of its journal's records, in bytes (0 when a file is missing). */
 export function fileSizes(path: string): { imageBytes: number; journalBytes: number } {
   const size = (file: string) => {
     try {
@@ -234,7 +234,13 @@ export function fileSizes(path: string): { imageBytes: number; journalBytes: num
       return 0;
     }
   };
-  return { imageBytes: size(path), journalBytes: size(fileAdapterPaths(path).journal) };
+  let journalBytes = 0;
+  try {
+    journalBytes = journalRecordBytes(fileAdapterPaths(path).journal);
+  } catch {
+    // Unreadable: reported as none here; the commands that read the journal say why.
+  }
+  return { imageBytes: size(path), journalBytes };
 }
 
 /** The row count of each table of schema v1. */

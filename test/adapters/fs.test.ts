@@ -5,10 +5,11 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
+import { createFileAdapter, fileAdapterPaths, journalRecordBytes } from '../../adapters/fs.js';
 import type { PersistenceAdapter } from '../../src/persistence.js';
 import { parseJournal } from '../../src/journal.js';
 import { expectSameBytes } from '../helpers/bytes.js';
+import { journalRecordsOf } from '../helpers/files.js';
 import { useSmallDisk } from '../helpers/small-disk.js';
 import { independentReaders } from '../helpers/independent-sqlite.js';
 import { defineAdapterConformance, noise, record, rejection, sqliteImage, type AdapterLocation } from './conformance.js';
@@ -408,8 +409,37 @@ describe('fs adapter', () => {
       expect([parsed.validLength, parsed.tornBytes]).toEqual([r1.length, 100]);
       const r2 = record(2);
       await a.append!(r2, parsed.validLength);
-      const journal = await readFile(`${path}.pa-journal`);
-      expectSameBytes(journal, Buffer.concat([r1, r2]), 'journal file');
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), Buffer.concat([r1, r2]), 'journal file');
+    });
+
+    it('appends write zeros ahead of the records, so that most of them do not grow the file; load() and journalRecordBytes() leave the zeros out; a checkpoint empties the file', async () => {
+      const { path } = await location();
+      const a = adapter(path);
+      await a.lock();
+      const written: Uint8Array[] = [];
+      const sizes = new Set<number>();
+      let at = 0;
+      for (let n = 1; n <= 400; n++) {
+        const r = record(n, 'x'.repeat(500));
+        await a.append!(r, at);
+        at += r.length;
+        written.push(r);
+        sizes.add((await stat(`${path}.pa-journal`)).size);
+        expect((await stat(`${path}.pa-journal`)).size).toBeGreaterThan(at);
+      }
+      // 400 appends of ~550 bytes (about 215 KiB): the file grew a few times (64, 128 KiB ahead…), not 400.
+      expect(sizes.size).toBeLessThanOrEqual(4);
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), Buffer.concat(written), 'journal records');
+      expect(journalRecordBytes(`${path}.pa-journal`)).toBe(at);
+      const loaded = await adapter(path).load();
+      expectSameBytes(loaded.journal ?? new Uint8Array(0), Buffer.concat(written), 'loaded journal');
+      expect(parseJournal(loaded.journal ?? new Uint8Array(0)).tornBytes).toBe(0);
+      await a.checkpoint(await sqliteImage(3));
+      expect((await stat(`${path}.pa-journal`)).size).toBe(0);
+      expect(journalRecordBytes(`${path}.pa-journal`)).toBe(0);
+      expect(journalRecordBytes(`${path}.missing`)).toBe(0);
+      await a.append!(record(1), 0);
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), record(1), 'journal after the checkpoint');
     });
 
     it('an append that fails (the journal is a directory) rejects with the fs error; after a fix it works', async () => {
@@ -420,7 +450,7 @@ describe('fs adapter', () => {
       expect((await rejection(a.append!(record(1), 0))).code).toBe('EISDIR');
       await rm(`${path}.pa-journal`, { recursive: true });
       await a.append!(record(1), 0);
-      expectSameBytes(await readFile(`${path}.pa-journal`), record(1), 'journal');
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), record(1), 'journal');
     });
 
     it('a large append (over 1 MiB, written off the event loop) lands byte-exact', async () => {
@@ -428,10 +458,10 @@ describe('fs adapter', () => {
       const a = adapter(path);
       await a.lock();
       const small = record(1);
-      const big = noise(3 * 1024 * 1024 + 5, 99);
+      const big = record(2, 'b'.repeat(3 * 1024 * 1024 + 5));
       await a.append!(small, 0);
       await a.append!(big, small.length);
-      expectSameBytes(await readFile(`${path}.pa-journal`), Buffer.concat([small, big]), 'journal');
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), Buffer.concat([small, big]), 'journal');
     });
 
     it('a checkpoint of an image larger than its write pieces (8 MiB, each synced before the next) lands byte-exact', async () => {
@@ -572,8 +602,8 @@ describe('fs adapter', () => {
       // The store may retry with less (the same records, or fewer): nothing of the failed attempt may remain.
       const r2 = record(2, 'short');
       await a.append!(r2, r1.length);
-      expectSameBytes(await readFile(`${path}.pa-journal`), Buffer.concat([r1, r2]), 'journal after the retry');
-      expect(parseJournal(await readFile(`${path}.pa-journal`)).tornBytes).toBe(0);
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), Buffer.concat([r1, r2]), 'journal after the retry');
+      expect(parseJournal(journalRecordsOf(`${path}.pa-journal`)).tornBytes).toBe(0);
     });
   });
 });

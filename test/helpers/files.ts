@@ -11,3 +11,14 @@ export function digests(dir: string): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * The fs adapter's journal file at `journalPath` without the zeros it writes ahead of its records
+ * (what `load()` hands the store), checking that only zeros follow the records.
+ */
+export function journalRecordsOf(journalPath: string): Buffer {
+  const file = readFileSync(journalPath);
+  let end = file.length;
+  while (end > 0 && file[end - 1] === 0) end--;
+  return file.subarray(0, end);
+}

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createFileAdapter, fileAdapterPaths } from '../../adapters/fs.js';
 import { CorruptDatabaseError, openStore, parseJournal, SCHEMA_VERSION, type PersistenceAdapter, type StoreWarning } from '../../src/index.js';
 import { independentReaders } from '../helpers/independent-sqlite.js';
+import { journalRecordsOf } from '../helpers/files.js';
 import { tempDir } from '../helpers/go-db.js';
 
 const dir = tempDir('pa-fs-journal-');
@@ -35,14 +36,14 @@ function copyWith(path: string, edit: (journal: Buffer) => Buffer): string {
   mkdirSync(folder);
   const target = join(folder, 'agent.db');
   copyFileSync(path, target);
-  writeFileSync(fileAdapterPaths(target).journal, edit(readFileSync(fileAdapterPaths(path).journal)), { mode: 0o600 });
+  writeFileSync(fileAdapterPaths(target).journal, edit(journalRecordsOf(fileAdapterPaths(path).journal)), { mode: 0o600 });
   return target;
 }
 
 describe('the journal on files', () => {
   it('a torn tail, cut at every byte offset of its last record, loses only that record', async () => {
     const path = await crashedDatabase(4);
-    const journal = readFileSync(fileAdapterPaths(path).journal);
+    const journal = journalRecordsOf(fileAdapterPaths(path).journal);
     const records = parseJournal(journal).records;
     expect(records.map((r) => r.sequence)).toEqual([1, 2, 3, 4]);
     const last = records[3];
@@ -55,7 +56,7 @@ describe('the journal on files', () => {
       expect(warnings.map((w) => w.code)).toEqual(cut === last.offset ? [] : ['TORN_TAIL']);
       // The next durable write replaces the torn bytes; the journal reads back whole.
       await store.saveTask({ id: 'next', command: 'deploy', params: {} });
-      const after = parseJournal(readFileSync(fileAdapterPaths(target).journal));
+      const after = parseJournal(journalRecordsOf(fileAdapterPaths(target).journal));
       expect(after.tornBytes).toBe(0);
       expect(after.records.map((r) => r.sequence)).toEqual([1, 2, 3, 4]);
       await store.close();
@@ -65,9 +66,36 @@ describe('the journal on files', () => {
     }
   });
 
+  it('the zeros the adapter writes ahead of its records are no torn tail after a crash; a last record whose end the disk never wrote (zeros in its place) is one, and is dropped', async () => {
+    const path = await crashedDatabase(4);
+    const file = readFileSync(fileAdapterPaths(path).journal);
+    const records = journalRecordsOf(fileAdapterPaths(path).journal);
+    // The file is larger than its records: zeros follow them, as the crash left them.
+    expect(file.length).toBeGreaterThan(records.length);
+    expect(file.subarray(records.length).every((b) => b === 0)).toBe(true);
+    const last = parseJournal(records).records[3];
+    if (!last) throw new Error('no last record');
+    for (const unwritten of [0, 1, last.size - 20, last.size]) {
+      const target = copyWith(path, () => Buffer.concat([records.subarray(0, records.length - unwritten), Buffer.alloc(file.length - records.length + unwritten)]));
+      const warnings: StoreWarning[] = [];
+      const store = await openStore({ adapter: createFileAdapter({ path: target }), durability: 'write', onWarning: (w) => warnings.push(w) });
+      expect((await store.listTasks()).map((t) => t.id).sort(), `${unwritten} bytes unwritten`).toEqual(unwritten === 0 ? ['t0', 't1', 't2', 't3'] : ['t0', 't1', 't2']);
+      // A record none of whose bytes were written is no torn tail: it is not there at all.
+      expect(warnings.map((w) => w.code)).toEqual(unwritten === 0 || unwritten === last.size ? [] : ['TORN_TAIL']);
+      await store.saveTask({ id: 'next', command: 'deploy', params: {} });
+      const after = parseJournal(journalRecordsOf(fileAdapterPaths(target).journal));
+      expect(after.tornBytes).toBe(0);
+      expect(after.records.map((r) => r.sequence)).toEqual(unwritten === 0 ? [1, 2, 3, 4, 5] : [1, 2, 3, 4]);
+      await store.close();
+      const reopened = await openStore({ adapter: createFileAdapter({ path: target }), readOnly: true });
+      expect(await reopened.listTasks()).toHaveLength(unwritten === 0 ? 5 : 4);
+      await reopened.close();
+    }
+  });
+
   it('a damaged byte in an earlier record is a CORRUPT error and leaves every file as it was', async () => {
     const path = await crashedDatabase(3);
-    const journal = readFileSync(fileAdapterPaths(path).journal);
+    const journal = journalRecordsOf(fileAdapterPaths(path).journal);
     const first = parseJournal(journal).records[0];
     if (!first) throw new Error('no first record');
     // Every byte of the first record's header, and a spread of its payload.
