@@ -3,6 +3,7 @@
  * Text from the database (Slack messages, task params) is untrusted: printed for people, its control
  * characters are escaped so a stored escape sequence cannot drive the terminal.
  */
+import stringWidth from 'string-width';
 import { UsageError } from './errors.js';
 
 /** Makes untrusted text safe for a terminal: control characters (ESC, CR, BEL…) become `\x1b`-style escapes. */
@@ -33,22 +34,44 @@ export function safeJson(value: unknown): string {
 export interface Column<T> {
   readonly title: string;
   readonly value: (row: T) => unknown;
-  /** Longest shown width; longer values end in `…`. @default 48 */
+  /** Longest shown width, in terminal columns; longer values end in `…`. @default 48 */
   readonly max?: number;
+  /** Shows the title upper-cased (`false` for SQL column names, shown as they are). @default true */
+  readonly upper?: boolean;
 }
 
-/** Rows as an aligned text table (every value through {@link safeText}). */
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * How many terminal columns `text` takes: a CJK character or an emoji two, a combining mark none
+ * (string-width, by Unicode's East Asian Width and emoji data). `.length` counts UTF-16 units, so
+ * tables of such text went out of line.
+ */
+export function displayWidth(text: string): number {
+  return stringWidth(text);
+}
+
+/** `text` cut to at most `max` terminal columns, ending in `…` when cut; never inside a grapheme (an emoji sequence, a letter and its marks). */
+export function truncateToWidth(text: string, max: number): string {
+  if (stringWidth(text) <= max) return text;
+  let out = '';
+  let width = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const w = stringWidth(segment);
+    if (width + w > max - 1) break;
+    out += segment;
+    width += w;
+  }
+  return `${out}…`;
+}
+
+/** Rows as an aligned text table (every value through {@link safeText}), columns measured in terminal columns. */
 export function table<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const cells = rows.map((row) =>
-    columns.map((c) => {
-      const text = safeText(c.value(row));
-      const max = c.max ?? 48;
-      return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-    }),
-  );
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const line = (values: readonly string[]) => values.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(columns.map((c) => c.title.toUpperCase())), ...cells.map(line)].join('\n');
+  const cells = rows.map((row) => columns.map((c) => truncateToWidth(safeText(c.value(row)), c.max ?? 48)));
+  const titles = columns.map((c) => (c.upper === false ? safeText(c.title) : c.title.toUpperCase()));
+  const widths = columns.map((_, i) => Math.max(displayWidth(titles[i] as string), ...cells.map((r) => displayWidth(r[i] ?? ''))));
+  const line = (values: readonly string[]) => values.map((v, i) => v + ' '.repeat(Math.max(0, (widths[i] ?? 0) - displayWidth(v)))).join('  ').trimEnd();
+  return [line(titles), ...cells.map(line)].join('\n');
 }
 
 /** `1.5 MiB`. */

@@ -3,7 +3,7 @@
  * They open the database read-only, so they work while the agent runs and never change a byte.
  */
 import { basename } from 'node:path';
-import type { DeadLetter, QueueStats, SqlPort } from '../src/index.js';
+import type { DeadLetter, QueueStats, SqlPort, SqlRow, SqlValue } from '../src/index.js';
 import { checkpointThreshold, readQueueStats, SCHEMA_VERSION, TaskStatusSchema, DeadLetterStateSchema } from '../src/index.js';
 import type { Command, CommandContext } from './command.js';
 import { fileImage, fileSizes, inspecting, lockHolder, reading, requireFile, rowCounts } from './database.js';
@@ -310,5 +310,49 @@ const audit: Command = {
   },
 };
 
+/** `--params '[1, "x", null]'`: a JSON array of strings, numbers and nulls (the store checks each value). */
+function paramsOf(ctx: CommandContext): SqlValue[] | undefined {
+  const texts = ctx.options.param;
+  const json = str(ctx, 'params');
+  if (json !== undefined && Array.isArray(texts) && texts.length > 0) throw new UsageError('--param and --params do not combine');
+  if (Array.isArray(texts)) return texts;
+  if (json === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new UsageError(`--params must be a JSON array such as '[1, "x", null]', not ${JSON.stringify(json)}`);
+  }
+  if (!Array.isArray(parsed)) throw new UsageError(`--params must be a JSON array such as '[1, "x", null]', not ${JSON.stringify(json)}`);
+  return parsed as SqlValue[];
+}
+
+const sql: Command = {
+  name: 'sql',
+  usage: '<db> <query> [--param <value>]… [--params <json-array>]',
+  summary: 'one read-only SQL query (SELECT, WITH … SELECT, VALUES): its rows as a table, or --json',
+  details:
+    "store.query(): a statement that could write (INSERT, UPDATE, DELETE, DDL, ATTACH, PRAGMA, VACUUM, a second statement) is refused before it runs (exit 8, VALIDATION). ? placeholders bind in order: --param binds text (repeat it), --params a JSON array of strings, numbers and nulls. Example: agent-store sql agent.db \"SELECT status, count(*) AS n FROM tasks WHERE created_at >= ? GROUP BY status\" --params '[1764547200000]'",
+  options: {
+    param: { type: 'string', multiple: true, arg: '<value>', help: 'a text value for the next ?' },
+    params: { type: 'string', arg: '<json-array>', help: 'every value at once, as a JSON array (numbers, strings, null)' },
+  },
+  positionals: [2, 2],
+  async run(ctx) {
+    const params = paramsOf(ctx);
+    const rows = await reading(ctx.args[0] as string, ctx.onWarning, (store) => store.query(ctx.args[1] as string, params));
+    // Every column any row has, in the order they first appear (a row's keys are its columns).
+    const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+    return rowsResult(
+      rows,
+      table(
+        rows,
+        columns.map((name) => ({ title: name, value: (row: SqlRow) => row[name] ?? 'NULL', upper: false })),
+      ),
+      rows.length === 1 ? 'row' : 'rows',
+    );
+  },
+};
+
 /** The reading commands. */
-export const READ_COMMANDS: readonly Command[] = [info, tasks, approvals, sessions, threads, dlq, audit];
+export const READ_COMMANDS: readonly Command[] = [info, tasks, approvals, sessions, threads, dlq, audit, sql];

@@ -93,6 +93,7 @@ export interface NodeSqliteEngine extends Engine {
   transaction<T>(fn: (port: SqlPort) => Promise<T>): Promise<T>;
   sizeBytes(): Promise<number>;
   exportImage(): Promise<Uint8Array>;
+  allReadOnly(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
 }
 
 type Coded = Error & { code: string };
@@ -464,6 +465,18 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
 
     async batch(list: readonly SqlStatement[]): Promise<SqlRunResult[]> {
       return batchSync(list);
+    },
+
+    // SQLite refuses any write the statement attempts: query_only for its run (already on when the
+    // engine is readOnly), set and reset synchronously, so no other statement runs under it.
+    async allReadOnly(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
+      if (readOnly) return allSync(sql, params);
+      execSync('PRAGMA query_only = ON');
+      try {
+        return allSync(sql, params);
+      } finally {
+        execSync('PRAGMA query_only = OFF');
+      }
     },
 
     async transaction<T>(fn: (port: SqlPort) => Promise<T>): Promise<T> {

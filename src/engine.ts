@@ -230,6 +230,18 @@ export abstract class SyncEngine implements Engine {
     return rows;
   }
 
+  // Reads only, so the listener never hears of it; `query_only` makes SQLite refuse any write the
+  // statement attempts (it is set and reset around it, synchronously: nothing else runs between).
+  async allReadOnly(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
+    const was = Number(this.allSync('PRAGMA query_only')[0]?.query_only) !== 0;
+    if (!was) this.runSync('PRAGMA query_only = ON');
+    try {
+      return this.allSync(sql, params);
+    } finally {
+      if (!was) this.runSync('PRAGMA query_only = OFF');
+    }
+  }
+
   async batch(statements: readonly SqlStatement[]): Promise<SqlRunResult[]> {
     const log: SqlStatement[] = [];
     const results = this.#batchLogged(statements, log);

@@ -230,6 +230,7 @@ function typedErrors(engine: Engine): Engine {
     ...(engine.readOnly === undefined ? {} : { readOnly: engine.readOnly }),
     ...typedPort(engine, typeof sync?.run === 'function' && typeof sync.all === 'function' ? sync : undefined),
     ...(engine.sizeBytes ? { sizeBytes: wrap('size query', () => (engine.sizeBytes as () => Promise<number>)()) } : {}),
+    ...(engine.allReadOnly ? { allReadOnly: wrap('query', (sql: string, params?: readonly SqlValue[]) => (engine.allReadOnly as NonNullable<Engine['allReadOnly']>)(sql, params)) } : {}),
     ...(engine.exportImage ? { exportImage: wrap('export', () => (engine.exportImage as () => Promise<Uint8Array>)()) } : {}),
     ...(transaction
       ? {

@@ -41,4 +41,10 @@ export interface SqlPort {
    * some engines (Cloudflare D1) do not allow.
    */
   sizeBytes?(): Promise<number>;
+  /**
+   * Runs one query with SQLite itself refusing any write it attempts (`PRAGMA query_only` for its
+   * run), and without counting it as a write. Optional: `store.query()` checks every statement
+   * before it runs on any engine; an engine that can also have SQLite enforce it offers this.
+   */
+  allReadOnly?(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
 }

@@ -13,7 +13,8 @@ import { Follower, type FollowerHost, type FollowSetup } from './follower.js';
 import { StoreOperations, Transaction, type Operation, type TransactionHandle } from './operations.js';
 import { checkedClock, type Reads, type StoreRole } from './options.js';
 import type { PersistenceAdapter } from './persistence.js';
-import type { SqlPort } from './sql-port.js';
+import { query } from './query.js';
+import type { SqlPort, SqlRow, SqlValue } from './sql-port.js';
 
 export type { TransactionHandle } from './operations.js';
 export type { StoreOptions, StoreRole, Reads, WhenLocked } from './options.js';
@@ -280,6 +281,20 @@ export class Store extends StoreOperations {
     // Only a transaction that committed a write waits for it to be durable (nothing else commits
     // while a transaction is open, so a new sequence number is its own).
     return this.#durability?.lastSequence === before ? result : this.#afterWrite(result);
+  }
+
+  /**
+   * Runs one ad-hoc read (`SELECT`, `WITH … SELECT` or `VALUES`) with `params` bound positionally to
+   * its `?`s and resolves with its rows, on any engine. A statement that could write (a write, DDL,
+   * `ATTACH`, a pragma, `VACUUM`, a second statement, a function that acts, such as
+   * `load_extension`) is refused with a `ValidationError` before it runs, and so are params that are
+   * not strings, finite numbers or null, or do not match its `?`s. Not on a transaction's handle: it
+   * waits for an open transaction like any read.
+   * @example
+   * const rows = await store.query('SELECT status, count(*) AS n FROM tasks WHERE created_at >= ? GROUP BY status', [since]);
+   */
+  query(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
+    return this.call(query, sql, params);
   }
 
   /**

@@ -806,6 +806,133 @@ export function defineApiSuite(engine: string, open: OpenStore, options: ApiSuit
       });
     }
 
+    describe('ad-hoc queries (query)', () => {
+      /** Everything a query could change: the records, the schema, the attached databases and user_version (D1 refuses the last two pragmas: they are left out there). */
+      async function everything(store: Store): Promise<unknown> {
+        const optional = (sql: string) => store.query(sql).catch((e: unknown) => (e instanceof StoreError && e.code === 'SQL' ? 'refused by the engine' : Promise.reject(e)));
+        return {
+          records: await snapshot(store),
+          schema: await store.query('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name'),
+          queue: await store.query('SELECT * FROM task_queue ORDER BY task_id'),
+          history: await store.query('SELECT * FROM task_history ORDER BY id'),
+          meta: await store.query('SELECT * FROM meta ORDER BY key'),
+          userVersion: await optional('SELECT user_version FROM pragma_user_version'),
+          databases: await optional('SELECT name FROM pragma_database_list ORDER BY name'),
+        };
+      }
+
+      async function filled(): Promise<Store> {
+        const { store } = await setup();
+        await store.saveTask(task('t1', { status: 'completed' }));
+        await store.saveTask(task('t2', { callerId: 'U2' }));
+        await store.enqueueTask({ id: 't3', command: 'scale', params: { n: 3 } });
+        await store.saveApproval({ requestId: 'r1', taskId: 't1', callerId: 'U1', permission: 'deploy', action: 'approve', resource: 'api' });
+        await store.appendAudit({ userId: 'U1', action: 'approve', result: 'ok' });
+        return store;
+      }
+
+      it('reads: joins, CTEs, VALUES, positional params (?, ?NNN), comments and strings holding ;', async () => {
+        const store = await filled();
+        expect(await store.query('SELECT t.id, t.command, a.request_id FROM tasks t JOIN pending_approvals a ON a.task_id = t.id')).toEqual([{ id: 't1', command: 'deploy', request_id: 'r1' }]);
+        expect(await store.query('WITH s AS (SELECT status, count(*) AS n FROM tasks GROUP BY status) SELECT status, n FROM s ORDER BY status')).toEqual([
+          { status: 'completed', n: 1 },
+          { status: 'pending', n: 2 },
+        ]);
+        expect(await store.query('SELECT id FROM tasks WHERE status = ? AND caller_id = ? ORDER BY id', ['pending', 'U2'])).toEqual([{ id: 't2' }]);
+        expect(await store.query('SELECT ?2 AS b, ?1 AS a, ? AS c', [1, 'two', null])).toEqual([{ b: 'two', a: 1, c: null }]);
+        expect(await store.query('VALUES (1, 2.5)')).toHaveLength(1);
+        expect(await store.query("/* leading; */ select 'a; DELETE FROM tasks' AS s -- ; DELETE FROM tasks\n;")).toEqual([{ s: 'a; DELETE FROM tasks' }]);
+        expect(await store.query("SELECT name FROM pragma_table_info('tasks') WHERE name = 'id'")).toEqual([{ name: 'id' }]);
+        expect(await store.query('SELECT id FROM tasks WHERE id = ?', ['none'])).toEqual([]);
+        expect(await store.query('SELECT t.command, q.max_attempts FROM task_queue q JOIN tasks t ON t.id = q.task_id WHERE q.task_id = ?', ['t3'])).toEqual([{ command: 'scale', max_attempts: 1 }]);
+        await store.close();
+      });
+
+      const writes: readonly [string, string][] = [
+        ['INSERT', "INSERT INTO tasks (id, command, params, status, created_at, updated_at) VALUES ('x', 'c', '{}', 'pending', 1, 1)"],
+        ['UPDATE', "UPDATE tasks SET status = 'failed'"],
+        ['DELETE', 'DELETE FROM tasks'],
+        ['REPLACE', "REPLACE INTO meta (key, value) VALUES ('schema_version', '99')"],
+        ['lower case after a comment', '/* x */ delete from audit_log'],
+        ['WITH … INSERT', "WITH x AS (SELECT 'y' AS id) INSERT INTO audit_log (user_id, action, result, created_at) SELECT id, 'a', 'r', 1 FROM x"],
+        ['WITH … UPDATE', "WITH x AS (SELECT 't1' AS id) UPDATE tasks SET status = 'failed' WHERE id IN (SELECT id FROM x)"],
+        ['WITH … DELETE', 'WITH x AS (SELECT id FROM tasks) DELETE FROM tasks WHERE id IN x'],
+        ['CREATE TABLE', 'CREATE TABLE evil (a)'],
+        ['CREATE TEMP TABLE', 'CREATE TEMP TABLE evil AS SELECT * FROM tasks'],
+        ['CREATE INDEX', 'CREATE INDEX evil ON tasks(command)'],
+        ['CREATE TRIGGER', "CREATE TRIGGER evil AFTER INSERT ON tasks BEGIN DELETE FROM audit_log; END"],
+        ['DROP TABLE', 'DROP TABLE audit_log'],
+        ['ALTER TABLE', 'ALTER TABLE tasks ADD COLUMN evil TEXT'],
+        ['ATTACH', "ATTACH DATABASE ':memory:' AS other"],
+        ['PRAGMA that writes', 'PRAGMA user_version = 5'],
+        ['PRAGMA that changes the connection', 'PRAGMA foreign_keys = OFF'],
+        ['a pragma table that acts', 'SELECT * FROM pragma_optimize'],
+        ['VACUUM', 'VACUUM'],
+        ['ANALYZE', 'ANALYZE'],
+        ['BEGIN', 'BEGIN IMMEDIATE'],
+        ['two statements', 'SELECT 1; DELETE FROM tasks'],
+        ['two statements after a comment holding ;', "SELECT ';' -- ;\n; DELETE FROM tasks"],
+        ['a function with side effects', "SELECT load_extension('/tmp/evil')"],
+        ['a quoted function with side effects', `SELECT "load_extension"('/tmp/evil') FROM tasks`],
+        ['EXPLAIN', 'EXPLAIN DELETE FROM tasks'],
+      ];
+      for (const [what, sql] of writes) {
+        it(`refuses ${what} with a ValidationError before it runs, and changes nothing`, async () => {
+          const store = await filled();
+          const before = await everything(store);
+          const error = await expectCode(store.query(sql), 'VALIDATION', ValidationError);
+          expect((error as ValidationError).issues[0]?.path).toEqual(['sql']);
+          expect(await everything(store)).toEqual(before);
+          // The store goes on reading and writing as before (nothing was left switched on or off).
+          await store.saveTask(task('after'));
+          expect((await store.getTask('after'))?.id).toBe('after');
+          await store.close();
+        });
+      }
+
+      it('refuses bad params and bad SQL values with a ValidationError, and changes nothing', async () => {
+        const store = await filled();
+        const before = await everything(store);
+        const bad: [string, unknown, (string | number)[]][] = [
+          ['SELECT ?', [{}], ['params', 0]],
+          ['SELECT ?', [undefined], ['params', 0]],
+          ['SELECT ?', [2n ** 60n], ['params', 0]],
+          ['SELECT ?', [1n], ['params', 0]],
+          ['SELECT ?', [Number.NaN], ['params', 0]],
+          ['SELECT ?', [Infinity], ['params', 0]],
+          ['SELECT ?', [[1]], ['params', 0]],
+          ['SELECT ?', [true], ['params', 0]],
+          ['SELECT ?', 'x', ['params']],
+          ['SELECT ?', null, ['params']],
+          ['SELECT ?, ?', [1], ['params']],
+          ['SELECT 1', [1], ['params']],
+          ['SELECT ?', [], ['params']],
+          ['SELECT :id', ['x'], ['sql']],
+          ['SELECT @id', ['x'], ['sql']],
+          ['SELECT $id', ['x'], ['sql']],
+          ['', [], ['sql']],
+          ['  -- nothing\n', [], ['sql']],
+          ["SELECT 'open", [], ['sql']],
+        ];
+        for (const [sql, params, path] of bad) {
+          const error = await expectCode(store.query(sql, params as never), 'VALIDATION', ValidationError);
+          expect((error as ValidationError).issues[0]?.path, `${sql} ${String(params)}`).toEqual(path);
+        }
+        await expectCode(store.query(42 as never), 'VALIDATION', ValidationError);
+        const hostile = new Proxy([], { get: () => { throw new Error('boom'); } });
+        await expectCode(store.query('SELECT ?', hostile as never), 'VALIDATION', ValidationError);
+        expect(await everything(store)).toEqual(before);
+        await store.close();
+      });
+
+      it('reports SQLite errors (a missing table) as SqlError', async () => {
+        const store = await filled();
+        await expectCode(store.query('SELECT * FROM no_such_table'), 'SQL');
+        expect(await store.query('SELECT count(*) AS n FROM tasks')).toEqual([{ n: 3 }]);
+        await store.close();
+      });
+    });
+
     describe('lifecycle and clock', () => {
       it('every call after close() fails with CLOSED; close() is idempotent', async () => {
         const { store } = await setup();

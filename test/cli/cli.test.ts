@@ -193,6 +193,38 @@ describe('reading commands', () => {
     expect(day.length).toBeLessThan(all.length);
   });
 
+  it('sql: one read as --json rows and as a table (CJK and emoji aligned by display width), with --param and --params', async () => {
+    const sql = 'SELECT status, count(*) AS n FROM tasks WHERE created_at >= ? GROUP BY status ORDER BY status';
+    const since = count(demo, 'SELECT min(created_at) FROM tasks') + 3_600_000;
+    const expected = query(demo, sql, since);
+    expect(expected.length).toBeGreaterThan(1);
+    expect(await cliJson(['sql', demo, sql, '--params', JSON.stringify([since])])).toEqual(expected);
+    const joined = 'SELECT t.id, q.attempts FROM tasks t JOIN task_queue q ON q.task_id = t.id WHERE t.status = ? ORDER BY t.id LIMIT 3';
+    expect(await cliJson(['sql', demo, joined, '--param', 'failed'])).toEqual(query(demo, joined, 'failed'));
+    const text = await cli(['sql', demo, "SELECT '日本語' AS name, 1 AS n UNION ALL SELECT '👩‍👩‍👧 ok', 22 UNION ALL SELECT 'plain', NULL"]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.split('\n')).toEqual(['name    n', '日本語  1', '👩‍👩‍👧 ok   22', 'plain   NULL', '3 rows', '']);
+    expect((await cli(['sql', demo, 'SELECT 1 WHERE 0'])).stdout).toBe('no rows\n');
+  });
+
+  it('sql: a statement that writes is refused (exit 8, VALIDATION) before it runs, and the file is unchanged', async () => {
+    const db = copyOf('sql-refused.db');
+    const before = readFileSync(db);
+    for (const statement of ['DELETE FROM tasks', "WITH x AS (SELECT 1) UPDATE tasks SET status = 'failed'", 'DROP TABLE tasks', 'PRAGMA user_version = 5', 'VACUUM', 'SELECT 1; DELETE FROM tasks', "ATTACH DATABASE 'other.db' AS o"]) {
+      const ran = await cli(['sql', db, statement, '--json']);
+      expect(ran.code, statement).toBe(8);
+      expect(JSON.parse(ran.stdout), statement).toMatchObject({ error: { code: 'VALIDATION', exitCode: 8 } });
+    }
+    expect(readFileSync(db).equals(before)).toBe(true);
+    expect(existsSync(tmp.file('other.db'))).toBe(false);
+    // Bad params: a value that is no string, number or null (exit 8); --params that is no JSON array (usage, 2).
+    expect((await cli(['sql', db, 'SELECT ?', '--params', '[{"a":1}]'])).code).toBe(8);
+    expect((await cli(['sql', db, 'SELECT ?, ?', '--param', 'x'])).code).toBe(8);
+    expect((await cli(['sql', db, 'SELECT ?', '--params', '{'])).code).toBe(2);
+    expect((await cli(['sql', db, 'SELECT ?', '--params', '[1]', '--param', 'x'])).code).toBe(2);
+    expect((await cli(['sql', db])).code).toBe(2);
+  });
+
   it('prints stored control characters escaped, so a task cannot drive the terminal', async () => {
     const db = copyOf('escape.db');
     await saveWithWriter(db, { id: 'esc', command: 'deploy\u001b[2J\u001b]0;pwned\u0007', params: {}, callerId: 'U1\rX' });

@@ -83,6 +83,32 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
     }
   });
 
+  it("sql reads a running Go agent's database through node:sqlite, its -wal included; a write is refused (exit 8) and nothing changes", async () => {
+    const { dir, path } = newDb();
+    const go = openGoDatabaseSync(path);
+    try {
+      go.exec('PRAGMA wal_autocheckpoint = 0');
+      insertTasks(go, 0, 12);
+      const files = () => {
+        const { 'agent.db-shm': _shm, ...rest } = digests(dir);
+        return rest;
+      };
+      const before = files();
+      const read = await cli(['sql', path, 'SELECT count(*) AS n, max(id) AS last FROM tasks WHERE created_at >= ?', '--params', '[2]']);
+      expect(read.code, read.stderr).toBe(0);
+      expect(read.json).toEqual([{ n: 10, last: 'go-9' }]);
+      for (const statement of ['DELETE FROM tasks', "WITH x AS (SELECT 1) INSERT INTO tasks (id, status, command, params, created_at, updated_at) SELECT 'y', 'pending', 'c', '{}', 1, 1 FROM x", 'PRAGMA journal_mode = DELETE']) {
+        const refused = await cli(['sql', path, statement]);
+        expect(refused.code, statement).toBe(8);
+        expect(refused.json, statement).toMatchObject({ error: { code: 'VALIDATION' } });
+      }
+      expect(files()).toEqual(before);
+      expect(scalar(go, 'SELECT count(*) FROM tasks')).toBe(12);
+    } finally {
+      go.close();
+    }
+  });
+
   it('a database with writes only in its sql.js journal is read with sql.js, journal and all', async () => {
     const { path } = newDb();
     const store = await openStore({ adapter: createFileAdapter({ path }), onWarning: () => undefined });
