@@ -442,6 +442,39 @@ describe('fs adapter', () => {
       expectSameBytes(journalRecordsOf(`${path}.pa-journal`), record(1), 'journal after the checkpoint');
     });
 
+    it('appends awaited one after another still give the event loop its turns (a quick fdatasync runs on the loop, but not every one)', async () => {
+      const { path } = await location();
+      const a = adapter(path);
+      await a.lock();
+      let at = 0;
+      const append = async (n: number): Promise<void> => {
+        const r = record(n, 'y'.repeat(200));
+        await a.append!(r, at);
+        at += r.length;
+      };
+      // A first record of 1.5 MiB: the zeros ahead of it (1 MiB) hold the next ~4,800 appends, none
+      // of which then writes zeros (the one part of an append that always goes through the thread pool).
+      const first = record(0, 'z'.repeat(1.5 * 2 ** 20));
+      await a.append!(first, 0);
+      at = first.length;
+      for (let n = 1; n <= 20; n++) await append(n);
+      // A sync that took a while (the first ones after a large write may) sends the next ones off
+      // the loop for a second: wait that out, then one append (off the loop: the loop had its turn).
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await append(21);
+      // From here on, a loop that only awaits appends: the callback runs once one of them yields.
+      let doneWhenFired: number | undefined;
+      let done = 0;
+      setImmediate(() => (doneWhenFired = done));
+      const limit = 4_000;
+      while (doneWhenFired === undefined && done < limit) await append(21 + ++done);
+      expect(doneWhenFired).toBeDefined();
+      expect(doneWhenFired).toBeLessThan(limit);
+      const loaded = parseJournal((await adapter(path).load()).journal ?? new Uint8Array(0));
+      expect(loaded.tornBytes).toBe(0);
+      expect(journalRecordBytes(`${path}.pa-journal`)).toBe(at);
+    });
+
     it('an append that fails (the journal is a directory) rejects with the fs error; after a fix it works', async () => {
       const { path } = await location();
       await mkdir(`${path}.pa-journal`);
