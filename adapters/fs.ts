@@ -246,6 +246,25 @@ function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
   }
 }
 
+const PAGE_BYTES = 4096;
+const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
+
+/**
+ * Writes `length` zeros at `position`, one page at a time. Not in one write: Linux gives the page
+ * cache of a file written in large writes large folios (up to 2 MiB), and a later small write into
+ * one marks the whole folio dirty, so every append's fdatasync wrote the folio it fell in: 1 MiB of
+ * zeros written at once made each ~1.7 KB append write 1 MiB to the disk (ext4, Linux 6.18;
+ * `/proc/self/io` write_bytes). Written a page at a time, the folios stay a page each. About 2.5 ms
+ * for 1 MiB, on the event loop, once per many appends.
+ */
+function writeZerosSync(fd: number, position: number, length: number): void {
+  const end = position + length;
+  for (let at = position; at < end; ) {
+    const upTo = Math.min(end, (Math.floor(at / PAGE_BYTES) + 1) * PAGE_BYTES);
+    at += fs.writeSync(fd, ZERO_PAGE, 0, upTo - at, at);
+  }
+}
+
 /** Makes a directory entry (a created or renamed file) survive a crash of the machine. */
 async function syncDirectory(dir: string): Promise<void> {
   // Windows cannot open a directory for fsync; its file system orders metadata itself.
@@ -796,7 +815,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
           // full disk), the record is written without them.
           const ahead = end - journalAllocated + Math.min(JOURNAL_AHEAD_MAX_BYTES, Math.max(JOURNAL_AHEAD_MIN_BYTES, journalAllocated));
           try {
-            await writeAllAsync(fd, new Uint8Array(ahead), journalAllocated);
+            writeZerosSync(fd, journalAllocated, ahead);
             journalAllocated += ahead;
           } catch {
             journalAllocated = Math.max(at, (await fstat(fd)).size);

@@ -442,6 +442,46 @@ describe('fs adapter', () => {
       expectSameBytes(journalRecordsOf(`${path}.pa-journal`), record(1), 'journal after the checkpoint');
     });
 
+    it('an append writes about its own bytes to the disk, not a large folio of the zeros ahead: fresh, after a reopen and after a trim (Linux: /proc/self/io)', async () => {
+      requireProc();
+      const writeBytes = (): number => Number(/^write_bytes:\s+(\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+      const { path } = await location();
+      let a = adapter(path);
+      await a.lock();
+      let at = 0;
+      let n = 0;
+      // Bytes the process wrote to the disk per append, over 200 appends of ~1.7 KB each.
+      const perAppend = async (): Promise<number> => {
+        const before = writeBytes();
+        for (let i = 0; i < 200; i++) {
+          const r = record(++n, 'w'.repeat(1700));
+          await a.append!(r, at);
+          at += r.length;
+        }
+        return (writeBytes() - before) / 200;
+      };
+      // A first ~1 MiB of records, so that the zeros ahead are 1 MiB at a time from here on.
+      const big = record(++n, 'v'.repeat(2 ** 20));
+      await a.append!(big, 0);
+      at = big.length;
+      // Each append dirties a page or two of records and the file system's bookkeeping; the zeros
+      // ahead add ~1.7 KB per append on average. Written in one 1 MiB write, it was 1 MiB per append.
+      const limit = 64 * 1024;
+      expect(await perAppend()).toBeLessThan(limit);
+      await a.close();
+      a = adapter(path);
+      await a.lock();
+      const loaded = await a.load();
+      expect(loaded.journal?.length).toBe(at);
+      expect(await perAppend()).toBeLessThan(limit);
+      const from = big.length;
+      await a.trimJournal!(from);
+      at -= from;
+      expect(await perAppend()).toBeLessThan(limit);
+      expect(journalRecordBytes(`${path}.pa-journal`)).toBe(at);
+      await a.close();
+    });
+
     it('appends awaited one after another still give the event loop its turns (a quick fdatasync runs on the loop, but not every one)', async () => {
       const { path } = await location();
       const a = adapter(path);
