@@ -247,6 +247,8 @@ function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
 }
 
 const PAGE_BYTES = 4096;
+// The errors of a disk with no room for the zeros ahead: the record is then written without them.
+const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
 
 /**
@@ -394,6 +396,28 @@ function recordsEnd(bytes: Uint8Array): number {
 }
 
 /**
+ * Journal bytes without the zeros the fs adapter writes ahead of its records (a view, no copy): what
+ * `parseJournal` is given, for tools that read the journal file themselves.
+ */
+export function journalRecords(bytes: Uint8Array): Uint8Array {
+  return bytes.subarray(0, recordsEnd(bytes));
+}
+
+// Where the records of the journal file open as `fd` (of `size` bytes) end, read from the end (the
+// zeros ahead of them are at most ~1 MiB, read in 64 KiB pieces).
+function recordsEndOfFile(fd: number, size: number): number {
+  const chunk = new Uint8Array(64 * 1024);
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const n = fs.readSync(fd, chunk, 0, end - start, start);
+    const within = recordsEnd(chunk.subarray(0, n));
+    if (within > 0) return start + within;
+    end = start;
+  }
+  return 0;
+}
+
+/**
  * The bytes of the records in the journal file at `journalPath` (0 when there is none): its size
  * less the zeros the fs adapter writes ahead of its records, found from the end. For tools that
  * report the journal's size without reading it all.
@@ -407,15 +431,7 @@ export function journalRecordBytes(journalPath: string): number {
     throw e;
   }
   try {
-    const chunk = new Uint8Array(64 * 1024);
-    for (let end = fs.fstatSync(fd).size; end > 0; ) {
-      const start = Math.max(0, end - chunk.length);
-      const n = fs.readSync(fd, chunk, 0, end - start, start);
-      const within = recordsEnd(chunk.subarray(0, n));
-      if (within > 0) return start + within;
-      end = start;
-    }
-    return 0;
+    return recordsEndOfFile(fd, fs.fstatSync(fd).size);
   } finally {
     fs.closeSync(fd);
   }
@@ -647,15 +663,30 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
   let imageWrites = 0;
   let offLoopUntil = 0;
   let lastTurn = 0;
+  // After a file's blocks are freed (an old image replaced, the journal truncated or replaced) the
+  // file system is busy with them for a while (freeing a 256 MiB file took ~50 ms here, on a disk
+  // mounted with `discard`): for a second, the syncs go through the thread pool, where a wait
+  // behind that work holds up the appends but never the event loop.
+  function freedBlocks(): void {
+    offLoopUntil = performance.now() + OFF_LOOP_FOR_MS;
+  }
+
+  function slowSync(startedAt: number): void {
+    if (performance.now() - startedAt > SYNC_ON_LOOP_MS) offLoopUntil = performance.now() + OFF_LOOP_FOR_MS;
+  }
+
   async function syncAppend(fd: number): Promise<void> {
     const now = performance.now();
     if (imageWrites > 0 || now < offLoopUntil || now - lastTurn > YIELD_EVERY_MS) {
       await fdatasync(fd);
       lastTurn = performance.now();
+      // (Timed too, though its wait includes the thread pool's: a disk busy with something this
+      // adapter does not know of, another process's writes say, shows here first.)
+      slowSync(now);
       return;
     }
     fs.fdatasyncSync(fd);
-    if (performance.now() - now > SYNC_ON_LOOP_MS) offLoopUntil = performance.now() + OFF_LOOP_FOR_MS;
+    slowSync(now);
   }
 
   /** Writes `image` beside the image and renames it over it: atomic, durable once it resolves. */
@@ -666,6 +697,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
       await writeImageFile(image);
     } finally {
       imageWrites--;
+      freedBlocks();
     }
   }
 
@@ -797,32 +829,48 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         // Created only for a write at 0: a rejected append leaves no file behind.
         const fd = await journal(at === 0);
         if (fd === undefined) throw outside(0);
-        if (journalSize === undefined) journalSize = journalAllocated = (await fstat(fd)).size;
+        if (journalSize === undefined) {
+          // Not known (the first append since the file was opened, or after a failure): read from
+          // the file, where the records end before the zeros written ahead of them.
+          const size = (await fstat(fd)).size;
+          const records = recordsEndOfFile(fd, size);
+          if (at > records) throw outside(records);
+          // What follows `at` goes: a torn tail, a failed attempt, and the zeros, written ahead again
+          // a page at a time (load() read them back in large page-cache folios; see writeZerosSync).
+          if (size > at) {
+            await ftruncate(fd, at);
+            freedBlocks();
+          }
+          journalSize = journalAllocated = at;
+        }
         if (at > journalSize) throw outside(journalSize);
         if (at < journalSize) {
-          // A torn tail left by a crash, or a failed attempt being retried: it was never acknowledged.
-          // (Zeros written ahead go with it: what follows the records must be zeros only.)
+          // A failed attempt being retried: it was never acknowledged. (Zeros written ahead go
+          // with it: what follows the records must be zeros only.)
           await ftruncate(fd, at);
+          freedBlocks();
           journalSize = journalAllocated = at;
         }
         const end = at + bytes.length;
+        // The record first: on a disk about to fill up, it gets the room before the zeros do.
+        if (bytes.length > SYNC_WRITE_LIMIT) await writeAllAsync(fd, bytes, at);
+        else writeAllSync(fd, bytes, at);
         if (end > journalAllocated) {
           // Zeros ahead of the records, so that the appends after this one write inside the file
           // instead of growing it: an fdatasync that must also record a new file size costs the
           // file system a journal commit of its own (a third or more of a durable write on ext4).
-          // As much again as the file holds, from 64 KiB up to 1 MiB at a time; synced by this
-          // append's own fdatasync; load() leaves them out. Only a help: if they do not fit (a
-          // full disk), the record is written without them.
-          const ahead = end - journalAllocated + Math.min(JOURNAL_AHEAD_MAX_BYTES, Math.max(JOURNAL_AHEAD_MIN_BYTES, journalAllocated));
+          // As much again as the file holds, from 64 KiB up to 1 MiB at a time, after the record;
+          // synced by this append's own fdatasync; load() leaves them out. Only a help: where they
+          // do not fit (a full disk), what was written of them stays (zeros) and the append goes on.
+          const ahead = Math.min(JOURNAL_AHEAD_MAX_BYTES, Math.max(JOURNAL_AHEAD_MIN_BYTES, journalAllocated));
           try {
-            writeZerosSync(fd, journalAllocated, ahead);
-            journalAllocated += ahead;
-          } catch {
-            journalAllocated = Math.max(at, (await fstat(fd)).size);
+            writeZerosSync(fd, end, ahead);
+            journalAllocated = end + ahead;
+          } catch (e) {
+            if (!NO_ROOM.has(errorCode(e) ?? '')) throw e;
+            journalAllocated = Math.max(end, (await fstat(fd)).size);
           }
         }
-        if (bytes.length > SYNC_WRITE_LIMIT) await writeAllAsync(fd, bytes, at);
-        else writeAllSync(fd, bytes, at);
         journalSize = end;
         await syncAppend(fd);
       } catch (e) {
@@ -839,6 +887,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         if (jfd !== undefined) {
           journalSize = undefined;
           await ftruncate(jfd, 0);
+          freedBlocks();
           await fdatasync(jfd);
           journalSize = journalAllocated = 0;
         }
@@ -861,13 +910,14 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
           if (from === 0) return;
           throw outside(0);
         }
-        const size = journalSize ?? (await fstat(fd)).size;
+        const size = journalSize ?? recordsEndOfFile(fd, (await fstat(fd)).size);
         if (from > size) throw outside(size);
         if (from === 0) return;
         if (from === size) {
           // Nothing kept: emptied in place (a truncation is all or nothing).
           journalSize = undefined;
           await ftruncate(fd, 0);
+          freedBlocks();
           await fdatasync(fd);
           journalSize = journalAllocated = 0;
           return;
@@ -896,6 +946,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
           tfd = undefined;
           journalSize = journalAllocated = kept.length;
           await closeFd(fd).catch(() => undefined);
+          freedBlocks();
           // Trimmed now: a crash before the directory reaches the disk brings back the whole journal,
           // which is as good (the store replays it from the marker), so a failure here is no failure.
           await syncDirectory(dir).catch(() => undefined);

@@ -191,7 +191,9 @@ function decodePayload(bytes: Uint8Array, frame: Extract<Frame, { ok: true }>, a
 
 /**
  * Reads a journal's framing. A last record cut short (a crash during its append, never
- * acknowledged) is a torn tail: reported in `tornBytes` and left out. Damage with intact records
+ * acknowledged) is a torn tail: reported in `tornBytes` and left out, and so is a last append whose
+ * sectors reached the disk out of order (zeros where a sector was never written, intact records of
+ * the same append after them: see `unwrittenBetween`). Other damage with intact records
  * after it, sequences out of order, a later header that does not repeat the sequence before it or
  * names no parent, and a last record that is
  * whole but damaged (its checksum fails although every byte is there and none is an unwritten
@@ -211,12 +213,12 @@ export function parseJournal(bytes: Uint8Array): ParsedJournal {
     const frame = readFrame(bytes, view, at);
     if (!frame.ok) {
       const later = findIntactRecord(bytes, view, at + 1, last);
-      if (later !== undefined) {
+      if (later !== undefined && !unwrittenBetween(bytes, at, later)) {
         throw damaged(
           `the journal is damaged at byte ${at} (${frame.reason}${last === undefined ? '' : `, after record ${last}`}), and intact records follow at byte ${later}; it was left untouched`,
         );
       }
-      const whole = damagedWholeRecord(bytes, view, at);
+      const whole = later === undefined ? damagedWholeRecord(bytes, view, at) : undefined;
       if (whole !== undefined) {
         throw damaged(`the journal's last record, at byte ${at}${last === undefined ? '' : ` after record ${last}`}, is whole but damaged (${whole}): not a crash during its append; it was left untouched`);
       }
@@ -285,6 +287,32 @@ function damagedWholeRecord(bytes: Uint8Array, view: DataView, at: number): stri
   }
   if (bytes[end - 1] === 0) return undefined;
   return 'a checksum mismatch in a record whose every byte is there';
+}
+
+// A disk sector: the least a write that never reached the disk leaves as it was.
+const SECTOR_BYTES = 512;
+
+// Whether the damage from a record's start `at` up to an intact record at `later` is an append the
+// disk wrote only in part, out of order: an append that writes inside the file (over the zeros the
+// fs adapter writes ahead of its records) can reach the disk in any order of its sectors, so a crash
+// can leave a later record of it whole behind an earlier sector never written, zeros still. That
+// append was never acknowledged (its fdatasync did not return), and nothing after it was written:
+// it is a torn tail, intact records after the gap included. The sign is the zeros: the bytes from
+// `at` to the end of its sector, or a whole sector between the two, all zero. A record never holds
+// so many zeros (its payload is JSON), and damage to an acknowledged record that is not a run of
+// zeros stays damage.
+function unwrittenBetween(bytes: Uint8Array, at: number, later: number): boolean {
+  const zeros = (from: number, to: number): boolean => {
+    for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+    return true;
+  };
+  const sectorEnd = Math.min(later, (Math.floor(at / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+  // (At least the record's 4-byte marker, zero.)
+  if (sectorEnd - at >= 4 && zeros(at, sectorEnd)) return true;
+  for (let sector = sectorEnd; sector + SECTOR_BYTES <= later; sector += SECTOR_BYTES) {
+    if (sector % SECTOR_BYTES === 0 && zeros(sector, sector + SECTOR_BYTES)) return true;
+  }
+  return false;
 }
 
 // Looks for a whole, checksummed record starting anywhere from `from` (only after damage was found).

@@ -482,6 +482,32 @@ describe('fs adapter', () => {
       await a.close();
     });
 
+    it('after a reopen the journal ends where its records end, not where the zeros ahead end: an append past it is refused, a trim at it empties the file', async () => {
+      const { path } = await location();
+      const a = adapter(path);
+      await a.lock();
+      const r1 = record(1, 'a'.repeat(300));
+      const r2 = record(2, 'b'.repeat(300));
+      await a.append!(r1, 0);
+      await a.append!(r2, r1.length);
+      await a.close();
+      const end = r1.length + r2.length;
+      expect((await stat(`${path}.pa-journal`)).size).toBeGreaterThan(end);
+      const b = adapter(path);
+      await b.lock();
+      expect(await rejection(b.append!(record(3), end + 100))).toBeInstanceOf(RangeError);
+      expect(await rejection(b.trimJournal!(end + 1))).toBeInstanceOf(RangeError);
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), Buffer.concat([r1, r2]), 'journal after the refusals');
+      await b.trimJournal!(r1.length);
+      expectSameBytes(journalRecordsOf(`${path}.pa-journal`), r2, 'journal after a trim of the first record');
+      await b.close();
+      const c = adapter(path);
+      await c.lock();
+      await c.trimJournal!(r2.length);
+      expect((await stat(`${path}.pa-journal`)).size).toBe(0);
+      await c.close();
+    });
+
     it('appends awaited one after another still give the event loop its turns (a quick fdatasync runs on the loop, but not every one)', async () => {
       const { path } = await location();
       const a = adapter(path);

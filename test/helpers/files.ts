@@ -14,7 +14,7 @@ export function digests(dir: string): Record<string, string> {
 
 /**
  * The fs adapter's journal file at `journalPath` without the zeros it writes ahead of its records
- * (what `load()` hands the store), checking that only zeros follow the records.
+ * (what `load()` hands the store): the bytes up to the last nonzero one.
  */
 export function journalRecordsOf(journalPath: string): Buffer {
   const file = readFileSync(journalPath);

@@ -93,6 +93,56 @@ describe('the journal on files', () => {
     }
   });
 
+  it('a last append whose sectors reached the disk out of order (a sector never written, zeros, intact records of it after) is a torn tail; garbage in its place is damage', async () => {
+    // Records of ~1.3 KB: the last three stand for one group commit, written over the zeros ahead.
+    const folder = dir.file(`case-${n++}`);
+    mkdirSync(folder);
+    const path = join(folder, 'agent.db');
+    const adapter = createFileAdapter({ path });
+    const store = await openStore({ adapter, durability: 'write' });
+    for (let i = 0; i < 6; i++) await store.saveTask({ id: `t${i}`, command: 'deploy', params: { i, pad: 'x'.repeat(1200) } });
+    await adapter.close();
+    const records = journalRecordsOf(fileAdapterPaths(path).journal);
+    const parsed = parseJournal(records).records;
+    expect(parsed.map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
+    const appendStart = (parsed[3] as { offset: number }).offset;
+    const last = parsed[5] as { offset: number };
+    const sector = (offset: number): number => Math.ceil(offset / 512) * 512;
+    const cases: { what: string; from: number; to: number; fill: number; torn: boolean }[] = [
+      // A whole sector inside the append's first record never written: its later records intact.
+      { what: 'a whole sector', from: sector(appendStart + 1), to: sector(appendStart + 1) + 512, fill: 0, torn: true },
+      // The append's start up to the end of its first sector never written (the sector it shares
+      // with the records before it, which were durable).
+      { what: 'the start to its sector end', from: appendStart, to: sector(appendStart + 4), fill: 0, torn: true },
+      // The same bytes, not zeros: no write leaves that; damage.
+      { what: 'a sector of garbage', from: sector(appendStart + 1), to: sector(appendStart + 1) + 512, fill: 0xa5, torn: false },
+    ];
+    for (const c of cases) {
+      expect(c.to, c.what).toBeLessThan(last.offset);
+      const target = copyWith(path, (j) => {
+        const edited = Buffer.from(j);
+        edited.fill(c.fill, c.from, c.to);
+        return edited;
+      });
+      const warnings: StoreWarning[] = [];
+      const opened = await openStore({ adapter: createFileAdapter({ path: target }), durability: 'write', onWarning: (w) => warnings.push(w) }).catch((e: unknown) => e);
+      if (!c.torn) {
+        expect(opened, c.what).toBeInstanceOf(CorruptDatabaseError);
+        continue;
+      }
+      if (opened instanceof Error) throw opened;
+      const reopened = opened as Awaited<ReturnType<typeof openStore>>;
+      expect((await reopened.listTasks()).map((t) => t.id).sort(), c.what).toEqual(['t0', 't1', 't2']);
+      expect(warnings.map((w) => w.code)).toEqual(['TORN_TAIL']);
+      // The next durable write goes where the torn append began; the journal reads back whole.
+      await reopened.saveTask({ id: 'next', command: 'deploy', params: {} });
+      const after = parseJournal(journalRecordsOf(fileAdapterPaths(target).journal));
+      expect(after.tornBytes).toBe(0);
+      expect(after.records.map((r) => r.sequence)).toEqual([1, 2, 3, 4]);
+      await reopened.close();
+    }
+  });
+
   it('a damaged byte in an earlier record is a CORRUPT error and leaves every file as it was', async () => {
     const path = await crashedDatabase(3);
     const journal = journalRecordsOf(fileAdapterPaths(path).journal);
