@@ -680,9 +680,6 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
     if (imageWrites > 0 || now < offLoopUntil || now - lastTurn > YIELD_EVERY_MS) {
       await fdatasync(fd);
       lastTurn = performance.now();
-      // (Timed too, though its wait includes the thread pool's: a disk busy with something this
-      // adapter does not know of, another process's writes say, shows here first.)
-      slowSync(now);
       return;
     }
     fs.fdatasyncSync(fd);
