@@ -29,6 +29,7 @@ import {
   type ImageMeta,
   type RetentionPolicy,
   type RetentionResult,
+  type ReclaimSpaceReport,
   type SqlJsEngine,
 } from '../src/index.js';
 import type { Command } from './command.js';
@@ -212,6 +213,12 @@ function parsePolicy(values: readonly string[]): RetentionPolicy {
   return policy as RetentionPolicy;
 }
 
+function reclaimText(r: ReclaimSpaceReport): string {
+  if (r.vacuumed && r.before && r.after) return `space: rebuilt without its free pages in ${Math.round(r.ms)} ms, ${bytes(r.before.fileBytes)} → ${bytes(r.after.fileBytes)} (${bytes(r.before.freeBytes)} given back)`;
+  if (r.reason === 'below-threshold' && r.before) return `space: ${bytes(r.before.freeBytes)} free of ${bytes(r.before.fileBytes)}, under the limits for a rebuild (a quarter of the file and 1 MiB)`;
+  return 'space: this engine keeps its own storage';
+}
+
 function retentionText(result: RetentionResult, policy: RetentionPolicy, dryRun: boolean): string {
   const rows = RETENTION_TABLES.map((t) => ({ t, n: result[t], keep: policy[t] === false ? 'kept (off)' : `${Math.round(((policy[t] as number | undefined) ?? DEFAULT_RETENTION[t]) / 3_600_000)}h` }));
   const total = rows.reduce((a, r) => a + r.n, 0);
@@ -237,6 +244,7 @@ const retention: Command = {
     const policy = parsePolicy((ctx.options['max-age'] as string[] | undefined) ?? []);
     const dryRun = ctx.options['dry-run'] === true;
     let result: RetentionResult;
+    let reclaimed: ReclaimSpaceReport | undefined;
     if (dryRun) {
       const image = await snapshot(path, ctx.onWarning);
       const scratch = await openStore({ adapter: createMemoryAdapter({ image }), onWarning: ctx.onWarning });
@@ -246,9 +254,15 @@ const retention: Command = {
         await scratch.close();
       }
     } else {
-      result = await writing(path, ctx.onWarning, (store) => store.runRetention(policy));
+      // The rows, then the space they held: a rebuild when enough of the file is free (reclaimSpace's defaults).
+      result = await writing(path, ctx.onWarning, async (store) => {
+        const deleted = await store.runRetention(policy);
+        reclaimed = await store.reclaimSpace();
+        return deleted;
+      });
     }
-    return { json: { database: path, dryRun, deleted: result }, text: retentionText(result, policy, dryRun) };
+    const text = retentionText(result, policy, dryRun) + (reclaimed ? `\n${reclaimText(reclaimed)}` : '');
+    return { json: { database: path, dryRun, deleted: result, ...(reclaimed ? { reclaimed } : {}) }, text };
   },
 };
 

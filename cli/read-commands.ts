@@ -62,8 +62,8 @@ const info: Command = {
         const row = (await engine.all(`SELECT id, created_at FROM tasks ORDER BY created_at ${order}, id ${order} LIMIT 1`))[0];
         return row ? { id: String(row.id), createdAt: Number(row.created_at) } : null;
       };
-      const page = await engine.all('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()');
-      return { tables, byStatus, oldest: await edge('ASC'), newest: await edge('DESC'), dbBytes: Number(page[0]?.bytes ?? 0), queue: await queueCounts(engine, Date.now()) };
+      const page = await engine.all('SELECT page_count * page_size AS bytes, freelist_count * page_size AS free FROM pragma_page_count(), pragma_page_size(), pragma_freelist_count()');
+      return { tables, byStatus, oldest: await edge('ASC'), newest: await edge('DESC'), dbBytes: Number(page[0]?.bytes ?? 0), freeBytes: Number(page[0]?.free ?? 0), queue: await queueCounts(engine, Date.now()) };
     });
     // The threshold a store with the default settings uses on this image.
     const threshold = checkpointThreshold(undefined, sizes.imageBytes);
@@ -74,6 +74,7 @@ const info: Command = {
       imageBytes: sizes.imageBytes,
       journalBytes: sizes.journalBytes,
       dbBytes: stats.dbBytes,
+      freeBytes: stats.freeBytes,
       owner: owner ?? null,
       checkpoint: { last: checkpoint ?? null, journalBytes: sizes.journalBytes, thresholdBytes: threshold },
       tables: stats.tables,
@@ -84,6 +85,7 @@ const info: Command = {
       `database     ${basename(path)} (${path})`,
       `schema       v${onDisk}${onDisk < SCHEMA_VERSION ? ` (not migrated: agent-store migrate brings it to v${SCHEMA_VERSION})` : ` (this package reads up to v${SCHEMA_VERSION})`}`,
       `size         image ${bytes(sizes.imageBytes)}, journal ${bytes(sizes.journalBytes)}, database ${bytes(stats.dbBytes)}`,
+      `free         ${bytes(stats.freeBytes)} in free pages (${stats.dbBytes > 0 ? Math.round((100 * stats.freeBytes) / stats.dbBytes) : 0}% of the database)${stats.freeBytes > 0 ? ': agent-store retention gives them back (store.reclaimSpace())' : ''}`,
       `owner        ${owner ? `process ${owner.pid ?? '?'} on ${owner.host ?? '?'} since ${owner.since ?? '?'}${owner.stale ? ' (stale: that process is gone; the next writer takes over)' : ''}` : 'none (no store has it open for writing)'}`,
       `checkpoint   ${
         checkpoint

@@ -518,6 +518,18 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
       }
     },
 
+    /**
+     * `VACUUM` on the file (in WAL mode it goes through the WAL, which is then checkpointed and
+     * truncated, so the file shrinks now). Other connections wait for it (busy timeout).
+     */
+    async vacuum(): Promise<void> {
+      connection();
+      if (inTransaction) throw coded('TRANSACTION', 'cannot vacuum while a transaction is open');
+      if (readOnly) throw coded('READ_ONLY', 'cannot vacuum a database opened read-only');
+      execSync('VACUUM');
+      execSync('PRAGMA wal_checkpoint(TRUNCATE)');
+    },
+
     /** `page_count × page_size`, as the Go store's `DBSizeBytes` (WAL frames not yet checkpointed included). */
     async sizeBytes(): Promise<number> {
       const rows = allSync('SELECT page_count * page_size AS size FROM pragma_page_count(), pragma_page_size()');

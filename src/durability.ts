@@ -201,6 +201,19 @@ export class DurabilityManager {
     return this.#queue();
   }
 
+  /**
+   * Runs `fn` while no checkpoint runs (none starts before it settles): for work on the engine that
+   * an export in steps must not see half done, such as a vacuum.
+   */
+  async exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#stopped || this.#closing) throw new ClosedError('the store');
+    let result: { value: T } | undefined;
+    await this.#serially(async () => {
+      result = { value: await fn() };
+    });
+    return (result as { value: T }).value;
+  }
+
   // Runs checkpoints one at a time (an export, an image write): `run` starts once none runs.
   async #serially(run: () => Promise<void>): Promise<void> {
     while (this.#checkpointRun) await this.#checkpointRun.catch(() => undefined);

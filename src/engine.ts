@@ -14,6 +14,12 @@ export interface Engine extends SqlPort {
   readonly durable?: boolean;
   /** `true` for an engine opened read-only: the store then refuses writes up front (`READ_ONLY`) and reports itself read-only. */
   readonly readOnly?: boolean;
+  /**
+   * Optional: rebuilds the database without its free pages (SQLite's `VACUUM`), between
+   * transactions, so that the file gives back the space deleted rows left. Engines that keep their
+   * own storage out of reach (Cloudflare D1) leave it out.
+   */
+  vacuum?(): Promise<void>;
   /** Frees everything the engine holds; later calls fail. */
   close(): Promise<void>;
 }
@@ -217,6 +223,12 @@ export abstract class SyncEngine implements Engine {
   }
 
   // One statement is its own write unit: the listener hears of it directly (no log to collect it in).
+  /** `VACUUM`, between transactions: not a write unit (nothing a journal replays), the same rows in fewer pages. */
+  async vacuum(): Promise<void> {
+    if (this.inTransaction) throw new TransactionError('cannot vacuum while a transaction is open');
+    this.runSync('VACUUM');
+  }
+
   async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
     const result = this.runSync(sql, params);
     if (this.#listener && changedSomething(sql, result.changes)) this.#listener([{ sql, params: params ?? [] }]);

@@ -7,6 +7,7 @@ export { SCHEMA_V2 } from './schema-v2.js';
 export { SCHEMA_V3 } from './schema-v3.js';
 export { backoffDelay, DEFAULT_IDEMPOTENCY_TTL_MS, readQueueStats } from './queue.js';
 export { DEFAULT_RETENTION } from './retention.js';
+export { DEFAULT_RECLAIM, type ReclaimSpaceOptions, type ReclaimSpaceReport, type SpaceUse } from './space.js';
 export type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from './sql-port.js';
 export { imageCapacity, newImageBuffer, type LoadedState, type PersistenceAdapter } from './persistence.js';
 export { SyncEngine, isEmbeddedEngine, isJournaling, type CommitListener, type EmbeddedEngine, type EmbeddedOpenOptions, type Engine, type ImageExport, type JournalingEngine } from './engine.js';

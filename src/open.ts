@@ -232,6 +232,7 @@ function typedErrors(engine: Engine): Engine {
     ...(engine.sizeBytes ? { sizeBytes: wrap('size query', () => (engine.sizeBytes as () => Promise<number>)()) } : {}),
     ...(engine.allReadOnly ? { allReadOnly: wrap('query', (sql: string, params?: readonly SqlValue[]) => (engine.allReadOnly as NonNullable<Engine['allReadOnly']>)(sql, params)) } : {}),
     ...(engine.exportImage ? { exportImage: wrap('export', () => (engine.exportImage as () => Promise<Uint8Array>)()) } : {}),
+    ...(engine.vacuum ? { vacuum: wrap('vacuum', () => (engine.vacuum as () => Promise<void>)()) } : {}),
     ...(transaction
       ? {
           transaction: async <T>(fn: (port: SqlPort) => Promise<T>): Promise<T> => {

@@ -13,7 +13,9 @@ import { Follower, type FollowerHost, type FollowSetup } from './follower.js';
 import { StoreOperations, Transaction, type Operation, type TransactionHandle } from './operations.js';
 import { checkedClock, type Reads, type StoreRole } from './options.js';
 import type { PersistenceAdapter } from './persistence.js';
+import { clockMs } from './image-export.js';
 import { query } from './query.js';
+import { reclaimLimits, spaceUse, worthReclaiming, type ReclaimSpaceOptions, type ReclaimSpaceReport } from './space.js';
 import type { SqlPort, SqlRow, SqlValue } from './sql-port.js';
 
 export type { TransactionHandle } from './operations.js';
@@ -335,6 +337,47 @@ export class Store extends StoreOperations {
     if (follower) return follower.mode === 'wait' ? follower.owned.then(() => this.checkpoint()) : Promise.reject(this.#followerLockError(follower));
     if (!this.#durability) return Promise.reject(new UnsupportedError(`the ${this.#engine.name} engine keeps its own persistence; there is no image to checkpoint`));
     return this.#durability.checkpoint();
+  }
+
+  /**
+   * Gives the space deleted rows left back to the file system, when there is enough of it (see
+   * {@link ReclaimSpaceOptions}: by default a quarter of the file and at least 1 MiB): SQLite's
+   * `VACUUM` rebuilds the database without its free pages, then (sql.js) a checkpoint writes the
+   * smaller image. Run it after retention (`agent-store retention` does). It runs between
+   * transactions and while no checkpoint runs; writes wait for it. On sql.js the rebuild is one
+   * synchronous step on the event loop and needs a second copy of the database in memory while it
+   * runs (about a second for 200 MiB); on node:sqlite it rewrites the file (other connections wait
+   * behind their busy timeout); Cloudflare D1 keeps its own storage (`reason: 'unsupported'`).
+   */
+  reclaimSpace(options?: ReclaimSpaceOptions): Promise<ReclaimSpaceReport> {
+    if (this.#closing) return Promise.reject(new ClosedError('the store'));
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
+    const follower = this.#follower;
+    if (follower) return follower.mode === 'wait' ? follower.owned.then(() => this.reclaimSpace(options)) : Promise.reject(this.#followerLockError(follower));
+    let limits: Required<ReclaimSpaceOptions>;
+    try {
+      limits = reclaimLimits(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.call(async (ctx: Context): Promise<ReclaimSpaceReport> => {
+      const engine = this.#engine;
+      const before = await spaceUse(ctx);
+      const vacuum = engine.vacuum?.bind(engine);
+      if (!vacuum || !before) return { vacuumed: false, reason: 'unsupported', ...(before ? { before, after: before } : {}), ms: 0 };
+      if (!worthReclaiming(before, limits)) return { vacuumed: false, reason: 'below-threshold', before, after: before, ms: 0 };
+      const started = clockMs();
+      const durability = this.#durability;
+      if (durability) {
+        await durability.exclusively(vacuum);
+        // The smaller image on disk (the journal's records replay onto it as onto the old one).
+        await durability.checkpoint();
+      } else {
+        await vacuum();
+      }
+      const after = (await spaceUse(ctx)) ?? before;
+      return { vacuumed: true, before, after, ms: clockMs() - started };
+    });
   }
 
   /** How persistence is doing: `'degraded'` while writes to the adapter fail (writes are refused then). */

@@ -75,10 +75,13 @@ const task = (id: string, extra: Partial<TaskInput> = {}): TaskInput => ({
 export interface ApiSuiteOptions {
   /** `false` for an engine without interactive transactions (Cloudflare D1): `transaction()` must reject with `UNSUPPORTED`. */
   transactions?: boolean;
+  /** `false` for an engine that keeps its own storage (Cloudflare D1): `reclaimSpace()` reports `unsupported`. */
+  vacuum?: boolean;
 }
 
 export function defineApiSuite(engine: string, open: OpenStore, options: ApiSuiteOptions = {}): void {
   const transactions = options.transactions ?? true;
+  const vacuum = options.vacuum ?? true;
   async function setup(): Promise<{ store: Store; clock: TestClock }> {
     const clock = testClock();
     const store = await open(clock.now);
@@ -689,6 +692,61 @@ export function defineApiSuite(engine: string, open: OpenStore, options: ApiSuit
         await expectRejectedUnchanged(store, () => store.runRetention({ tasks: -1 }));
         await expectRejectedUnchanged(store, () => store.runRetention({ sessions: 1 } as never));
         await store.close();
+      });
+
+      it('reclaimSpace after retention gives the free pages back (where the engine can), keeps every row that stays, and does nothing below its limits', async () => {
+        const { store, clock } = await setup();
+        const pad = 'x'.repeat(4000);
+        for (let i = 0; i < 300; i++) await store.saveTask(task(`old${i}`, { status: 'completed', completedAt: clock.now(), params: { pad } }));
+        for (let i = 0; i < 20; i++) await store.saveTask(task(`kept${i}`, { params: { pad } }));
+        const before = await snapshot(store);
+        // Nothing deleted yet: no free space worth a rebuild.
+        const idle = await store.reclaimSpace();
+        expect(idle.vacuumed).toBe(false);
+        expect(idle.reason).toBe(vacuum ? 'below-threshold' : 'unsupported');
+        expect(idle.ms).toBe(0);
+        clock.advance(8 * DAY);
+        expect((await store.runRetention()).tasks).toBe(300);
+        const after = await snapshot(store);
+        const report = await store.reclaimSpace();
+        if (!vacuum) {
+          expect(report).toMatchObject({ vacuumed: false, reason: 'unsupported', ms: 0 });
+        } else {
+          expect(report.vacuumed).toBe(true);
+          expect(report.reason).toBeUndefined();
+          const { before: b, after: a } = report as Required<typeof report>;
+          // ~1.2 MiB of deleted params were free pages; the rebuilt file holds the 20 tasks left.
+          expect(b.freeBytes).toBeGreaterThan(1024 * 1024);
+          expect(a.freeBytes).toBe(0);
+          expect(a.fileBytes).toBeLessThan(b.fileBytes - b.freeBytes / 2);
+          expect(await store.dbSizeBytes()).toBe(a.fileBytes);
+          // A second call finds nothing to do.
+          expect(await store.reclaimSpace()).toMatchObject({ vacuumed: false, reason: 'below-threshold' });
+        }
+        expect(await snapshot(store)).toEqual(after);
+        expect((await store.listTasks()).map((t) => t.id).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `kept${i}`).sort());
+        expect(before).not.toEqual(after);
+        // Writes go on as before.
+        await store.saveTask(task('after'));
+        expect(await store.getTask('after')).toBeDefined();
+        await store.close();
+      });
+
+      it('reclaimSpace refuses bad limits with a ValidationError and changes nothing; limits it cannot meet do nothing', async () => {
+        const { store, clock } = await setup();
+        for (let i = 0; i < 50; i++) await store.saveTask(task(`t${i}`, { status: 'completed', completedAt: clock.now(), params: { pad: 'y'.repeat(2000) } }));
+        clock.advance(8 * DAY);
+        await store.runRetention();
+        for (const bad of [{ minFreeRatio: -0.1 }, { minFreeRatio: 1.5 }, { minFreeRatio: Number.NaN }, { minFreeBytes: -1 }, { minFreeBytes: 1.5 }, { free: 1 }, 'all']) {
+          await expectRejectedUnchanged(store, () => store.reclaimSpace(bad as never));
+        }
+        const size = await store.dbSizeBytes();
+        expect(await store.reclaimSpace({ minFreeRatio: 1 })).toMatchObject({ vacuumed: false, reason: vacuum ? 'below-threshold' : 'unsupported' });
+        expect(await store.dbSizeBytes()).toBe(size);
+        // No lower limit: any free page is worth it.
+        expect((await store.reclaimSpace({ minFreeRatio: 0, minFreeBytes: 0 })).vacuumed).toBe(vacuum);
+        await store.close();
+        await expectCode(store.reclaimSpace(), 'CLOSED', ClosedError);
       });
     });
 

@@ -592,7 +592,7 @@ describe('check', () => {
 });
 
 describe('maintenance', () => {
-  it('retention --dry-run changes nothing and counts what retention then deletes', async () => {
+  it('retention --dry-run changes nothing and counts what retention then deletes; retention gives the space back, and info shows it', async () => {
     const db = copyOf('retention.db');
     // Old enough for every table's default age: the demo's history is 3 days, so move it 40 days back.
     const w = new Database(db);
@@ -600,7 +600,12 @@ describe('maintenance', () => {
     w.exec(`UPDATE tasks SET created_at = created_at - ${shift}, updated_at = updated_at - ${shift}, completed_at = completed_at - ${shift};
             UPDATE audit_log SET created_at = created_at - ${shift};
             UPDATE dead_letters SET resolved_at = resolved_at - ${shift}`);
+    // And 3 MiB of old completed tasks, so that what retention frees is worth a rebuild.
+    const old = Date.now() - shift;
+    const insert = w.prepare("INSERT INTO tasks (id, status, command, params, caller_id, created_at, updated_at, completed_at) VALUES (?, 'completed', 'deploy', ?, 'U1', ?, ?, ?)");
+    for (let i = 0; i < 750; i++) insert.run(`bulk-${i}`, JSON.stringify({ pad: 'z'.repeat(4000) }), old, old, old);
     w.close();
+    await cli(['checkpoint', db]);
     const before = readFileSync(db);
     const dry = await cliJson<{ dryRun: boolean; deleted: Record<string, number> }>(['retention', db, '--dry-run', '--max-age', 'auditLog=off']);
     expect(dry.dryRun).toBe(true);
@@ -613,6 +618,25 @@ describe('maintenance', () => {
     expect(real).toMatchObject({ dryRun: false, deleted: dry.deleted });
     expect(count(db, 'SELECT count(*) FROM tasks WHERE completed_at IS NOT NULL')).toBe(0);
     expect(count(db, 'SELECT count(*) FROM audit_log')).toBe(audit);
+    // The space the deleted rows held, given back: the file is the rebuilt one, with no free pages.
+    const reclaimed = (real as unknown as { reclaimed: { vacuumed: boolean; before: { fileBytes: number; freeBytes: number }; after: { fileBytes: number; freeBytes: number } } }).reclaimed;
+    expect(reclaimed.vacuumed).toBe(true);
+    expect(reclaimed.before.freeBytes).toBeGreaterThan(3 * 1024 * 1024);
+    expect(reclaimed.after).toMatchObject({ freeBytes: 0 });
+    expect(statSync(db).size).toBe(reclaimed.after.fileBytes);
+    expect(statSync(db).size).toBeLessThan(reclaimed.before.fileBytes - 3 * 1024 * 1024);
+    const info = await cliJson<{ dbBytes: number; freeBytes: number }>(['info', db]);
+    expect(info).toMatchObject({ dbBytes: reclaimed.after.fileBytes, freeBytes: 0 });
+    // Deleted without retention (the Go agent, sqlite3): info shows the free pages.
+    const d = new Database(db);
+    const add = d.prepare("INSERT INTO tasks (id, status, command, params, caller_id, created_at, updated_at) VALUES (?, 'pending', 'deploy', ?, 'U1', 0, 0)");
+    for (let i = 0; i < 100; i++) add.run(`gone-${i}`, JSON.stringify({ pad: 'q'.repeat(4000) }));
+    d.exec("DELETE FROM tasks WHERE id LIKE 'gone-%'");
+    d.close();
+    const freed = await cliJson<{ dbBytes: number; freeBytes: number }>(['info', db]);
+    expect(freed.freeBytes).toBeGreaterThan(0);
+    expect(freed.freeBytes).toBeLessThan(freed.dbBytes);
+    expect((await cli(['info', db])).stdout).toMatch(/^free +\S+ .* in free pages \(\d+% of the database\): agent-store retention gives them back/m);
   });
 
   it('migrate brings a database without a schema, and a Go v1 one, to the newest schema, and leaves one there as it is', async () => {
