@@ -351,19 +351,33 @@ export class Store extends StoreOperations {
    */
   reclaimSpace(options?: ReclaimSpaceOptions): Promise<ReclaimSpaceReport> {
     if (this.#closing) return Promise.reject(new ClosedError('the store'));
-    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
-    const follower = this.#follower;
-    if (follower) return follower.mode === 'wait' ? follower.owned.then(() => this.reclaimSpace(options)) : Promise.reject(this.#followerLockError(follower));
     let limits: Required<ReclaimSpaceOptions>;
     try {
       limits = reclaimLimits(options);
     } catch (e) {
       return Promise.reject(e);
     }
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError());
+    const follower = this.#follower;
+    if (follower) return follower.mode === 'wait' ? follower.owned.then(() => this.reclaimSpace(options)) : Promise.reject(this.#followerLockError(follower));
+    try {
+      // A degraded store (writes refused while persistence fails) rebuilds nothing either.
+      this.#checkWritable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.call(async (ctx: Context): Promise<ReclaimSpaceReport> => {
       const engine = this.#engine;
       const before = await spaceUse(ctx);
-      const vacuum = engine.vacuum?.bind(engine);
+      const vacuumEngine = engine.vacuum?.bind(engine);
+      // Between transactions: one may have begun while this waited for a checkpoint to end. (The
+      // check and the engine's synchronous VACUUM run in one go: nothing begins in between.)
+      const vacuum = vacuumEngine
+        ? async (): Promise<void> => {
+            while (this.#transaction) await this.#transaction;
+            await vacuumEngine();
+          }
+        : undefined;
       if (!vacuum || !before) return { vacuumed: false, reason: 'unsupported', ...(before ? { before, after: before } : {}), ms: 0 };
       if (!worthReclaiming(before, limits)) return { vacuumed: false, reason: 'below-threshold', before, after: before, ms: 0 };
       const started = clockMs();

@@ -345,7 +345,7 @@ describe('a trim that fails', () => {
 
 describe('reclaimSpace among checkpoints and writes', () => {
   for (const shape of ['an adapter that writes an image apart', 'an adapter whose checkpoints hold writes up'] as const) {
-    it(`runs while no checkpoint runs, writes made meanwhile are kept, and a crash after it loses nothing (${shape})`, async () => {
+    it(`runs while no checkpoint runs; writes started just before it and a checkpoint alongside are kept, and a crash after it loses nothing (${shape})`, async () => {
       const volume = createMemoryVolume();
       const adapter = shape === 'an adapter that writes an image apart' ? createMemoryAdapter({ volume }) : withoutSegments(createMemoryAdapter({ volume }));
       let now = 1_700_000_000_000;
@@ -371,4 +371,100 @@ describe('reclaimSpace among checkpoints and writes', () => {
       expect(await idsOf(crashedCopy(volume))).toEqual(Array.from({ length: 40 }, (_, i) => `new${i}`).sort());
     });
   }
+});
+
+describe('reclaimSpace and crashes', () => {
+  it('a crash after the rebuild, before its image is durable: the old image and the journal hold everything, writes acknowledged meanwhile included', async () => {
+    const volume = createMemoryVolume();
+    const inner = createMemoryAdapter({ volume });
+    let release: (() => void) | undefined;
+    let held = false;
+    const adapter: PersistenceAdapter = {
+      ...inner,
+      async writeImage(image) {
+        if (held) await new Promise<void>((resolve) => (release = resolve));
+        held = false;
+        await (inner.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(image);
+      },
+    };
+    let now = 1_700_000_000_000;
+    const store = await open(adapter, { durability: 'write', clock: () => now });
+    for (let i = 0; i < 300; i++) await store.saveTask({ id: `t${i}`, command: 'c', params: { pad: 'p'.repeat(4000) } });
+    for (let i = 0; i < 290; i++) await store.completeTask(`t${i}`);
+    await store.checkpoint();
+    now += 8 * 86_400_000;
+    await store.runRetention();
+    held = true;
+    const reclaim = store.reclaimSpace();
+    // The rebuild is done and its image is being written: writes go on, into the journal.
+    while (!release) await sleep(1);
+    for (let i = 0; i < 5; i++) await store.saveTask({ id: `during${i}`, command: 'c', params: {} });
+    const expected = [...Array.from({ length: 10 }, (_, i) => `t${290 + i}`), ...Array.from({ length: 5 }, (_, i) => `during${i}`)].sort();
+    expect(await idsOf(crashedCopy(volume))).toEqual(expected);
+    release();
+    expect((await reclaim).vacuumed).toBe(true);
+    expect(await idsOf(crashedCopy(volume))).toEqual(expected);
+  });
+});
+
+describe('reclaimSpace and transactions', () => {
+  it('a transaction that begins while reclaimSpace waits for a running checkpoint ends before the rebuild; both succeed', async () => {
+    const volume = createMemoryVolume();
+    const inner = createMemoryAdapter({ volume });
+    let release: (() => void) | undefined;
+    let held = false;
+    const adapter: PersistenceAdapter = {
+      ...inner,
+      async writeImage(image) {
+        if (held) await new Promise<void>((resolve) => (release = resolve));
+        held = false;
+        await (inner.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(image);
+      },
+    };
+    let now = 1_700_000_000_000;
+    const store = await open(adapter, { durability: 'write', clock: () => now });
+    for (let i = 0; i < 300; i++) await store.saveTask({ id: `old${i}`, command: 'c', params: { pad: 'p'.repeat(4000) } });
+    for (let i = 0; i < 300; i++) await store.completeTask(`old${i}`);
+    await store.checkpoint();
+    now += 8 * 86_400_000;
+    await store.runRetention();
+    // A checkpoint whose image write is held: reclaimSpace waits for it.
+    held = true;
+    const checkpoint = store.checkpoint();
+    while (!release) await sleep(1);
+    const reclaim = store.reclaimSpace();
+    await sleep(5);
+    // A transaction begins meanwhile, and is still open when the checkpoint ends.
+    let endTransaction: (() => void) | undefined;
+    const transaction = store.transaction(async (tx) => {
+      await tx.saveTask({ id: 'in-tx', command: 'c', params: {} });
+      await new Promise<void>((resolve) => (endTransaction = resolve));
+    });
+    while (!endTransaction) await sleep(1);
+    release();
+    await checkpoint;
+    await sleep(5);
+    (endTransaction as () => void)();
+    await transaction;
+    const report = await reclaim;
+    expect(report.vacuumed).toBe(true);
+    expect(await store.getTask('in-tx')).toBeDefined();
+    expect(await idsOf(crashedCopy(volume))).toContain('in-tx');
+  });
+});
+
+describe('reclaimSpace refusals', () => {
+  it('a read-only store refuses it (READ_ONLY), bad limits first (VALIDATION), a closed one (CLOSED); nothing changes', async () => {
+    const volume = createMemoryVolume();
+    const writer = await open(createMemoryAdapter({ volume }), { durability: 'write' });
+    await writer.saveTask(task('t'));
+    await writer.close();
+    const image = volume.image?.slice();
+    const reader = await open(createMemoryAdapter({ volume }), { readOnly: true });
+    await expect(reader.reclaimSpace({ minFreeRatio: 2 })).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(reader.reclaimSpace()).rejects.toMatchObject({ code: 'READ_ONLY' });
+    await reader.close();
+    await expect(reader.reclaimSpace()).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(volume.image).toEqual(image);
+  });
 });
