@@ -70,6 +70,12 @@ class ImageRoom {
     return buffer instanceof ArrayBuffer && buffer.resizable && image?.byteOffset === 0 && typeof WeakRef === 'function' ? new ImageRoom(buffer) : undefined;
   }
 
+  /** The page count in the buffer's header (what SQLite last wrote there), or undefined once the buffer is gone. */
+  pages(): number | undefined {
+    const buffer = this.#buffer.deref();
+    return buffer && buffer.byteLength >= 100 ? new DataView(buffer, 0, 100).getUint32(28) : undefined;
+  }
+
   /** Grows the buffer when the database has come within its room of the end; false once the buffer is gone. */
   keep(): boolean {
     const buffer = this.#buffer.deref();
@@ -236,6 +242,11 @@ export interface SqlJsEngineOptions {
 
 const DEFAULT_CACHE_KIB = 64 * 1024;
 
+// What every sql.js engine runs at open: one connection owns the database, the rollback journal
+// lives in memory, SQLite does not sync (durability is the adapter's job), a large page cache.
+const enginePragmas = (cacheKiB: number): string =>
+  `PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=${-cacheKiB};`;
+
 /** The sql.js engine: an in-memory SQLite database in WebAssembly with a warm statement cache. */
 export class SqlJsEngine extends SyncEngine {
   readonly name = 'sql.js';
@@ -248,13 +259,49 @@ export class SqlJsEngine extends SyncEngine {
   readonly #exports = new Set<SteppedExport>();
   // The image's resizable buffer, kept ahead of the database (undefined where it is not resizable).
   #room: ImageRoom | undefined;
+  readonly #cacheKiB: number;
 
-  constructor(db: SqlJsDatabase, keepsBom = sqlJsKeepsBom(), SQL?: SqlJsStatic, image?: Uint8Array) {
+  constructor(db: SqlJsDatabase, keepsBom = sqlJsKeepsBom(), SQL?: SqlJsStatic, image?: Uint8Array, cacheKiB = DEFAULT_CACHE_KIB) {
     super();
     this.#db = db;
     this.#keepsBom = keepsBom;
     this.#SQL = SQL;
     this.#room = ImageRoom.of(image);
+    this.#cacheKiB = cacheKiB;
+  }
+
+  /**
+   * @internal Whether the database lives in a buffer with room to grow in place (see ImageRoom): the
+   * buffer is there and its header holds the database's page count as SQLite last wrote it.
+   */
+  get growsInPlace(): boolean {
+    const pages = this.#room?.pages();
+    return pages !== undefined && pages === Number(this.allSync('PRAGMA page_count')[0]?.page_count);
+  }
+
+  /**
+   * `VACUUM`, between transactions, then the database opened again on a copy with room to grow: the
+   * rebuild shrinks sql.js's file into an array of its exact size, which would be copied whole
+   * each time the database outgrows it (see ImageRoom). The copy goes through SQLite's backup (sql.js's
+   * `export()`), like a checkpoint's; where it cannot be made, the engine goes on as the rebuild left it.
+   */
+  override async vacuum(): Promise<void> {
+    await super.vacuum();
+    const SQL = this.#SQL;
+    const db = this.#open();
+    if (!SQL || this.#exports.size > 0) return;
+    let next: SqlJsDatabase | undefined;
+    try {
+      const image = ownedImage(db.export(), false);
+      next = new SQL.Database(image);
+      next.exec(enginePragmas(this.#cacheKiB));
+      this.#dropStatements();
+      db.close();
+      this.#db = next;
+      this.#room = ImageRoom.of(image);
+    } catch {
+      if (next && this.#db !== next) next.close();
+    }
   }
 
   // After a statement that may have extended the file (see ImageRoom). Never throws: the statement
@@ -485,13 +532,11 @@ export async function createSqlJsEngine(options: SqlJsEngineOptions = {}): Promi
   } catch (e) {
     throw translate(e, 'open');
   }
-  const engine = new SqlJsEngine(db, sqlJsKeepsBom(), SQL, image && image.byteLength > 0 ? image : undefined);
+  const engine = new SqlJsEngine(db, sqlJsKeepsBom(), SQL, image && image.byteLength > 0 ? image : undefined, cacheKiB);
   try {
     // Reading the schema first makes a damaged file fail here, before anything is written.
     engine.allSync('PRAGMA schema_version');
-    engine.execSync(
-      `PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=${-cacheKiB};`,
-    );
+    engine.execSync(enginePragmas(cacheKiB));
   } catch (e) {
     await engine.close();
     throw e;

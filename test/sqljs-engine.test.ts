@@ -18,6 +18,38 @@ import {
 } from '../src/index.js';
 
 describe('the sql.js engine', () => {
+  it('vacuum() shrinks the database and opens it again in a buffer with room to grow, its pragmas and rows as before', async () => {
+    // An image in a resizable buffer, as the adapters hand it over: the engine grows in place.
+    const seed = await createSqlJsEngine();
+    seed.execSync('CREATE TABLE big (id INTEGER PRIMARY KEY, pad TEXT); CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent(id))');
+    for (let i = 0; i < 500; i++) seed.runSync('INSERT INTO big (pad) VALUES (?)', ['x'.repeat(4000)]);
+    const bytes = seed.exportImageSync();
+    await seed.close();
+    const image = new Uint8Array(newImageBuffer(imageCapacity(bytes.length)), 0, bytes.length);
+    image.set(bytes);
+    const engine = await createSqlJsEngine({ image, imageOwned: true, cacheSizeKiB: 4096 });
+    expect(engine.growsInPlace).toBe(true);
+    engine.runSync('DELETE FROM big WHERE id > 20');
+    const pages = (): number => Number(engine.allSync('PRAGMA page_count')[0]?.page_count);
+    const before = pages();
+    await engine.vacuum();
+    expect(pages()).toBeLessThan(before / 4);
+    expect(Number(engine.allSync('PRAGMA freelist_count')[0]?.freelist_count)).toBe(0);
+    expect(engine.growsInPlace).toBe(true);
+    expect(engine.allSync('SELECT count(*) AS n FROM big')).toEqual([{ n: 20 }]);
+    expect(engine.allSync('PRAGMA cache_size')).toEqual([{ cache_size: -4096 }]);
+    expect(engine.allSync('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+    expect(engine.allSync('PRAGMA locking_mode')).toEqual([{ locking_mode: 'exclusive' }]);
+    expect(() => engine.runSync('INSERT INTO child (parent) VALUES (42)')).toThrow(/FOREIGN KEY/);
+    // Growing again: still in place (without the reopen, sql.js's file system would have copied the
+    // file into a larger array, and the buffer would no longer be the file).
+    for (let i = 0; i < 700; i++) engine.runSync('INSERT INTO big (pad) VALUES (?)', ['y'.repeat(4000)]);
+    expect(pages()).toBeGreaterThan(before);
+    expect(engine.growsInPlace).toBe(true);
+    expect(engine.allSync('SELECT count(*) AS n FROM big')).toEqual([{ n: 720 }]);
+    await engine.close();
+  });
+
   it('exportImage is a complete database: a new store opened on it reads everything back', async () => {
     const store = await openStore({ clock: () => 1_000 });
     await store.saveTask({ id: 't', command: 'c', params: { a: 1 }, result: 'r' });
