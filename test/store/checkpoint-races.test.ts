@@ -373,31 +373,52 @@ describe('reclaimSpace among checkpoints and writes', () => {
   }
 });
 
+/**
+ * A store on a memory volume whose adapter holds the next image write once `hold()` was called,
+ * until `release()`; `total` tasks of 4 KB saved, the first `completed` of them completed and then
+ * deleted by retention (their pages free), the rest kept.
+ */
+async function storeWithHeldImageWrites(total: number, completed: number) {
+  const volume = createMemoryVolume();
+  const inner = createMemoryAdapter({ volume });
+  let released: (() => void) | undefined;
+  let held = false;
+  const adapter: PersistenceAdapter = {
+    ...inner,
+    async writeImage(image) {
+      if (held) await new Promise<void>((resolve) => (released = resolve));
+      held = false;
+      await (inner.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(image);
+    },
+  };
+  let now = 1_700_000_000_000;
+  const store = await open(adapter, { durability: 'write', clock: () => now });
+  for (let i = 0; i < total; i++) await store.saveTask({ id: `t${i}`, command: 'c', params: { pad: 'p'.repeat(4000) } });
+  for (let i = 0; i < completed; i++) await store.completeTask(`t${i}`);
+  await store.checkpoint();
+  now += 8 * 86_400_000;
+  await store.runRetention();
+  return {
+    store,
+    volume,
+    hold: (): void => {
+      held = true;
+    },
+    /** Resolves once an image write is being held. */
+    holding: async (): Promise<void> => {
+      while (!released) await sleep(1);
+    },
+    release: (): void => (released as () => void)(),
+  };
+}
+
 describe('reclaimSpace and crashes', () => {
   it('a crash after the rebuild, before its image is durable: the old image and the journal hold everything, writes acknowledged meanwhile included', async () => {
-    const volume = createMemoryVolume();
-    const inner = createMemoryAdapter({ volume });
-    let release: (() => void) | undefined;
-    let held = false;
-    const adapter: PersistenceAdapter = {
-      ...inner,
-      async writeImage(image) {
-        if (held) await new Promise<void>((resolve) => (release = resolve));
-        held = false;
-        await (inner.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(image);
-      },
-    };
-    let now = 1_700_000_000_000;
-    const store = await open(adapter, { durability: 'write', clock: () => now });
-    for (let i = 0; i < 300; i++) await store.saveTask({ id: `t${i}`, command: 'c', params: { pad: 'p'.repeat(4000) } });
-    for (let i = 0; i < 290; i++) await store.completeTask(`t${i}`);
-    await store.checkpoint();
-    now += 8 * 86_400_000;
-    await store.runRetention();
-    held = true;
+    const { store, volume, hold, holding, release } = await storeWithHeldImageWrites(300, 290);
+    hold();
     const reclaim = store.reclaimSpace();
     // The rebuild is done and its image is being written: writes go on, into the journal.
-    while (!release) await sleep(1);
+    await holding();
     for (let i = 0; i < 5; i++) await store.saveTask({ id: `during${i}`, command: 'c', params: {} });
     const expected = [...Array.from({ length: 10 }, (_, i) => `t${290 + i}`), ...Array.from({ length: 5 }, (_, i) => `during${i}`)].sort();
     expect(await idsOf(crashedCopy(volume))).toEqual(expected);
@@ -409,29 +430,11 @@ describe('reclaimSpace and crashes', () => {
 
 describe('reclaimSpace and transactions', () => {
   it('a transaction that begins while reclaimSpace waits for a running checkpoint ends before the rebuild; both succeed', async () => {
-    const volume = createMemoryVolume();
-    const inner = createMemoryAdapter({ volume });
-    let release: (() => void) | undefined;
-    let held = false;
-    const adapter: PersistenceAdapter = {
-      ...inner,
-      async writeImage(image) {
-        if (held) await new Promise<void>((resolve) => (release = resolve));
-        held = false;
-        await (inner.writeImage as NonNullable<PersistenceAdapter['writeImage']>)(image);
-      },
-    };
-    let now = 1_700_000_000_000;
-    const store = await open(adapter, { durability: 'write', clock: () => now });
-    for (let i = 0; i < 300; i++) await store.saveTask({ id: `old${i}`, command: 'c', params: { pad: 'p'.repeat(4000) } });
-    for (let i = 0; i < 300; i++) await store.completeTask(`old${i}`);
-    await store.checkpoint();
-    now += 8 * 86_400_000;
-    await store.runRetention();
+    const { store, volume, hold, holding, release } = await storeWithHeldImageWrites(300, 300);
     // A checkpoint whose image write is held: reclaimSpace waits for it.
-    held = true;
+    hold();
     const checkpoint = store.checkpoint();
-    while (!release) await sleep(1);
+    await holding();
     const reclaim = store.reclaimSpace();
     await sleep(5);
     // A transaction begins meanwhile, and is still open when the checkpoint ends.
