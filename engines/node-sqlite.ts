@@ -520,7 +520,8 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
 
     /**
      * `VACUUM` on the file (in WAL mode it goes through the WAL, which is then checkpointed and
-     * truncated, so the file shrinks now). Other connections wait for it (busy timeout).
+     * truncated: the file shrinks now, or at SQLite's next checkpoint where another connection is
+     * reading at that moment). Other connections wait for it (busy timeout).
      */
     async vacuum(): Promise<void> {
       connection();

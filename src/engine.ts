@@ -222,13 +222,13 @@ export abstract class SyncEngine implements Engine {
     return results;
   }
 
-  // One statement is its own write unit: the listener hears of it directly (no log to collect it in).
   /** `VACUUM`, between transactions: not a write unit (nothing a journal replays), the same rows in fewer pages. */
   async vacuum(): Promise<void> {
     if (this.inTransaction) throw new TransactionError('cannot vacuum while a transaction is open');
     this.runSync('VACUUM');
   }
 
+  // One statement is its own write unit: the listener hears of it directly (no log to collect it in).
   async run(sql: string, params?: readonly SqlValue[]): Promise<SqlRunResult> {
     const result = this.runSync(sql, params);
     if (this.#listener && changedSomething(sql, result.changes)) this.#listener([{ sql, params: params ?? [] }]);
