@@ -663,16 +663,13 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
   let imageWrites = 0;
   let offLoopUntil = 0;
   let lastTurn = 0;
-  // After a file's blocks are freed (an old image replaced, the journal truncated or replaced) the
-  // file system is busy with them for a while (freeing a 256 MiB file took ~50 ms here, on a disk
-  // mounted with `discard`): for a second, the syncs go through the thread pool, where a wait
-  // behind that work holds up the appends but never the event loop.
-  function freedBlocks(): void {
+  // For a second, the syncs go through the thread pool, where a wait behind the disk's other work
+  // holds up the appends but never the event loop: after a sync on the loop was slow, and after a
+  // file's blocks are freed (an old image replaced, the journal truncated or replaced: the file
+  // system is busy with them for a while; freeing a 256 MiB file took ~50 ms here, on a disk
+  // mounted with `discard`).
+  function stayOffLoop(): void {
     offLoopUntil = performance.now() + OFF_LOOP_FOR_MS;
-  }
-
-  function slowSync(startedAt: number): void {
-    if (performance.now() - startedAt > SYNC_ON_LOOP_MS) offLoopUntil = performance.now() + OFF_LOOP_FOR_MS;
   }
 
   async function syncAppend(fd: number): Promise<void> {
@@ -683,7 +680,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
       return;
     }
     fs.fdatasyncSync(fd);
-    slowSync(now);
+    if (performance.now() - now > SYNC_ON_LOOP_MS) stayOffLoop();
   }
 
   /** Writes `image` beside the image and renames it over it: atomic, durable once it resolves. */
@@ -694,7 +691,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
       await writeImageFile(image);
     } finally {
       imageWrites--;
-      freedBlocks();
+      stayOffLoop();
     }
   }
 
@@ -836,7 +833,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
           // a page at a time (load() read them back in large page-cache folios; see writeZerosSync).
           if (size > at) {
             await ftruncate(fd, at);
-            freedBlocks();
+            stayOffLoop();
           }
           journalSize = journalAllocated = at;
         }
@@ -845,7 +842,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
           // A failed attempt being retried: it was never acknowledged. (Zeros written ahead go
           // with it: what follows the records must be zeros only.)
           await ftruncate(fd, at);
-          freedBlocks();
+          stayOffLoop();
           journalSize = journalAllocated = at;
         }
         const end = at + bytes.length;
@@ -884,7 +881,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
         if (jfd !== undefined) {
           journalSize = undefined;
           await ftruncate(jfd, 0);
-          freedBlocks();
+          stayOffLoop();
           await fdatasync(jfd);
           journalSize = journalAllocated = 0;
         }
@@ -914,7 +911,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
           // Nothing kept: emptied in place (a truncation is all or nothing).
           journalSize = undefined;
           await ftruncate(fd, 0);
-          freedBlocks();
+          stayOffLoop();
           await fdatasync(fd);
           journalSize = journalAllocated = 0;
           return;
@@ -943,7 +940,7 @@ export function createFileAdapter(options: FileAdapterOptions): PersistenceAdapt
           tfd = undefined;
           journalSize = journalAllocated = kept.length;
           await closeFd(fd).catch(() => undefined);
-          freedBlocks();
+          stayOffLoop();
           // Trimmed now: a crash before the directory reaches the disk brings back the whole journal,
           // which is as good (the store replays it from the marker), so a failure here is no failure.
           await syncDirectory(dir).catch(() => undefined);

@@ -309,8 +309,9 @@ function unwrittenBetween(bytes: Uint8Array, at: number, later: number): boolean
   const sectorEnd = Math.min(later, (Math.floor(at / SECTOR_BYTES) + 1) * SECTOR_BYTES);
   // (At least the record's 4-byte marker, zero.)
   if (sectorEnd - at >= 4 && zeros(at, sectorEnd)) return true;
+  // (sectorEnd is a sector boundary whenever a whole sector fits before `later`.)
   for (let sector = sectorEnd; sector + SECTOR_BYTES <= later; sector += SECTOR_BYTES) {
-    if (sector % SECTOR_BYTES === 0 && zeros(sector, sector + SECTOR_BYTES)) return true;
+    if (zeros(sector, sector + SECTOR_BYTES)) return true;
   }
   return false;
 }
