@@ -8,12 +8,17 @@ import { imageCapacity, newImageBuffer } from '../src/persistence.js';
  *
  * Layout: one IndexedDB database per store name (`@platform-agent/store:<name>`) with one object
  * store, `data`, reached through idb-keyval's custom-store interface:
- * - `meta`: `{ format: 1, generation, image?: { id, bytes, chunks }, journalBytes }`;
+ * - `meta`: `{ format: 2, generation, image?: { id, bytes, chunks } }`;
  * - `['image', id, i]`: the image, in chunks of at most {@link IMAGE_CHUNK_BYTES};
- * - `['journal', offset]`: one entry per append (the journal is their concatenation).
+ * - `['journal', offset]`: one entry per append (the journal is their concatenation: each entry
+ *   starts where the one before it ends).
  *
  * Every write is one IndexedDB transaction (`durability: 'strict'` by default: committed to disk
- * before it resolves), so a tab closed at any moment leaves the old state or the new one. A checkpoint
+ * before it resolves), so a tab closed at any moment leaves the old state or the new one. An append
+ * is a read of `meta` (the ownership check) and an `add` of its entry; it does not rewrite `meta`
+ * (measured in Chromium, that second put cost a sixth of a strict transaction's throughput), so the
+ * journal's length is where its last entry ends. (Format 1 kept the length in `meta` and rewrote it
+ * on every append; it is still read.) A checkpoint
  * first puts the new image's chunks under the next id, a transaction a chunk (unreachable until
  * `meta` names them), then, in one transaction, points `meta` at them and deletes the old image and
  * the journal it covers (`checkpoint`: all of it; `writeImage` then `trimJournal`: the part before
@@ -55,9 +60,19 @@ export interface IndexedDbAdapterOptions {
 
 /** What the adapter keeps under the key `meta`. */
 interface Meta {
-  readonly format: 1;
+  /** 2; 1 (older versions of this adapter) also kept `journalBytes`, rewritten on every append. */
+  readonly format: 1 | 2;
   readonly generation: number;
   readonly image?: { readonly id: number; readonly bytes: number; readonly chunks: number };
+  readonly journalBytes?: number;
+}
+
+/** The format this adapter writes, and the newest it reads. */
+const FORMAT = 2;
+
+/** What this owner last committed: its meta, and where its journal ends. */
+interface Known {
+  readonly meta: Meta;
   readonly journalBytes: number;
 }
 
@@ -105,6 +120,18 @@ function journalRange(from: number): IDBKeyRange {
   return IDBKeyRange.bound(['journal', from], ['journal', Infinity]);
 }
 
+/** Where the stored journal ends: its last entry's offset plus its length. */
+async function journalEnd(data: IDBObjectStore): Promise<number> {
+  const last = (await promisifyRequest(data.openCursor(journalRange(0), 'prev'))) as IDBCursorWithValue | null;
+  return last ? (last.key as [string, number])[1] + (last.value as Uint8Array).length : 0;
+}
+
+/** A meta as this version writes it: format 2, without format 1's `journalBytes`. */
+function current(meta: Meta): Meta {
+  const { journalBytes: _dropped, ...rest } = meta;
+  return { ...rest, format: FORMAT };
+}
+
 function imageRange(id: number): IDBKeyRange {
   return IDBKeyRange.bound(['image', id, 0], ['image', id, Infinity]);
 }
@@ -149,9 +176,9 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
   let release: (() => void) | undefined;
   let generation: number | undefined;
   let lost: AdapterError | undefined;
-  // The meta this owner last committed: an append at its journal's end then writes without first
+  // What this owner last committed: an append at its journal's end then writes without first
   // waiting for a read (the check of the stored meta runs inside the same transaction).
-  let known: Meta | undefined;
+  let known: Known | undefined;
   // (A function, so no narrowing of `release` survives an await in the callers.)
   const releaseLock = (): void => release?.();
   let channel: BroadcastChannel | undefined;
@@ -241,7 +268,6 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     return callback(tx.objectStore(STORE));
   };
 
-  /** Runs `work` in one read-write transaction and resolves when it committed. */
   const ownershipLost = (what: string, meta: Meta): AdapterError => {
     known = undefined;
     lost = failure(
@@ -251,9 +277,14 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     return lost;
   };
 
-  const write = (what: string, work: (data: IDBObjectStore, meta: Meta) => Promise<Meta>): Promise<void> => {
+  /**
+   * Runs `work` in one read-write transaction, after checking this adapter still owns the database,
+   * and resolves when it committed. `work` gets the stored meta and returns the new one and where
+   * the journal ends after it.
+   */
+  const write = (what: string, work: (data: IDBObjectStore, meta: Meta) => Promise<Known>): Promise<void> => {
     known = undefined;
-    let next: Meta | undefined;
+    let next: Known | undefined;
     return store('readwrite', async (data) => {
       const tx = data.transaction;
       const committed = promisifyRequest(tx);
@@ -262,8 +293,8 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
         if (lost) throw lost;
         if (generation === undefined) throw failure('NOT_OWNER', `${what}: this IndexedDB adapter does not own ${options.name} (call lock() first)`);
         if (meta && meta.generation !== generation) throw ownershipLost(what, meta);
-        next = await work(data, meta ?? { format: 1, generation, journalBytes: 0 });
-        data.put(next, META);
+        next = await work(data, current(meta ?? { format: FORMAT, generation }));
+        data.put(next.meta, META);
       } catch (e) {
         committed.catch(() => undefined);
         try {
@@ -285,15 +316,14 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
   };
 
   /**
-   * The usual append, at the end of the journal this owner last wrote: the record and the new meta
-   * are put at once, and the stored meta, read first in the same transaction, aborts it all if it
-   * is not the one expected (another owner's generation, a journal changed underneath). One round
-   * trip instead of two.
+   * The usual append, at the end of the journal this owner last wrote: the stored meta is read and
+   * the record added in the same transaction, at once (one round trip, not two); the meta aborts it
+   * all if it is not the one expected (another owner's generation, another image), and so does an
+   * entry already at `at` (`add` never overwrites): the journal changed underneath.
    */
-  const appendAtEnd = (record: Uint8Array, at: number, expected: Meta): Promise<void> => {
+  const appendAtEnd = (record: Uint8Array, at: number, expected: Known): Promise<void> => {
     const what = `appending to ${options.name}'s journal`;
     known = undefined;
-    const next: Meta = { ...expected, journalBytes: at + record.length };
     let refused: AdapterError | undefined;
     return store('readwrite', async (data) => {
       const tx = data.transaction;
@@ -303,12 +333,14 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
         const check = data.get(META);
         check.onsuccess = () => {
           const meta = check.result as Meta | undefined;
-          if (meta && meta.generation === generation && meta.journalBytes === expected.journalBytes && meta.image?.id === expected.image?.id) return;
+          if (meta && meta.generation === generation && meta.image?.id === expected.meta.image?.id) return;
           refused = meta && meta.generation !== generation ? ownershipLost(what, meta) : failure('CONFLICT', `${what}: the stored journal is not the one this owner wrote`);
           tx.abort();
         };
-        data.put(record, ['journal', at]);
-        data.put(next, META);
+        const added = data.add(record, ['journal', at]);
+        added.onerror = () => {
+          refused ??= failure('CONFLICT', `${what}: the stored journal is not the one this owner wrote (an entry is already at ${at})`);
+        };
       } catch (e) {
         try {
           tx.abort();
@@ -322,23 +354,33 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       } catch (e) {
         throw refused ?? translate(tx.error ?? e, what);
       }
-      known = next;
+      known = { meta: expected.meta, journalBytes: at + record.length };
     });
   };
 
   // A new owner bumps the generation: one read-modify-write transaction (idb-keyval's update).
+  // A format 1 meta keeps its `journalBytes` (load checks the journal against it) until this owner
+  // first rewrites it otherwise: the journal's length is not known here.
   const takeGeneration = async (): Promise<void> => {
     let next: Meta | undefined;
+    let newer: Meta | undefined;
     await update<Meta>(
       META,
-      (meta) => (next = { ...(meta ?? { format: 1, journalBytes: 0 }), format: 1, generation: (meta?.generation ?? 0) + 1 }),
+      (meta) => {
+        if (meta && !(meta.format === 1 || meta.format === FORMAT)) return (newer = meta);
+        return (next = { ...(meta ?? { format: FORMAT }), generation: (meta?.generation ?? 0) + 1 });
+      },
       store,
     );
+    if (newer) throw unknownFormat(newer);
     if (!next) throw failure('CORRUPT', `taking ownership of ${options.name}: the generation was not written`);
     generation = next.generation;
     lost = undefined;
-    known = next;
+    known = undefined;
   };
+
+  const unknownFormat = (meta: Meta): AdapterError =>
+    failure('DATABASE_VERSION', `IndexedDB database ${names.database} has format ${String(meta.format)}; this adapter reads formats 1 and ${FORMAT}: it was written by newer code`);
 
   /** Holds the Web Lock until `release()`; resolves `true` once held, `false` when `ifAvailable` found it taken. */
   const acquire = (request: { ifAvailable: true } | { signal: AbortSignal }): Promise<boolean> =>
@@ -417,7 +459,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
    */
   const stage = async (image: Uint8Array, what: string): Promise<{ id: number; bytes: number; chunks: number }> => {
     usable();
-    const meta = known ?? ((await store('readonly', (data) => promisifyRequest(data.get(META)))) as Meta | undefined);
+    const meta = known?.meta ?? ((await store('readonly', (data) => promisifyRequest(data.get(META)))) as Meta | undefined);
     const id = (meta?.image?.id ?? 0) + 1;
     const total = image.byteLength;
     const count = Math.max(1, Math.ceil(total / IMAGE_CHUNK_BYTES));
@@ -463,11 +505,12 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       });
     }
     return write(`appending to ${options.name}'s journal`, async (data, meta) => {
-      if (!Number.isSafeInteger(at) || at < 0 || at > meta.journalBytes) {
-        throw new RangeError(`append at ${at} is outside the journal (${meta.journalBytes} bytes)`);
+      const end = await journalEnd(data);
+      if (!Number.isSafeInteger(at) || at < 0 || at > end) {
+        throw new RangeError(`append at ${at} is outside the journal (${end} bytes)`);
       }
       const record = plainCopy(bytes);
-      if (at < meta.journalBytes) {
+      if (at < end) {
         // A retry: the journal becomes its first `at` bytes, then `bytes`.
         data.delete(journalRange(at));
         // The entry that starts before `at` and runs past it is cut at `at`.
@@ -479,7 +522,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
         }
       }
       data.put(record, ['journal', at]);
-      return { ...meta, journalBytes: at + record.length };
+      return { meta, journalBytes: at + record.length };
     });
   };
 
@@ -512,13 +555,23 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       return store('readonly', async (data) => {
         const meta = (await promisifyRequest(data.get(META))) as Meta | undefined;
         if (!meta) return { journal: new Uint8Array(0) };
-        const [chunks, journalParts] = await Promise.all([
+        if (!(meta.format === 1 || meta.format === FORMAT)) throw unknownFormat(meta);
+        const [chunks, journalKeys, journalParts] = await Promise.all([
           meta.image ? (promisifyRequest(data.getAll(imageRange(meta.image.id))) as Promise<Uint8Array[]>) : Promise.resolve([]),
+          promisifyRequest(data.getAllKeys(journalRange(0))) as Promise<[string, number][]>,
           promisifyRequest(data.getAll(journalRange(0))) as Promise<Uint8Array[]>,
         ]);
-        const total = journalParts.reduce((n, part) => n + part.length, 0);
-        if (total !== meta.journalBytes) {
-          throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${total} journal bytes where its meta says ${meta.journalBytes}`);
+        // Each entry starts where the one before it ends: a gap or an overlap is damage.
+        let total = 0;
+        journalParts.forEach((part, i) => {
+          const offset = (journalKeys[i] as [string, number])[1];
+          if (offset !== total) {
+            throw failure('CORRUPT', `IndexedDB database ${options.name}'s journal has an entry at offset ${offset} where the entries before it end at ${total}`);
+          }
+          total += part.length;
+        });
+        if (meta.format === 1 && total !== meta.journalBytes) {
+          throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${total} journal bytes where its meta says ${String(meta.journalBytes)}`);
         }
         const journal = new Uint8Array(total);
         let at = 0;
@@ -531,7 +584,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
           throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${chunks.length} image chunks where its meta says ${meta.image.chunks}`);
         }
         // One copy, with room to grow, handed over to the store (imageOwned).
-        const image = new Uint8Array(newImageBuffer(imageCapacity(meta.image.bytes, meta.journalBytes)), 0, meta.image.bytes);
+        const image = new Uint8Array(newImageBuffer(imageCapacity(meta.image.bytes, total)), 0, meta.image.bytes);
         let offset = 0;
         for (const chunk of chunks) {
           if (offset + chunk.length > meta.image.bytes) break; // more than meta says: reported below
@@ -555,7 +608,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       await write(`checkpointing ${options.name}`, async (data, meta) => {
         if (meta.image && meta.image.id !== staged.id) data.delete(imageRange(meta.image.id));
         data.delete(journalRange(0));
-        return { ...meta, image: staged, journalBytes: 0 };
+        return { meta: { ...meta, image: staged }, journalBytes: 0 };
       });
     },
 
@@ -563,16 +616,17 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
       const staged = await stage(image, `writing ${options.name}'s image`);
       await write(`writing ${options.name}'s image`, async (data, meta) => {
         if (meta.image && meta.image.id !== staged.id) data.delete(imageRange(meta.image.id));
-        return { ...meta, image: staged };
+        return { meta: { ...meta, image: staged }, journalBytes: await journalEnd(data) };
       });
     },
 
     trimJournal(from: number): Promise<void> {
       return write(`trimming ${options.name}'s journal`, async (data, meta) => {
-        if (!Number.isSafeInteger(from) || from < 0 || from > meta.journalBytes) {
-          throw new RangeError(`trimming at ${from} is outside the journal (${meta.journalBytes} bytes)`);
+        const end = await journalEnd(data);
+        if (!Number.isSafeInteger(from) || from < 0 || from > end) {
+          throw new RangeError(`trimming at ${from} is outside the journal (${end} bytes)`);
         }
-        if (from === 0) return meta;
+        if (from === 0) return { meta, journalBytes: end };
         // The entry that starts before `from` and runs past it keeps its part after `from`; every
         // later one moves down by `from` (in key order, so a key is free before it is reused).
         const straddling = (await promisifyRequest(data.openCursor(IDBKeyRange.bound(['journal', 0], ['journal', from], false, true), 'prev'))) as IDBCursorWithValue | null;
@@ -587,7 +641,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
         keys.forEach((key, i) => kept.push([key[1] - from, values[i] as Uint8Array]));
         data.delete(journalRange(0));
         for (const [at, part] of kept) data.put(part, ['journal', at]);
-        return { ...meta, journalBytes: meta.journalBytes - from };
+        return { meta, journalBytes: end - from };
       });
     },
 

@@ -253,6 +253,101 @@ describe('indexeddb adapter', () => {
     expect((await again.listTasks()).length).toBe(tasks + 1);
   });
 
+  describe('the layout (format 2: appends leave meta alone)', () => {
+    /** An owner with an image and three appended records; its database, opened directly. */
+    async function written(name: string, locks: FakeLocks) {
+      const owner = adapterOn(locks, name);
+      await owner.lock();
+      await owner.load();
+      await owner.checkpoint(await sqliteImage(3));
+      const records = [record(1), record(2), record(3)];
+      let at = 0;
+      for (const r of records) {
+        await owner.append!(r, at);
+        at += r.length;
+      }
+      return { owner, records, end: at, raw: await rawDatabase(name) };
+    }
+    const journalOf = (db: IDBDatabase) => inStore(db, 'readonly', (data) => data.getAll(IDBKeyRange.bound(['journal', 0], ['journal', Infinity]))) as Promise<Uint8Array[]>;
+
+    it('an append adds its entry and does not rewrite meta; load joins the entries in order', async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const { owner, records, end, raw } = await written(name, locks);
+      const meta = (await metaOf(raw)) as Record<string, unknown>;
+      expect(meta.format).toBe(2);
+      expect(meta).not.toHaveProperty('journalBytes');
+      expect((await journalOf(raw)).map((e) => e.length)).toEqual(records.map((r) => r.length));
+      await owner.close();
+      const loaded = await adapterOn(locks, name).load();
+      expect(loaded.journal?.length).toBe(end);
+      expect(parseJournal(loaded.journal ?? new Uint8Array(0)).records.map((r) => r.sequence)).toEqual([1, 2, 3]);
+      raw.close();
+    });
+
+    it('a journal with a gap between its entries (a lost entry) fails to load with CORRUPT naming the offset', async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const { owner, records, raw } = await written(name, locks);
+      await owner.close();
+      await inStore(raw, 'readwrite', (data) => data.delete(['journal', records[0]!.length]));
+      const error = await rejection(adapterOn(locks, name).load());
+      expect(error.code).toBe('CORRUPT');
+      expect(error.message).toMatch(new RegExp(`entry at offset ${records[0]!.length + records[1]!.length} where the entries before it end at ${records[0]!.length}`));
+      raw.close();
+    });
+
+    it('a format 1 database (journalBytes in meta) loads, is checked against it, and becomes format 2 at its first write', async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const { owner, end, raw } = await written(name, locks);
+      await owner.close();
+      const meta = (await metaOf(raw)) as Record<string, unknown>;
+      await inStore(raw, 'readwrite', (data) => data.put({ ...meta, format: 1, journalBytes: end }, 'meta'));
+      // A new owner reads it whole, and its first write (an append) rewrites meta as format 2.
+      const next = adapterOn(locks, name);
+      await next.lock();
+      expect((await next.load()).journal?.length).toBe(end);
+      await next.append!(record(4), end);
+      const rewritten = (await metaOf(raw)) as Record<string, unknown>;
+      expect(rewritten.format).toBe(2);
+      expect(rewritten).not.toHaveProperty('journalBytes');
+      await next.close();
+      const loaded = await adapterOn(locks, name).load();
+      expect(parseJournal(loaded.journal ?? new Uint8Array(0)).records.map((r) => r.sequence)).toEqual([1, 2, 3, 4]);
+
+      // A format 1 meta that disagrees with its journal is damage, as it was.
+      const other = newName();
+      const second = await written(other, locks);
+      await second.owner.close();
+      const otherMeta = (await metaOf(second.raw)) as Record<string, unknown>;
+      await inStore(second.raw, 'readwrite', (data) => data.put({ ...otherMeta, format: 1, journalBytes: second.end + 5 }, 'meta'));
+      const error = await rejection(adapterOn(locks, other).load());
+      expect(error.code).toBe('CORRUPT');
+      expect(error.message).toMatch(new RegExp(`holds ${second.end} journal bytes where its meta says ${second.end + 5}`));
+      second.raw.close();
+      raw.close();
+    });
+
+    it('a database of a newer format is refused (load and lock) with DATABASE_VERSION, and left as it was', async () => {
+      const name = newName();
+      const locks = createFakeLocks();
+      const { owner, raw } = await written(name, locks);
+      await owner.close();
+      const meta = (await metaOf(raw)) as Record<string, unknown>;
+      const newer = { ...meta, format: 3 };
+      await inStore(raw, 'readwrite', (data) => data.put(newer, 'meta'));
+      const adapter = adapterOn(locks, name);
+      expect((await rejection(adapter.load())).code).toBe('DATABASE_VERSION');
+      const error = await rejection(adapter.lock());
+      expect(error.code).toBe('DATABASE_VERSION');
+      expect(error.message).toMatch(/format 3; this adapter reads formats 1 and 2/);
+      expect(await metaOf(raw)).toEqual(newer);
+      await adapter.close();
+      raw.close();
+    });
+  });
+
   it('reading a database that does not exist creates none (a read-only open changes nothing)', async () => {
     const name = newName();
     const error = await rejection(openStore({ adapter: adapterOn(createFakeLocks(), name), readOnly: true }));

@@ -14,16 +14,19 @@ export function deleteIndexedDb(name: string): Promise<void> {
 }
 
 /**
- * Makes every IndexedDB put throw a `QuotaExceededError` (in the middle of a transaction, which then
- * aborts), as a full quota does, until the returned function runs.
+ * Makes every IndexedDB put and add throw a `QuotaExceededError` (in the middle of a transaction,
+ * which then aborts), as a full quota does, until the returned function runs.
  */
 export function failEveryPut(): () => Promise<void> {
-  const put = IDBObjectStore.prototype.put;
-  IDBObjectStore.prototype.put = function quotaExceeded(): IDBRequest<IDBValidKey> {
+  const { put, add } = IDBObjectStore.prototype;
+  const quotaExceeded = function quotaExceeded(): IDBRequest<IDBValidKey> {
     throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
   };
+  IDBObjectStore.prototype.put = quotaExceeded;
+  IDBObjectStore.prototype.add = quotaExceeded;
   return async () => {
     IDBObjectStore.prototype.put = put;
+    IDBObjectStore.prototype.add = add;
   };
 }
 
