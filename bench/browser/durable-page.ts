@@ -170,6 +170,25 @@ function counting(adapter: PersistenceAdapter, written: { journal: number; image
 }
 
 /** Samples the event loop: the gaps between ticks of a 1 ms interval timer (Chromium clamps nested timers to 4 ms). */
+/** The worker of {@link bench.measurePutLag}: opens a database, then one strict put per message; answers null or an error. */
+const PUT_WORKER = `
+let db;
+onmessage = (event) => {
+  const { open, key, value } = event.data;
+  if (open) {
+    const request = indexedDB.open(open, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore('data');
+    request.onsuccess = () => { db = request.result; postMessage(null); };
+    request.onerror = () => postMessage(String(request.error));
+    return;
+  }
+  const tx = db.transaction('data', 'readwrite', { durability: 'strict' });
+  tx.oncomplete = () => postMessage(null);
+  tx.onabort = () => postMessage(String(tx.error));
+  tx.objectStore('data').put(value, key);
+};
+`;
+
 function tickSampler(): { stop(): { maxGapMs: number; medianGapMs: number } } {
   const gaps: number[] = [];
   let last = performance.now();
@@ -382,6 +401,61 @@ const bench = {
     }
     await deleteDatabase(options.database);
     return latencies;
+  },
+
+  /**
+   * The strict put floor with the event loop sampled as in {@link bench.measureStalls}: `where:
+   * 'page'` puts in this page's thread, `'worker'` in a dedicated Worker (the page posts each put
+   * and times it until the worker's answer), which shows what IndexedDB's own garbage collection
+   * costs the page's thread and a write.
+   */
+  async measurePutLag(options: { database: string; where: 'page' | 'worker'; bytes: number; warmup: number; count: number }): Promise<{ latencies: number[]; maxTickGapMs: number; medianTickGapMs: number }> {
+    const value = new Uint8Array(options.bytes);
+    const fill = prng(options.bytes);
+    for (let i = 0; i < value.length; i++) value[i] = Math.floor(fill() * 256);
+    let put: (key: number) => Promise<void>;
+    let finish: () => void;
+    if (options.where === 'page') {
+      const open = indexedDB.open(options.database, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore('data');
+      const db = await request(open);
+      put = (key) => {
+        const tx = db.transaction('data', 'readwrite', { durability: 'strict' });
+        const done = committed(tx);
+        tx.objectStore('data').put(value, key);
+        return done;
+      };
+      finish = () => db.close();
+    } else {
+      const worker = new Worker(URL.createObjectURL(new Blob([PUT_WORKER], { type: 'text/javascript' })));
+      let answer: ((error: unknown) => void) | undefined;
+      worker.onmessage = (event: MessageEvent) => answer?.(event.data);
+      worker.onerror = (event) => answer?.(event.message);
+      const send = (message: unknown): Promise<void> =>
+        new Promise((resolve, reject) => {
+          answer = (error) => (error ? reject(new Error(String(error))) : resolve());
+          worker.postMessage(message);
+        });
+      await send({ open: options.database });
+      put = (key) => send({ key, value });
+      finish = () => worker.terminate();
+    }
+    const latencies: number[] = [];
+    let gaps: { maxGapMs: number; medianGapMs: number };
+    try {
+      for (let i = 0; i < options.warmup; i++) await put(i);
+      const sampler = tickSampler();
+      for (let i = options.warmup; i < options.warmup + options.count; i++) {
+        const start = performance.now();
+        await put(i);
+        latencies.push(performance.now() - start);
+      }
+      gaps = sampler.stop();
+    } finally {
+      finish();
+    }
+    await deleteDatabase(options.database);
+    return { latencies, maxTickGapMs: gaps.maxGapMs, medianTickGapMs: gaps.medianGapMs };
   },
 
   /**
