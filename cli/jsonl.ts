@@ -6,7 +6,6 @@
  */
 import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { z } from 'zod/mini';
 import {
   AuditEntrySchema,
@@ -136,6 +135,8 @@ const importCommand: Command = {
     const problems: string[] = [];
     let lineNo = 0;
     let header = false;
+    // Loaded here, not at start-up: every other command would pay for it.
+    const { createInterface } = await import('node:readline');
     const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
     for await (const line of lines) {
       lineNo++;

@@ -245,6 +245,16 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
   }
 }
 
+// node:sqlite (Node 22) warns on every load that it is experimental. The command chose it knowingly
+// (docs/cli.md says which engine reads what): its users get their output, not that line on stderr.
+// Every other warning is printed as before.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+  const text = typeof warning === 'string' ? warning : (warning as Error | undefined)?.message;
+  if (typeof text === 'string' && text.startsWith('SQLite is an experimental feature')) return;
+  emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const interrupted = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   // The first Ctrl-C stops cleanly (the store closes, complete); a second one exits at once.

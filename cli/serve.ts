@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -255,6 +255,9 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     }
   };
 
+  // Loaded here, not at start-up: importing node:http builds its exports, fetch's client among
+  // them (~30 ms every command would pay).
+  const { createServer } = await import('node:http');
   const server = createServer((req, res) => {
     try {
       handle(req, res);

@@ -112,8 +112,8 @@ describe('reading commands', () => {
       expect(info.tables[table], table).toBe(count(demo, `SELECT count(*) FROM ${table}`));
     }
     expect(info.tables.tasks).toBe(450);
-    const [oldest] = query<{ id: string; created_at: number }>(demo, 'SELECT id, created_at FROM tasks ORDER BY created_at ASC LIMIT 1');
-    const [newest] = query<{ id: string; created_at: number }>(demo, 'SELECT id, created_at FROM tasks ORDER BY created_at DESC LIMIT 1');
+    const [oldest] = query<{ id: string; created_at: number }>(demo, 'SELECT id, created_at FROM tasks ORDER BY created_at ASC, rowid ASC LIMIT 1');
+    const [newest] = query<{ id: string; created_at: number }>(demo, 'SELECT id, created_at FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT 1');
     expect(info.tasks.oldest).toEqual({ id: oldest?.id, createdAt: oldest?.created_at });
     expect(info.tasks.newest).toEqual({ id: newest?.id, createdAt: newest?.created_at });
     for (const { status, n } of query<{ status: string; n: number }>(demo, 'SELECT status, count(*) AS n FROM tasks GROUP BY status')) expect(info.tasks.byStatus[status]).toBe(n);
