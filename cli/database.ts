@@ -6,7 +6,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createNodeSqliteEngine, nodeSqliteAvailable } from '../engines/node-sqlite.js';
 import { createFileAdapter, fileAdapterPaths, holderAlive, journalRecordBytes, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
-import { CHECKPOINT_KEY, checkSqliteFile, createSqlJsEngine, openStore, type CheckpointStamp, type SqlPort, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
+import { CHECKPOINT_KEY, checkSqliteFile, createSqlJsEngine, openStore, type CheckpointStamp, type SqlPort, type SqlRow, type SqlValue, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
+import { SYNC_PORT, type SyncPort } from '../src/engine.js';
 import { CliError, EXIT } from './errors.js';
 
 /** Store warnings (a torn journal tail, a degraded store) and the command's own go here instead of the console. */
@@ -115,20 +116,33 @@ export async function reading<T>(path: string, onWarning: WarningSink, fn: (stor
 }
 
 /** A read-only store on node:sqlite where the command can read the file so, at schema v1 or later (an older file is migrated in memory, which only sql.js can). */
-async function nativeStore(path: string): Promise<Store | undefined> {
+export async function nativeStore(path: string): Promise<Store | undefined> {
   const native = readsNatively(path);
   if (!native) return undefined;
   if ((await inspectNatively(path, native, (engine) => readSchemaVersion(engine))) < 1) return undefined;
   return openStore({ engine: createNodeSqliteEngine({ path, ...native }) });
 }
 
-async function inspectNatively<T>(path: string, native: { readOnly: true; immutable: boolean }, fn: (engine: SqlPort) => Promise<T>): Promise<T> {
+/** Runs `fn` on node:sqlite over the file itself, opened as {@link readsNatively} said, closing it afterwards. */
+export async function inspectNatively<T>(path: string, native: { readOnly: true; immutable: boolean }, fn: (engine: SqlPort) => Promise<T>): Promise<T> {
   const engine = createNodeSqliteEngine({ path, ...native });
   try {
     return await fn(engine);
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * The synchronous reader the core's synchronous helpers (`readImageMeta`) take, over an engine
+ * that runs statements synchronously: sql.js's own `allSync`, node:sqlite's through `SYNC_PORT`.
+ */
+export function syncReader(engine: SqlPort): { allSync(sql: string, params?: readonly SqlValue[]): SqlRow[] } {
+  const own = (engine as Partial<SqlJsEngine>).allSync;
+  if (typeof own === 'function') return { allSync: own.bind(engine) };
+  const port = (engine as { [SYNC_PORT]?: SyncPort })[SYNC_PORT];
+  if (!port) throw new Error('this engine runs no statement synchronously');
+  return { allSync: (sql, params) => port.all(sql, params) };
 }
 
 /**

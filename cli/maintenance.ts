@@ -3,7 +3,7 @@
  * Those that write take ownership of the database (a running agent makes them fail with LOCKED);
  * `check`, `backup` and `retention --dry-run` read, so they work while the agent runs.
  */
-import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createFileAdapter, fileAdapterPaths, journalRecords } from '../adapters/fs.js';
@@ -30,10 +30,10 @@ import {
   type RetentionPolicy,
   type RetentionResult,
   type ReclaimSpaceReport,
-  type SqlJsEngine,
+  type SqlPort,
 } from '../src/index.js';
 import type { Command } from './command.js';
-import { fileSchemaVersion, fileSizes, lockHolder, refuseSqliteJournal, requireFile, rowCounts, snapshot, withImage, writing } from './database.js';
+import { fileSchemaVersion, fileSizes, inspectNatively, lockHolder, nativeStore, readsNatively, refuseSqliteJournal, requireFile, rowCounts, snapshot, syncReader, withImage, writing } from './database.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { bytes, parseDuration, table } from './format.js';
 
@@ -47,14 +47,14 @@ interface CheckOutcome {
   readonly damage?: boolean;
 }
 
-async function integrity(engine: SqlJsEngine): Promise<string[]> {
+async function integrity(engine: SqlPort): Promise<string[]> {
   const rows = await engine.all('PRAGMA integrity_check');
   const messages = rows.map((r) => String(Object.values(r)[0]));
   return messages.length === 1 && messages[0] === 'ok' ? [] : messages;
 }
 
 // The schema objects (tables, indices) as SQLite stores them, whitespace normalised.
-async function schemaObjects(engine: SqlJsEngine): Promise<Map<string, string>> {
+async function schemaObjects(engine: SqlPort): Promise<Map<string, string>> {
   const rows = await engine.all("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY type, name");
   return new Map(rows.map((r) => [`${String(r.type)} ${String(r.name)}`, String(r.sql).replace(/\s+/g, ' ').trim()]));
 }
@@ -72,13 +72,13 @@ const check: Command = {
     requireFile(path);
     // SQLite's own journal is not damage: the file is not this store's to read whole now.
     refuseSqliteJournal(path, { forWriting: false });
-    let { outcomes, notes } = await runChecks(path);
+    let { outcomes, notes, engine } = await runChecks(path);
     // A running agent appends and checkpoints while the files are read: damage seen then may be a
     // moment between two of its writes. Look once more before calling it damage.
     const owner = lockHolder(path);
     if (outcomes.some((o) => o.damage) && owner !== undefined && !owner.stale) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      ({ outcomes, notes } = await runChecks(path));
+      ({ outcomes, notes, engine } = await runChecks(path));
     }
     const failed = outcomes.filter((o) => !o.ok);
     const exitCode = failed.some((o) => o.damage) ? EXIT.CORRUPT : failed.length > 0 ? EXIT.FAILED : EXIT.OK;
@@ -91,12 +91,106 @@ const check: Command = {
       ...notes.map((n) => `note: ${n}`),
       failed.length === 0 ? 'all checks passed' : `${failed.length} check(s) failed`,
     ].join('\n');
-    return { json: { database: path, ok: failed.length === 0, checks: outcomes, notes }, text, exitCode };
+    return { json: { database: path, ok: failed.length === 0, engine, checks: outcomes, notes }, text, exitCode };
   },
 };
 
-/** The checks of `check`, once. */
-async function runChecks(path: string): Promise<{ outcomes: CheckOutcome[]; notes: string[] }> {
+/** What one run of the checks found, and which engine read the file. */
+interface Checked {
+  readonly outcomes: CheckOutcome[];
+  readonly notes: string[];
+  readonly engine: 'node:sqlite' | 'sql.js';
+}
+
+/**
+ * The checks of `check`, once: on the file itself through node:sqlite where the command reads it so
+ * (Node 22, no journal records, no live sql.js owner: see `readsNatively`), else on sql.js copies
+ * of the image and of the image with the journal replayed.
+ */
+function runChecks(path: string): Promise<Checked> {
+  const native = readsNatively(path);
+  return native ? runChecksNatively(path, native) : runChecksOnCopies(path);
+}
+
+/**
+ * The checks on node:sqlite: SQLite reads the pages itself (no copy of the file in memory, a
+ * running agent's `-wal` included). With no journal records the database the store opens is the
+ * image as it is, so one integrity check covers both. A file at another schema version (a Go
+ * agent's, which a store upgrades in memory to read it) goes the sql.js way, as do files
+ * node:sqlite cannot read.
+ */
+async function runChecksNatively(path: string, native: { readOnly: true; immutable: boolean }): Promise<Checked> {
+  const outcomes: CheckOutcome[] = [];
+  const notes: string[] = [];
+  const size = statSync(path).size;
+  let version: number;
+  try {
+    version = await inspectNatively(path, native, (engine) => readSchemaVersion(engine));
+  } catch {
+    return runChecksOnCopies(path);
+  }
+  if (version !== SCHEMA_VERSION) {
+    if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
+    return runChecksOnCopies(path);
+  }
+  const damage = (e: unknown): CheckOutcome => ({ name: 'image', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
+  await inspectNatively(path, native, async (engine) => {
+    let problems: string[];
+    try {
+      problems = await integrity(engine);
+      const imageMeta = readImageMeta(syncReader(engine));
+      const holds = `holds journal records up to ${imageMeta.sequence}${imageMeta.id ? `, image id ${imageMeta.id}` : ' (no image id yet)'}`;
+      outcomes.push(problems.length === 0 ? { name: 'image', ok: true, detail: `SQLite file of ${bytes(size)}, integrity ok, ${holds}` } : { name: 'image', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
+    } catch (e) {
+      // What SQLite cannot even read (a page it calls malformed) is damage, as on sql.js.
+      outcomes.push(damage(e));
+      return;
+    }
+    outcomes.push({ name: 'journal', ok: true, detail: 'empty (everything is in the image)' });
+    try {
+      // The store opens it (read-only, as a command does): the replay is the image itself.
+      await (await nativeStore(path))?.close();
+      const counts = await rowCounts(engine);
+      const rows = Object.values(counts).reduce((a, b) => a + b, 0);
+      outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${rows} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
+    } catch (e) {
+      if (e instanceof SchemaVersionError) throw e;
+      outcomes.push({ ...damage(e), name: 'replay' });
+      return;
+    }
+    outcomes.push(await schemaOutcome(engine, version, notes));
+  });
+  return { outcomes, notes, engine: 'node:sqlite' };
+}
+
+/** Whether `engine`'s schema is this package's, as a check's outcome (with notes on what is extra or older). */
+async function schemaOutcome(engine: SqlPort, fileVersion: number, notes: string[]): Promise<CheckOutcome> {
+  const expected = await createSqlJsEngine();
+  try {
+    await migrate(expected);
+    const want = await schemaObjects(expected);
+    const have = await schemaObjects(engine);
+    const missing = [...want.keys()].filter((k) => !have.has(k));
+    const different = [...want.keys()].filter((k) => have.has(k) && have.get(k) !== want.get(k));
+    const extra = [...have.keys()].filter((k) => !want.has(k));
+    if (extra.length > 0) notes.push(`objects that are not part of schema v${SCHEMA_VERSION}: ${extra.join(', ')}`);
+    // A file at an earlier version is an agent database all the same (the Go agent's migration
+    // writes 1 back whenever it opens the file): the store upgrades it when it opens it.
+    if (fileVersion > 0 && fileVersion < SCHEMA_VERSION) {
+      notes.push(`the file says schema v${fileVersion} (the Go agent writes 1 whenever it opens it); a store upgrades it to v${SCHEMA_VERSION} when it opens it, agent-store migrate does it now`);
+    }
+    return fileVersion === 0
+      ? { name: 'schema', ok: false, detail: `the file has no agent schema: agent-store migrate brings it to v${SCHEMA_VERSION}` }
+      : missing.length + different.length === 0
+      ? { name: 'schema', ok: true, detail: `v${SCHEMA_VERSION}: every table, index and trigger (v1's as the Go store creates them, and the task engine's)` }
+      : { name: 'schema', ok: false, detail: [missing.length ? `missing: ${missing.join(', ')}` : '', different.length ? `defined differently: ${different.join(', ')}` : ''].filter(Boolean).join('; ') };
+  } finally {
+    await expected.close();
+  }
+}
+
+/** The checks on sql.js: the image file, its journal, and the two replayed as the store opens them. */
+async function runChecksOnCopies(path: string): Promise<Checked> {
   const outcomes: CheckOutcome[] = [];
   const notes: string[] = [];
   const { journal: journalPath } = fileAdapterPaths(path);
@@ -167,36 +261,17 @@ async function runChecks(path: string): Promise<{ outcomes: CheckOutcome[]; note
   if (replayed) {
     await withImage(replayed, async (engine) => {
       const problems = await integrity(engine);
+      // A store upgrades an older agent database when it opens it (in memory when it only reads it
+      // on sql.js; node:sqlite reads it as it is): the copy is upgraded the same way, whichever read it.
+      const replayedVersion = await readSchemaVersion(engine);
+      if (problems.length === 0 && replayedVersion >= 1 && replayedVersion < SCHEMA_VERSION) await migrate(engine);
       const counts = await rowCounts(engine);
       outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${Object.values(counts).reduce((a, b) => a + b, 0)} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
-      const expected = await createSqlJsEngine();
-      try {
-        await migrate(expected);
-        const want = await schemaObjects(expected);
-        const have = await schemaObjects(engine);
-        const missing = [...want.keys()].filter((k) => !have.has(k));
-        const different = [...want.keys()].filter((k) => have.has(k) && have.get(k) !== want.get(k));
-        const extra = [...have.keys()].filter((k) => !want.has(k));
-        if (extra.length > 0) notes.push(`objects that are not part of schema v${SCHEMA_VERSION}: ${extra.join(', ')}`);
-        // A file at an earlier version is an agent database all the same (the Go agent's migration
-        // writes 1 back whenever it opens the file): the store upgrades it when it opens it.
-        if (fileVersion > 0 && fileVersion < SCHEMA_VERSION) {
-          notes.push(`the file says schema v${fileVersion} (the Go agent writes 1 whenever it opens it); a store upgrades it to v${SCHEMA_VERSION} when it opens it, agent-store migrate does it now`);
-        }
-        outcomes.push(
-          fileVersion === 0
-            ? { name: 'schema', ok: false, detail: `the file has no agent schema: agent-store migrate brings it to v${SCHEMA_VERSION}` }
-            : missing.length + different.length === 0
-            ? { name: 'schema', ok: true, detail: `v${SCHEMA_VERSION}: every table, index and trigger (v1's as the Go store creates them, and the task engine's)` }
-            : { name: 'schema', ok: false, detail: [missing.length ? `missing: ${missing.join(', ')}` : '', different.length ? `defined differently: ${different.join(', ')}` : ''].filter(Boolean).join('; ') },
-        );
-      } finally {
-        await expected.close();
-      }
+      outcomes.push(await schemaOutcome(engine, fileVersion, notes));
     });
   }
   for (const w of warnings) notes.push(`${w.code}: ${w.message}`);
-  return { outcomes, notes };
+  return { outcomes, notes, engine: 'sql.js' };
 }
 
 const RETENTION_TABLES = Object.keys(DEFAULT_RETENTION) as (keyof RetentionResult)[];

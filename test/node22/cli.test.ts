@@ -5,7 +5,7 @@
  * `-wal` beside it) the command reads it with sql.js as on Node 20.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileAdapter } from '../../adapters/fs.js';
@@ -64,6 +64,8 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
       const info = await cli(['info', path]);
       expect(info.code, info.stderr).toBe(0);
       expect(info.json).toMatchObject({ schemaVersion: 1, tables: { tasks: 25 } });
+      // node:sqlite's "experimental feature" warning is not the user's business: nothing on stderr.
+      expect(info.stderr).toBe('');
       const tasks = await cli(['tasks', path, '--limit', '3']);
       expect(tasks.code, tasks.stderr).toBe(0);
       expect((tasks.json as { id: string }[]).map((t) => t.id)).toEqual(['go-24', 'go-23', 'go-22']);
@@ -136,5 +138,81 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
     // A sql.js writer can still take it.
     const checkpoint = await cli(['checkpoint', path]);
     expect(checkpoint.code, checkpoint.stderr).toBe(0);
+  });
+
+  describe('check reads the file through node:sqlite where it can', () => {
+    type Report = { ok: boolean; engine: string; checks: { name: string; ok: boolean; detail: string }[]; notes: string[] };
+    /** A database the store wrote and closed (no journal records): what node:sqlite checks alone. */
+    async function closedStore(tasks = 40): Promise<{ dir: string; path: string }> {
+      const db = newDb();
+      const store = await openStore({ adapter: createFileAdapter({ path: db.path }), onWarning: () => undefined });
+      for (let i = 0; i < tasks; i++) await store.saveTask({ id: `t${i}`, command: 'deploy', params: { pad: 'x'.repeat(400), i } });
+      await store.close();
+      return db;
+    }
+
+    it('a good database: every check passes on node:sqlite, named as on sql.js, and nothing changes', async () => {
+      const { dir, path } = await closedStore();
+      const before = digests(dir);
+      const ran = await cli(['check', path]);
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(ran.stderr).toBe('');
+      const report = ran.json as Report;
+      expect(report.engine).toBe('node:sqlite');
+      expect(report.checks.map((c) => [c.name, c.ok])).toEqual([['image', true], ['journal', true], ['replay', true], ['schema', true]]);
+      expect(report.checks.find((c) => c.name === 'replay')?.detail).toMatch(/integrity ok; 40 rows/);
+      expect(digests(dir)).toEqual(before);
+    });
+
+    it('a damaged page: exit 5 with the image named; a changed schema: exit 1 with what differs', async () => {
+      const damaged = await closedStore(200);
+      // The tasks table's root page (in use, unlike a free page), its cells scribbled over.
+      const reader = new DatabaseSync(damaged.path, { readOnly: true });
+      const root = Number(scalar(reader, "SELECT rootpage FROM sqlite_master WHERE name = 'tasks'"));
+      reader.close();
+      const bytes = readFileSync(damaged.path);
+      const page = bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16);
+      const at = (root - 1) * page;
+      for (let i = 12; i < page; i++) bytes[at + i] = (i * 31) & 0xff;
+      writeFileSync(damaged.path, bytes);
+      const bad = await cli(['check', damaged.path]);
+      expect(bad.code, bad.stderr).toBe(5);
+      const report = bad.json as Report;
+      expect(report.engine).toBe('node:sqlite');
+      expect(report.checks.find((c) => c.name === 'image')).toMatchObject({ ok: false });
+
+      const changed = await closedStore();
+      const w = new DatabaseSync(changed.path);
+      w.exec('DROP INDEX idx_tasks_status; CREATE TABLE notes (x TEXT)');
+      w.close();
+      const ran = await cli(['check', changed.path]);
+      expect(ran.code, ran.stderr).toBe(1);
+      const schema = ran.json as Report;
+      expect(schema.engine).toBe('node:sqlite');
+      expect(schema.checks.find((c) => c.name === 'schema')).toMatchObject({ ok: false, detail: expect.stringContaining('missing: index idx_tasks_status') });
+      expect(schema.notes.join('\n')).toContain('table notes');
+    });
+
+    it("a Go agent's v1 file, and a database with journal records, are checked on sql.js as before", async () => {
+      const { path } = newDb();
+      const go = openGoDatabaseSync(path);
+      insertTasks(go, 0, 5);
+      go.close();
+      // As on Node 20: the schema a store upgrades it to when it opens it, with a note.
+      const v1 = await cli(['check', path]);
+      expect(v1.code, v1.stderr).toBe(0);
+      expect((v1.json as Report).checks.find((c) => c.name === 'schema')).toMatchObject({ ok: true });
+      expect((v1.json as Report).engine).toBe('sql.js');
+      expect((v1.json as Report).notes.join('\n')).toMatch(/the file says schema v1/);
+
+      const journaled = newDb();
+      const store = await openStore({ adapter: createFileAdapter({ path: journaled.path }), onWarning: () => undefined });
+      await store.saveTask({ id: 'only-in-the-journal', command: 'deploy', params: {} });
+      const ran = await cli(['check', journaled.path]);
+      expect(ran.code, ran.stderr).toBe(0);
+      expect((ran.json as Report).engine).toBe('sql.js');
+      expect((ran.json as Report).checks.find((c) => c.name === 'journal')?.detail).toMatch(/1 to replay|records/);
+      await store.close();
+    });
   });
 });
