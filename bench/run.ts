@@ -11,12 +11,13 @@ import { parseArgs } from 'node:util';
 import { agentMix } from './agent-mix.js';
 import { browserDurable } from './browser-durable.js';
 import { checkpointStalls } from './checkpoint-stalls.js';
+import { cliCommands } from './cli-commands.js';
 import { queueThroughput } from './queue-throughput.js';
 import { durableWrites } from './durable-writes.js';
 import type { Benchmark } from './harness.js';
 
 /** Every benchmark, in the order `npm run bench` runs them. Add new ones here. */
-const BENCHMARKS: readonly Benchmark[] = [agentMix, durableWrites, checkpointStalls, queueThroughput, browserDurable];
+const BENCHMARKS: readonly Benchmark[] = [agentMix, durableWrites, checkpointStalls, queueThroughput, browserDurable, cliCommands];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

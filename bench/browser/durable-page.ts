@@ -5,7 +5,8 @@
  * it is bundled by esbuild for Chromium.
  */
 import { createIndexedDbAdapter, indexedDbNames } from '../../adapters/indexeddb.js';
-import { openStore, type PersistenceAdapter, type TaskInput } from '../../src/index.js';
+import { openStore, type PersistenceAdapter } from '../../src/index.js';
+import { prng, SAVES_SEED, Tasks } from './tasks.js';
 
 const WASM = '/sql-wasm.wasm';
 /** The most tasks per transaction while a seed is filled (its size is checked between them). */
@@ -13,88 +14,11 @@ const SEED_CHUNK = 500;
 /** About what one history task adds to the database, to size the last transactions near the target. */
 const SEED_TASK_BYTES = 4096;
 
-/** mulberry32, as bench/harness.ts's Prng (which imports Node built-ins, so cannot be bundled here). */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const WORDS = ['deploy', 'service', 'error', 'timeout', 'retry', 'cluster', 'node', 'pod', 'restart', 'latency', 'request', 'config', 'rollback', 'version', 'queue', 'worker'];
-const COMMANDS = ['deploy', 'restart_service', 'scale', 'rollback', 'run_query', 'fetch_logs'];
-const ENVS = ['prod', 'staging', 'dev'];
-
-/** Deterministic tasks: the seeds' history (params of a few KB) and the small tasks the subjects save. */
-class Tasks {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = prng(seed);
-  }
-  #int(min: number, max: number): number {
-    return min + Math.floor(this.#next() * (max - min + 1));
-  }
-  #pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.#next() * items.length)] as T;
-  }
-  #hex(length: number): string {
-    let s = '';
-    while (s.length < length) s += Math.floor(this.#next() * 0x100000000).toString(16).padStart(8, '0');
-    return s.slice(0, length);
-  }
-  #words(length: number): string {
-    const parts: string[] = [];
-    for (let n = 0; n < length; ) {
-      const w = this.#pick(WORDS);
-      parts.push(w);
-      n += w.length + 1;
-    }
-    return parts.join(' ');
-  }
-  #id(): string {
-    const h = this.#hex(32);
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-  }
-
-  /** A new pending task as the agent saves it: a command with a few parameters. */
-  newTask(): TaskInput {
-    return {
-      id: this.#id(),
-      command: this.#pick(COMMANDS),
-      params: { service: `svc-${this.#int(0, 39)}`, env: this.#pick(ENVS), version: `v${this.#int(1, 9)}.${this.#int(0, 40)}.${this.#int(0, 200)}`, replicas: this.#int(1, 12) },
-      callerId: `U${this.#hex(10).toUpperCase()}`,
-      responseChannel: `C${this.#hex(10).toUpperCase()}`,
-      responseThread: `${1_700_000_000 + this.#int(0, 9_999_999)}.${String(this.#int(0, 999_999)).padStart(6, '0')}`,
-    };
-  }
-
-  /** A finished task of a seed's history: params of about 2–4 KB (a reason and a plan) and a result. */
-  pastTask(now: number): TaskInput {
-    const createdAt = now - this.#int(60_000, 30 * 86_400_000);
-    const task = this.newTask();
-    return {
-      ...task,
-      params: {
-        ...(task.params as Record<string, unknown>),
-        reason: this.#words(this.#int(800, 2000)),
-        plan: Array.from({ length: this.#int(3, 8) }, () => ({ step: this.#pick(WORDS), target: this.#hex(12), note: this.#words(this.#int(40, 160)) })),
-      },
-      status: 'completed',
-      result: { ok: true, output: this.#words(this.#int(30, 200)) },
-      createdAt,
-      updatedAt: createdAt + 1_000,
-      completedAt: createdAt + 1_000,
-    };
-  }
-}
+/** What {@link bench.measureStallsInWorker} measures: {@link StallsRun}'s timings, with the store in a Worker. */
+export type WorkerStallsRun = Pick<StallsRun, 'openMs' | 'imageBytes' | 'checkpointThresholdBytes' | 'latencies' | 'totalMs' | 'maxTickGapMs' | 'medianTickGapMs' | 'checkpoints' | 'checkpointMs' | 'closeMs'>;
 
 /** Seed images built in this page, by target size. */
 const seeds = new Map<number, Uint8Array>();
-/** The PRNG seed of the tasks the subjects save: every subject saves the same sequence. */
-const SAVES_SEED = 0xd0_4ab1e;
 
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -359,6 +283,79 @@ const bench = {
       cleanCloseMs,
       cleanCloseBytes: written.journal + written.image,
     };
+  },
+
+  /**
+   * {@link bench.measureStalls} with the store in a dedicated Worker (bench/browser/durable-worker.ts):
+   * the page posts each save and awaits the worker's answer, and samples its own event loop.
+   */
+  async measureStallsInWorker(options: { name: string; count: number; checkpointBytes?: number }): Promise<WorkerStallsRun> {
+    const worker = new Worker('/durable-worker.js', { type: 'module' });
+    let ids = 0;
+    const waiting = new Map<number, { resolve: (value: never) => void; reject: (e: Error) => void }>();
+    worker.onmessage = (event: MessageEvent<{ id: number; result?: unknown; error?: string }>) => {
+      const call = waiting.get(event.data.id);
+      waiting.delete(event.data.id);
+      if (event.data.error !== undefined) call?.reject(new Error(`in the worker: ${event.data.error}`));
+      else call?.resolve(event.data.result as never);
+    };
+    worker.onerror = (event) => {
+      for (const call of waiting.values()) call.reject(new Error(`the worker failed: ${event.message}`));
+      waiting.clear();
+    };
+    const call = <T>(op: string, extra: Record<string, unknown> = {}): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        const id = ++ids;
+        waiting.set(id, { resolve: resolve as (value: never) => void, reject });
+        worker.postMessage({ id, op, ...extra });
+      });
+    type Checkpointed = { lastCheckpointAt?: number; lastCheckpointMs?: number };
+    try {
+      const opened = await call<{ openMs: number; imageBytes: number; checkpointThresholdBytes: number } & Checkpointed>('open', {
+        name: options.name,
+        ...(options.checkpointBytes ? { checkpointBytes: options.checkpointBytes } : {}),
+      });
+      const latencies: number[] = [];
+      const checkpointMs: number[] = [];
+      let checkpoints = 0;
+      let lastAt = opened.lastCheckpointAt;
+      const countCheckpoint = (h: Checkpointed): void => {
+        if (h.lastCheckpointAt !== lastAt) {
+          lastAt = h.lastCheckpointAt;
+          checkpoints++;
+          if (h.lastCheckpointMs !== undefined) checkpointMs.push(h.lastCheckpointMs);
+        }
+      };
+      const explicitAt = Math.floor(options.count / 2);
+      let explicit: Promise<void> | undefined;
+      const sampler = tickSampler();
+      const start = performance.now();
+      for (let i = 0; i < options.count; i++) {
+        if (i === explicitAt) explicit = call<Checkpointed>('checkpoint').then(countCheckpoint);
+        const before = performance.now();
+        const h = await call<Checkpointed>('save');
+        latencies.push(performance.now() - before);
+        countCheckpoint(h);
+      }
+      await explicit;
+      const totalMs = performance.now() - start;
+      const gaps = sampler.stop();
+      const { closeMs } = await call<{ closeMs: number }>('close');
+      return {
+        openMs: opened.openMs,
+        imageBytes: opened.imageBytes,
+        checkpointThresholdBytes: opened.checkpointThresholdBytes,
+        latencies,
+        totalMs,
+        maxTickGapMs: gaps.maxGapMs,
+        medianTickGapMs: gaps.medianGapMs,
+        checkpoints,
+        checkpointMs,
+        closeMs,
+      };
+    } finally {
+      worker.terminate();
+    }
   },
 
   /** The journal bytes of one saveTask of the subjects' tasks, on a new store database `name` (removed after). */
