@@ -69,6 +69,13 @@ interface Meta {
 
 /** The format this adapter writes, and the newest it reads. */
 const FORMAT = 2;
+/**
+ * The IndexedDB database's version: 2 since format 2. Code that wrote format 1 opens version 1, so
+ * on a database this code opened it fails with `VersionError` (its `DATABASE_VERSION`) before it
+ * reads or writes anything: it would otherwise take ownership by writing a format 1 `meta` without
+ * a journal length, which no version could then load.
+ */
+const IDB_VERSION = 2;
 
 /** What this owner last committed: its meta, and where its journal ends. */
 interface Known {
@@ -195,7 +202,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
     if (connection) return connection;
     let request: IDBOpenDBRequest;
     try {
-      request = factory().open(names.database, 1);
+      request = factory().open(names.database, IDB_VERSION);
     } catch (e) {
       return Promise.reject(translate(e, `opening IndexedDB database ${names.database}`));
     }
@@ -339,7 +346,8 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
         };
         const added = data.add(record, ['journal', at]);
         added.onerror = () => {
-          refused ??= failure('CONFLICT', `${what}: the stored journal is not the one this owner wrote (an entry is already at ${at})`);
+          // Only an entry already there; any other failure (the quota, an abort) is the transaction's.
+          if (added.error?.name === 'ConstraintError') refused ??= failure('CONFLICT', `${what}: the stored journal is not the one this owner wrote (an entry is already at ${at})`);
         };
       } catch (e) {
         try {
@@ -570,7 +578,7 @@ export function createIndexedDbAdapter(options: IndexedDbAdapterOptions): Persis
           }
           total += part.length;
         });
-        if (meta.format === 1 && total !== meta.journalBytes) {
+        if (meta.format === 1 && meta.journalBytes !== undefined && total !== meta.journalBytes) {
           throw failure('CORRUPT', `IndexedDB database ${options.name} holds ${total} journal bytes where its meta says ${String(meta.journalBytes)}`);
         }
         const journal = new Uint8Array(total);

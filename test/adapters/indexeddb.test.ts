@@ -329,6 +329,43 @@ describe('indexeddb adapter', () => {
       raw.close();
     });
 
+    it('a database made by format 1 code (IndexedDB version 1) opens and becomes version 2, which format 1 code can no longer open', async () => {
+      const name = newName();
+      const database = indexedDbNames(name).database;
+      const old = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open(database, 1);
+        request.onupgradeneeded = () => request.result.createObjectStore('data');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      await inStore(old, 'readwrite', (data) => {
+        data.put({ format: 1, generation: 4, journalBytes: record(1).length }, 'meta');
+        data.put(record(1), ['journal', 0]);
+      });
+      old.close();
+      const locks = createFakeLocks();
+      const owner = adapterOn(locks, name);
+      await owner.lock();
+      const loaded = await owner.load();
+      expect(parseJournal(loaded.journal ?? new Uint8Array(0)).records.map((r) => r.sequence)).toEqual([1]);
+      await owner.append!(record(2), record(1).length);
+      await owner.close();
+      const raw = await rawDatabase(name);
+      expect(raw.version).toBe(2);
+      expect(await metaOf(raw)).toMatchObject({ format: 2, generation: 5 });
+      raw.close();
+      // Format 1 code opens version 1: IndexedDB refuses before it reads or writes anything.
+      const refused = await new Promise<DOMException | null>((resolve) => {
+        const request = indexedDB.open(database, 1);
+        request.onsuccess = () => {
+          request.result.close();
+          resolve(null);
+        };
+        request.onerror = () => resolve(request.error);
+      });
+      expect(refused?.name).toBe('VersionError');
+    });
+
     it('a database of a newer format is refused (load and lock) with DATABASE_VERSION, and left as it was', async () => {
       const name = newName();
       const locks = createFakeLocks();
