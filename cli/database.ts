@@ -4,6 +4,7 @@
  * `LOCKED` (exit 4) when a running store holds it.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { createNodeSqliteEngine, nodeSqliteAvailable } from '../engines/node-sqlite.js';
 import { createFileAdapter, fileAdapterPaths, holderAlive, journalRecordBytes, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
 import { CHECKPOINT_KEY, checkSqliteFile, createSqlJsEngine, openStore, type CheckpointStamp, type SqlPort, type SqlRow, type SqlValue, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
@@ -84,7 +85,12 @@ export async function writing<T>(path: string, onWarning: WarningSink, fn: (stor
 export function readsNatively(path: string): { readOnly: true; immutable: boolean } | undefined {
   if (!nodeSqliteAvailable()) return undefined;
   const paths = fileAdapterPaths(path);
-  if (fileSizes(path).journalBytes > 0) return undefined;
+  // A journal with records, or one that cannot be read (its errors are sql.js's path to report).
+  try {
+    if (journalRecordBytes(paths.journal) > 0) return undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+  }
   if (existsSync(paths.lock) && lockHolder(path)?.stale !== true) return undefined;
   if (sqliteJournalOf(paths, false)?.kind === 'rollback') return undefined;
   const head = new Uint8Array(100);
@@ -131,6 +137,40 @@ export async function inspectNatively<T>(path: string, native: { readOnly: true;
   } finally {
     await engine.close();
   }
+}
+
+/** The part of node:sqlite `backupNatively` uses. */
+interface NodeSqliteBackup {
+  DatabaseSync: new (path: string, options?: { readOnly?: boolean }) => { exec(sql: string): void; prepare(sql: string): { get(): Record<string, unknown> | undefined }; close(): void };
+  backup?: (source: unknown, destination: string, options?: { rate?: number }) => Promise<number>;
+}
+
+/**
+ * Copies the database at `path` (opened as {@link readsNatively} said) to `destination`, a new
+ * file, with SQLite's online backup (node:sqlite's `backup()`, Node 22.16 and later): pages
+ * copied as they are, in one step, so one read transaction (a running agent's commits land before
+ * the copy or after it, never in it). The copy keeps a rollback journal, as a plain file does (a
+ * WAL-mode source's header would make it WAL). `false`, and nothing written, where this Node has
+ * no `backup()`.
+ */
+export async function backupNatively(path: string, native: { readOnly: true; immutable: boolean }, destination: string): Promise<boolean> {
+  const sqlite = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:sqlite') as NodeSqliteBackup | undefined;
+  if (!sqlite || typeof sqlite.backup !== 'function') return false;
+  const source = new sqlite.DatabaseSync(native.immutable ? `${pathToFileURL(path).href}?immutable=1` : path, { readOnly: true });
+  try {
+    source.exec('PRAGMA busy_timeout = 5000');
+    // -1: every page in one step.
+    await sqlite.backup(source, destination, { rate: -1 });
+  } finally {
+    source.close();
+  }
+  const copy = new sqlite.DatabaseSync(destination);
+  try {
+    if (String(copy.prepare('PRAGMA journal_mode').get()?.journal_mode).toLowerCase() === 'wal') copy.exec('PRAGMA journal_mode = DELETE');
+  } finally {
+    copy.close();
+  }
+  return true;
 }
 
 /**

@@ -15,10 +15,19 @@ import {
   SessionContextInputSchema,
   TaskInputSchema,
   ThreadSessionInputSchema,
+  readSchemaVersion,
+  type SqlRow,
+  type SqlValue,
   type TransactionHandle,
 } from '../src/index.js';
 import type { Command } from './command.js';
-import { reading, requireFile, writing } from './database.js';
+import { readsNatively, reading, requireFile, writing } from './database.js';
+import { createNodeSqliteEngine } from '../engines/node-sqlite.js';
+import { APPROVAL_COLUMNS, rowToApproval } from '../src/approvals.js';
+import { AUDIT_COLUMNS, rowToAuditEntry } from '../src/audit.js';
+import { DEAD_LETTER_COLUMNS, rowToDeadLetter } from '../src/dead-letters.js';
+import { CONTEXT_COLUMNS, rowToSessionContext, rowToThreadSession, THREAD_COLUMNS } from '../src/sessions.js';
+import { rowToTask, TASK_COLUMNS } from '../src/tasks.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { Progress } from './format.js';
 
@@ -63,15 +72,12 @@ const exportCommand: Command = {
     const path = ctx.args[0] as string;
     const out = typeof ctx.options.out === 'string' ? ctx.options.out : undefined;
     if (out !== undefined && existsSync(out)) throw new CliError(EXIT.FAILED, 'EXISTS', `${out} exists; choose another file`);
-    const data = await reading(path, ctx.onWarning, async (store) => ({
-      task: (await store.listTasks()).reverse(),
-      approval: (await store.listApprovals()).reverse(),
-      sessionContext: (await store.listSessionContexts()).reverse(),
-      threadSession: (await store.listThreadSessions()).reverse(),
-      deadLetter: (await store.listDeadLetters()).reverse(),
-      audit: (await store.listAudit()).reverse(),
-    }));
-    const counts = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.length])) as Record<Kind, number>;
+    // Where node:sqlite reads the file, the records are read a page at a time in one read
+    // transaction (memory stays flat, and a running agent's commits land before or after the
+    // export, never in it); else from the lists of a store on a snapshot, all at once.
+    const native = readsNatively(path);
+    const source = (native && (await pagedSource(path, native))) || (await wholeSource(path, ctx.onWarning));
+    const { counts } = source;
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const stream = out !== undefined ? createWriteStream(out, { flags: 'wx', mode: 0o600 }) : ctx.stdout;
     // A failed write (no such directory, a full disk) ends the export with its error, and a file
@@ -92,7 +98,7 @@ const exportCommand: Command = {
     try {
       await write(JSON.stringify({ kind: 'header', format: JSONL_FORMAT, version: 1, schemaVersion: SCHEMA_VERSION, database: basename(path), exportedAt: Date.now(), counts }));
       for (const kind of Object.keys(KINDS) as Kind[]) {
-        for (const record of data[kind]) {
+        for await (const record of source.records(kind)) {
           await write(JSON.stringify({ kind, record }));
           progress.tick();
         }
@@ -103,6 +109,8 @@ const exportCommand: Command = {
       // Not a file someone else created meanwhile (then the exclusive open itself failed).
       if (out !== undefined && (failure as NodeJS.ErrnoException | undefined)?.code !== 'EEXIST') rmSync(out, { force: true });
       throw e;
+    } finally {
+      await source.close();
     }
     // With the records on stdout, the summary goes to stderr (and --json prints nothing more there).
     const summary = `exported ${total} records (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')})${out !== undefined ? ` to ${out}` : ''}`;
@@ -110,9 +118,91 @@ const exportCommand: Command = {
       ctx.note(summary);
       return { json: undefined };
     }
-    return { json: { database: path, out, counts }, text: summary };
+    return { json: { database: path, out, counts, engine: source.engine }, text: summary };
   },
 };
+
+/** Where `export` reads the records from: how many of each kind, then each kind's, oldest first. */
+interface RecordSource {
+  readonly engine: 'node:sqlite' | 'sql.js';
+  readonly counts: Record<Kind, number>;
+  records(kind: Kind): AsyncIterable<unknown> | Iterable<unknown>;
+  close(): Promise<void>;
+}
+
+/** The lists of a read-only store (see `reading`), all at once: what sql.js reads from a snapshot. */
+async function wholeSource(path: string, onWarning: Parameters<typeof reading>[1]): Promise<RecordSource> {
+  const data = await reading(path, onWarning, async (store) => ({
+    task: (await store.listTasks()).reverse(),
+    approval: (await store.listApprovals()).reverse(),
+    sessionContext: (await store.listSessionContexts()).reverse(),
+    threadSession: (await store.listThreadSessions()).reverse(),
+    deadLetter: (await store.listDeadLetters()).reverse(),
+    audit: (await store.listAudit()).reverse(),
+  }));
+  const counts = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.length])) as Record<Kind, number>;
+  return { engine: 'sql.js', counts, records: (kind) => data[kind], close: async () => undefined };
+}
+
+/**
+ * Each kind's table, in the order its list method's reverse gives (oldest first: its time column,
+ * then its rowid), with the list's own columns and row mapping.
+ */
+const TABLES: Record<Kind, { table: string; columns: string; order: string; map: (row: SqlRow) => unknown }> = {
+  task: { table: 'tasks', columns: TASK_COLUMNS, order: 'created_at', map: rowToTask },
+  approval: { table: 'pending_approvals', columns: APPROVAL_COLUMNS, order: 'created_at', map: rowToApproval },
+  sessionContext: { table: 'session_contexts', columns: CONTEXT_COLUMNS, order: 'last_used', map: rowToSessionContext },
+  threadSession: { table: 'thread_sessions', columns: THREAD_COLUMNS, order: 'last_message_at', map: rowToThreadSession },
+  deadLetter: { table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, order: 'created_at', map: rowToDeadLetter },
+  audit: { table: 'audit_log', columns: AUDIT_COLUMNS, order: 'created_at', map: rowToAuditEntry },
+};
+
+/** Rows per page of {@link pagedSource}. */
+const PAGE_ROWS = 1000;
+
+/**
+ * The records read through node:sqlite on the file itself, a page at a time (keyset pages: after
+ * the last page's time and rowid), all in one read transaction. `undefined` (and nothing left open)
+ * for a file the store would not read so (no agent schema, or a newer one): the lists then say why.
+ */
+async function pagedSource(path: string, native: { readOnly: true; immutable: boolean }): Promise<RecordSource | undefined> {
+  const engine = createNodeSqliteEngine({ path, ...native });
+  try {
+    const version = await readSchemaVersion(engine);
+    if (version < 1 || version > SCHEMA_VERSION) {
+      await engine.close();
+      return undefined;
+    }
+    // A read transaction: every page below sees the database as it is now.
+    await engine.run('BEGIN');
+    const counts = {} as Record<Kind, number>;
+    for (const kind of Object.keys(TABLES) as Kind[]) counts[kind] = Number((await engine.all(`SELECT count(*) AS n FROM ${TABLES[kind].table}`))[0]?.n ?? 0);
+    return {
+      engine: 'node:sqlite',
+      counts,
+      async *records(kind) {
+        const { table, columns, order, map } = TABLES[kind];
+        let after: [SqlValue, SqlValue] | undefined;
+        for (;;) {
+          const rows = await engine.all(
+            `SELECT rowid AS pa_rowid, ${columns} FROM ${table}${after ? ` WHERE (${order}, rowid) > (?, ?)` : ''} ORDER BY ${order} ASC, rowid ASC LIMIT ${PAGE_ROWS}`,
+            after ?? [],
+          );
+          for (const row of rows) yield map(row);
+          const last = rows[rows.length - 1];
+          if (!last || rows.length < PAGE_ROWS) return;
+          after = [last[order] as SqlValue, last.pa_rowid as SqlValue];
+        }
+      },
+      async close() {
+        await engine.close();
+      },
+    };
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+}
 
 interface Parsed {
   readonly kind: Kind;

@@ -33,7 +33,7 @@ import {
   type SqlPort,
 } from '../src/index.js';
 import type { Command } from './command.js';
-import { fileSchemaVersion, fileSizes, inspectNatively, lockHolder, nativeStore, readsNatively, refuseSqliteJournal, requireFile, rowCounts, snapshot, syncReader, withImage, writing } from './database.js';
+import { backupNatively, fileSchemaVersion, fileSizes, inspectNatively, lockHolder, nativeStore, readsNatively, refuseSqliteJournal, requireFile, rowCounts, snapshot, syncReader, withImage, writing } from './database.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { bytes, parseDuration, table } from './format.js';
 
@@ -133,7 +133,19 @@ async function runChecksNatively(path: string, native: { readOnly: true; immutab
     if (version > SCHEMA_VERSION) throw new SchemaVersionError(String(version), SCHEMA_VERSION);
     return runChecksOnCopies(path);
   }
-  const damage = (e: unknown): CheckOutcome => ({ name: 'image', ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
+  const damage = (name: string, e: unknown): CheckOutcome => ({ name, ok: false, damage: true, detail: e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e) });
+  // The store opens it first (read-only, as a command does: the replay is the image itself). When
+  // it cannot be opened so any more (an agent opened it meanwhile), the copies are checked.
+  let opened: { close(): Promise<void> } | undefined;
+  let openFailure: unknown;
+  try {
+    opened = await nativeStore(path);
+    if (!opened) return runChecksOnCopies(path);
+  } catch (e) {
+    if (e instanceof SchemaVersionError) throw e;
+    openFailure = e;
+  }
+  await opened?.close();
   await inspectNatively(path, native, async (engine) => {
     let problems: string[];
     try {
@@ -142,22 +154,19 @@ async function runChecksNatively(path: string, native: { readOnly: true; immutab
       const holds = `holds journal records up to ${imageMeta.sequence}${imageMeta.id ? `, image id ${imageMeta.id}` : ' (no image id yet)'}`;
       outcomes.push(problems.length === 0 ? { name: 'image', ok: true, detail: `SQLite file of ${bytes(size)}, integrity ok, ${holds}` } : { name: 'image', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
     } catch (e) {
-      // What SQLite cannot even read (a page it calls malformed) is damage, as on sql.js.
-      outcomes.push(damage(e));
+      // What SQLite cannot even read (a page it calls malformed) is damage, as on sql.js, where
+      // the replay then fails too.
+      outcomes.push(damage('image', e), { name: 'journal', ok: true, detail: 'empty (everything is in the image)' }, damage('replay', openFailure ?? e));
       return;
     }
     outcomes.push({ name: 'journal', ok: true, detail: 'empty (everything is in the image)' });
-    try {
-      // The store opens it (read-only, as a command does): the replay is the image itself.
-      await (await nativeStore(path))?.close();
-      const counts = await rowCounts(engine);
-      const rows = Object.values(counts).reduce((a, b) => a + b, 0);
-      outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${rows} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
-    } catch (e) {
-      if (e instanceof SchemaVersionError) throw e;
-      outcomes.push({ ...damage(e), name: 'replay' });
+    if (openFailure !== undefined) {
+      outcomes.push(damage('replay', openFailure));
       return;
     }
+    const counts = await rowCounts(engine);
+    const rows = Object.values(counts).reduce((a, b) => a + b, 0);
+    outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${rows} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
     outcomes.push(await schemaOutcome(engine, version, notes));
   });
   return { outcomes, notes, engine: 'node:sqlite' };
@@ -264,7 +273,15 @@ async function runChecksOnCopies(path: string): Promise<Checked> {
       // A store upgrades an older agent database when it opens it (in memory when it only reads it
       // on sql.js; node:sqlite reads it as it is): the copy is upgraded the same way, whichever read it.
       const replayedVersion = await readSchemaVersion(engine);
-      if (problems.length === 0 && replayedVersion >= 1 && replayedVersion < SCHEMA_VERSION) await migrate(engine);
+      if (problems.length === 0 && replayedVersion >= 1 && replayedVersion < SCHEMA_VERSION) {
+        try {
+          await migrate(engine);
+        } catch (e) {
+          // As a store that cannot upgrade it when it opens it: the replay fails.
+          outcomes.push({ name: 'replay', ok: false, damage: true, detail: `upgrading it from v${replayedVersion} failed: ${e instanceof Error ? e.message.replace(/^\[@platform-agent\/store\] /, '') : String(e)}` });
+          return;
+        }
+      }
       const counts = await rowCounts(engine);
       outcomes.push(problems.length === 0 ? { name: 'replay', ok: true, detail: `opens as the store opens it; integrity ok; ${Object.values(counts).reduce((a, b) => a + b, 0)} rows` } : { name: 'replay', ok: false, damage: true, detail: problems.slice(0, 10).join('; ') });
       outcomes.push(await schemaOutcome(engine, fileVersion, notes));
@@ -377,19 +394,34 @@ const migrateCommand: Command = {
 };
 
 /** Writes `data` to `out` atomically and durably: a temp file, fsync, rename, fsync of the directory. */
+/** A name for a new file beside `out`, hidden, that nothing else uses. */
+function tempBeside(out: string): string {
+  return join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
 function writeFileAtomic(out: string, data: Uint8Array): void {
-  const temp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = tempBeside(out);
   const fd = openSync(temp, 'wx', 0o600);
   try {
     for (let at = 0; at < data.byteLength; ) at += writeSync(fd, data, at, data.byteLength - at);
-    fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     rmSync(temp, { force: true });
     throw e;
   }
   closeSync(fd);
+  moveIntoPlace(temp, out);
+}
+
+/** Syncs `temp` and renames it to `out` (then syncs the directory): `out` is the old file or the whole new one. */
+function moveIntoPlace(temp: string, out: string): void {
   try {
+    const fd = openSync(temp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temp, out);
   } catch (e) {
     rmSync(temp, { force: true });
@@ -444,6 +476,37 @@ const backup: Command = {
     requireFile(path);
     refuseOwnFile(path, out, 'the backup');
     if (existsSync(out) && ctx.options.force !== true) throw new CliError(EXIT.FAILED, 'EXISTS', `${out} exists; pass --force to replace it`);
+    const native = readsNatively(path);
+    if (native) {
+      // SQLite's own backup, page by page, checked with quick_check (the b-trees and their pages;
+      // `check` runs the full integrity check), then moved into place like the copy below.
+      const temp = tempBeside(out);
+      // Made here, readable by its owner only (as the copy below), for SQLite to fill.
+      closeSync(openSync(temp, 'wx', 0o600));
+      try {
+        if (await backupNatively(path, native, temp)) {
+          const tables = await inspectNatively(temp, { readOnly: true, immutable: false }, async (engine) => {
+            let messages: string[];
+            try {
+              messages = (await engine.all('PRAGMA quick_check')).map((r) => String(Object.values(r)[0]));
+            } catch (e) {
+              // A page SQLite cannot even read fails the check too.
+              messages = [e instanceof Error ? e.message.replace(/^\[[^\]]+\] /, '') : String(e)];
+            }
+            if (!(messages.length === 1 && messages[0] === 'ok')) throw new CorruptDatabaseError(`the copy of ${path} failed its check (${messages[0]}); no backup was written`);
+            return rowCounts(engine);
+          });
+          const size = statSync(temp).size;
+          moveIntoPlace(temp, out);
+          return { json: { database: path, backup: out, bytes: size, tables }, text: `backed up ${path} to ${out} (${bytes(size)}, ${Object.values(tables).reduce((a, b) => a + b, 0)} rows)` };
+        }
+      } catch (e) {
+        rmSync(temp, { force: true });
+        throw e;
+      }
+      // This Node has no backup(): the copy below.
+      rmSync(temp, { force: true });
+    }
     const image = await snapshot(path, ctx.onWarning);
     const tables = await withImage(image, async (engine) => {
       const problems = await integrity(engine);

@@ -11,7 +11,9 @@ import {
 } from './records.js';
 import type { SqlRow } from './sql-port.js';
 
-const COLUMNS = 'request_id, task_id, caller_id, permission, action, resource, channel_id, thread_ts, created_at';
+/** The columns a {@link PendingApproval} is read from. */
+export const APPROVAL_COLUMNS = 'request_id, task_id, caller_id, permission, action, resource, channel_id, thread_ts, created_at';
+const COLUMNS = APPROVAL_COLUMNS;
 
 /** Maps a `pending_approvals` row to a {@link PendingApproval}. */
 export function rowToApproval(row: SqlRow): PendingApproval {

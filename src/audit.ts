@@ -11,7 +11,9 @@ import {
 } from './records.js';
 import type { SqlRow } from './sql-port.js';
 
-const COLUMNS = 'id, user_id, action, resource, result, details, created_at';
+/** The columns an {@link AuditEntry} is read from. */
+export const AUDIT_COLUMNS = 'id, user_id, action, resource, result, details, created_at';
+const COLUMNS = AUDIT_COLUMNS;
 
 /** Maps an `audit_log` row to an {@link AuditEntry}. */
 export function rowToAuditEntry(row: SqlRow): AuditEntry {

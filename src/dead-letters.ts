@@ -14,7 +14,9 @@ import {
 } from './records.js';
 import type { SqlRow } from './sql-port.js';
 
-const COLUMNS = 'id, target_channel, target_thread, message, error, created_at, retry_count, next_retry_at, resolved_at';
+/** The columns a {@link DeadLetter} is read from. */
+export const DEAD_LETTER_COLUMNS = 'id, target_channel, target_thread, message, error, created_at, retry_count, next_retry_at, resolved_at';
+const COLUMNS = DEAD_LETTER_COLUMNS;
 
 /** Maps a `dead_letters` row to a {@link DeadLetter}. */
 export function rowToDeadLetter(row: SqlRow): DeadLetter {

@@ -17,8 +17,10 @@ import {
 } from './records.js';
 import type { SqlRow } from './sql-port.js';
 
-const CONTEXT_COLUMNS = 'session_id, channel, thread_ts, user_id, created_at, last_used';
-const THREAD_COLUMNS = 'channel, thread_ts, session_key, created_at, last_message_at';
+/** The columns a {@link SessionContext} is read from. */
+export const CONTEXT_COLUMNS = 'session_id, channel, thread_ts, user_id, created_at, last_used';
+/** The columns a {@link ThreadSession} is read from. */
+export const THREAD_COLUMNS = 'channel, thread_ts, session_key, created_at, last_message_at';
 
 /** Maps a `session_contexts` row to a {@link SessionContext}. */
 export function rowToSessionContext(row: SqlRow): SessionContext {

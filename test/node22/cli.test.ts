@@ -5,7 +5,7 @@
  * `-wal` beside it) the command reads it with sql.js as on Node 20.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileAdapter } from '../../adapters/fs.js';
@@ -77,6 +77,12 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
       const copy = new DatabaseSync(backup, { readOnly: true });
       expect(scalar(copy, 'SELECT count(*) FROM tasks')).toBe(25);
       copy.close();
+      // SQLite's own backup, made a plain file: a rollback journal (not the agent's WAL), nothing
+      // beside it, readable by its owner only.
+      expect(ran.json).toMatchObject({ backup, tables: { tasks: 25 } });
+      expect(readFileSync(backup)[18]).toBe(1);
+      expect(existsSync(`${backup}-wal`) || existsSync(`${backup}-shm`) || existsSync(`${backup}-journal`)).toBe(false);
+      expect(statSync(backup).mode & 0o777).toBe(0o600);
       // The agent goes on writing; the next read sees it.
       insertTasks(go, 25, 5);
       expect(((await cli(['info', path])).json as { tables: { tasks: number } }).tables.tasks).toBe(30);
@@ -193,6 +199,23 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
       expect(schema.notes.join('\n')).toContain('table notes');
     });
 
+    it('backup refuses a database whose pages fail quick_check: exit 5, no backup and no temp file left', async () => {
+      const damaged = await closedStore(200);
+      const reader = new DatabaseSync(damaged.path, { readOnly: true });
+      const root = Number(scalar(reader, "SELECT rootpage FROM sqlite_master WHERE name = 'tasks'"));
+      reader.close();
+      const bytes = readFileSync(damaged.path);
+      const page = bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16);
+      for (let i = 12; i < page; i++) bytes[(root - 1) * page + i] = (i * 31) & 0xff;
+      writeFileSync(damaged.path, bytes);
+      const outDir = tmp.file(`backups-${n++}`);
+      mkdirSync(outDir);
+      const ran = await cli(['backup', damaged.path, join(outDir, 'copy.db')]);
+      expect(ran.code, ran.stderr).toBe(5);
+      expect((ran.json as { error: { message: string } }).error.message).toMatch(/failed its check/);
+      expect(readdirSync(outDir)).toEqual([]);
+    });
+
     it("a Go agent's v1 file, and a database with journal records, are checked on sql.js as before", async () => {
       const { path } = newDb();
       const go = openGoDatabaseSync(path);
@@ -214,5 +237,41 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
       expect((ran.json as Report).checks.find((c) => c.name === 'journal')?.detail).toMatch(/1 to replay|records/);
       await store.close();
     });
+  });
+
+  it('export on node:sqlite reads a page at a time, in one read transaction, and writes exactly what the lists give', async () => {
+    const { path } = newDb();
+    const store = await openStore({ adapter: createFileAdapter({ path }), onWarning: () => undefined });
+    // More tasks than one page (1,000), many sharing a millisecond: the pages go by time, then rowid.
+    await store.transaction(async (tx) => {
+      for (let i = 0; i < 2_345; i++) await tx.saveTask({ id: `t-${String(i).padStart(5, '0')}`, command: 'deploy', params: { i, note: i % 7 === 0 ? 'ünïcödé ✓' : null } });
+      for (let i = 0; i < 12; i++) {
+        await tx.saveApproval({ requestId: `r-${i}`, taskId: `t-${String(i).padStart(5, '0')}`, callerId: 'U1', permission: 'deploy', action: 'deploy', resource: `svc-${i}`, channelId: 'C1', threadTs: `${i}.0` });
+        await tx.saveSessionContext({ sessionId: `s-${i}`, channel: 'C1', threadTs: `${i}.0`, userId: 'U1' });
+        await tx.saveThreadSession({ channel: 'C1', threadTs: `${i}.5`, sessionKey: `k-${i}` });
+        await tx.saveDeadLetter({ id: `d-${i}`, targetChannel: 'C1', targetThread: `${i}.0`, message: `m-${i}`, error: 'rate limited' });
+        await tx.appendAudit({ userId: 'U1', action: 'approve', resource: `r-${i}`, result: 'ok', details: { i } });
+      }
+    });
+    await store.close();
+    // What the sql.js path writes: each list, reversed (oldest first).
+    const reader = await openStore({ adapter: createFileAdapter({ path }), readOnly: true });
+    const expected = [
+      ...(await reader.listTasks()).reverse().map((record) => ({ kind: 'task', record })),
+      ...(await reader.listApprovals()).reverse().map((record) => ({ kind: 'approval', record })),
+      ...(await reader.listSessionContexts()).reverse().map((record) => ({ kind: 'sessionContext', record })),
+      ...(await reader.listThreadSessions()).reverse().map((record) => ({ kind: 'threadSession', record })),
+      ...(await reader.listDeadLetters()).reverse().map((record) => ({ kind: 'deadLetter', record })),
+      ...(await reader.listAudit()).reverse().map((record) => ({ kind: 'audit', record })),
+    ].map((line) => JSON.stringify(line));
+    await reader.close();
+    const out = tmp.file(`export-${n++}.jsonl`);
+    const ran = await cli(['export', path, '--out', out]);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.json).toMatchObject({ engine: 'node:sqlite', counts: { task: 2_345, approval: 12, sessionContext: 12, threadSession: 12, deadLetter: 12, audit: 12 } });
+    const [header, ...lines] = readFileSync(out, 'utf8').trimEnd().split('\n');
+    expect(JSON.parse(header as string)).toMatchObject({ kind: 'header', counts: { task: 2_345 } });
+    expect(lines.length).toBe(expected.length);
+    expect(lines).toEqual(expected);
   });
 });
