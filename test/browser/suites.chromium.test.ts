@@ -28,9 +28,12 @@ function failing(title: string, error: unknown): void {
   });
 }
 
+// Modules the suites start as dedicated Workers (`new Worker('/<name>.js', { type: 'module' })`): built and served, not suites.
+const workers: Record<string, string> = { 'store-worker': fileURLToPath(new URL('./workers/store-worker.ts', import.meta.url)) };
+
 let harness: BrowserHarness | undefined;
 try {
-  harness = await startBrowserHarness({ entries });
+  harness = await startBrowserHarness({ entries: { ...entries, ...workers } });
 } catch (error) {
   failing('starts Chromium with the browser entries', error);
 }

