@@ -32,6 +32,8 @@ export const EXIT = {
   IO: 7,
   /** The input (an `import` file, a record) is invalid; nothing was written. */
   INVALID_INPUT: 8,
+  /** Stopped by Ctrl-C or SIGTERM (128 + SIGINT's 2, as shells report it); the message says what was kept. */
+  INTERRUPTED: 130,
 } as const;
 
 /** A failure the command reports with its own message and exit code. */

@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import { SCHEMA_VERSION } from '../src/index.js';
 import type { Command, CommandContext, OptionSpec } from './command.js';
 import { openForWriting } from './database.js';
-import { seedDemo, startLiveAgent } from './demo.js';
+import { DemoInterrupted, seedDemo, startLiveAgent } from './demo.js';
 import { classify, CliError, EXIT, UsageError } from './errors.js';
-import { parsePositiveInt, parseTime, safeJson, safeText, terminalText } from './format.js';
+import { parsePositiveInt, parseTime, Progress, safeJson, safeText, terminalText } from './format.js';
 import { JSONL_COMMANDS } from './jsonl.js';
 import { MAINTENANCE_COMMANDS } from './maintenance.js';
 import { QUEUE_COMMANDS } from './queue-commands.js';
@@ -102,7 +102,35 @@ const demo: Command = {
       }
       if (existing === 0) {
         ctx.note(`filling ${path} with ${days} day${days === 1 ? "" : "s"} of agent history…`);
-        summary = await seedDemo(store, (ms) => (now = ms), { days, perDay, seed, end });
+        // Ctrl-C stops the fill after the day being written (a transaction each): the days before it stay.
+        stopsCleanly = true;
+        let progress: Progress | undefined;
+        let shown = 0;
+        try {
+          summary = await seedDemo(store, (ms) => (now = ms), {
+            days,
+            perDay,
+            seed,
+            end,
+            signal: ctx.interrupted,
+            onProgress: (done, total) => {
+              progress ??= new Progress(ctx.stderr, 'demo', ctx.json ? 0 : total);
+              progress.tick(done - shown);
+              shown = done;
+            },
+          });
+        } catch (e) {
+          if (!(e instanceof DemoInterrupted)) throw e;
+          progress?.finish();
+          throw new CliError(
+            EXIT.INTERRUPTED,
+            'INTERRUPTED',
+            `interrupted: ${path} keeps the ${e.wrote.tasks} of ${e.planned} tasks written before Ctrl-C (each day of history is one transaction: the days before it are whole, the one it stopped is not there); delete the file for a whole history`,
+          );
+        } finally {
+          stopsCleanly = false;
+        }
+        progress?.finish();
         // The image then holds the whole history (sqlite3 agent.db shows it while the agent runs).
         await store.checkpoint();
         ctx.note(`wrote ${summary.tasks} tasks, ${summary.approvals} waiting approvals, ${summary.sessions} sessions, ${summary.threads} threads, ${summary.deadLetters} dead letters, ${summary.audit} audit entries`);

@@ -4,11 +4,14 @@
  * the failures (missing, locked by a running store, corrupt, newer schema, bad usage) with their
  * exit codes.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../crash/built.js';
-import { openGoDatabase, tempDir, type TempDir } from '../helpers/go-db.js';
+import { openGoDatabase, repoRoot, tempDir, type TempDir } from '../helpers/go-db.js';
 import { goTasks, writeGoFixture } from '../helpers/go-fixture.js';
 import { SCHEMA_VERSION } from '../../src/index.js';
 import { cli, cliJson, NODE22, queueWithWriter, saveWithWriter, startWriter } from './run.js';
@@ -766,6 +769,32 @@ describe('demo', () => {
     const before = count(db, 'SELECT count(*) FROM tasks');
     expect(await cliJson(['demo', db, '--if-empty'])).toMatchObject({ filled: false });
     expect(count(db, 'SELECT count(*) FROM tasks')).toBe(before);
+  });
+
+  it('Ctrl-C in the middle of a fill stops it after the day being written: exit 130, every day before it whole and durable, the store closed', async () => {
+    const db = tmp.file('demo-interrupted.db');
+    const child = spawn(process.execPath, [join(repoRoot, 'dist/cli/agent-store.js'), 'demo', db, '--days', '60', '--per-day', '1500', '--end', '2026-11-04T15:00Z'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'exit');
+    // Some days written (each a journal record), many to go.
+    const deadline = Date.now() + 60_000;
+    while (!(existsSync(`${db}.pa-journal`) && journalRecordBytes(`${db}.pa-journal`) > 0)) {
+      if (Date.now() > deadline) throw new Error(`no day was written within 60 s; stderr: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.kill('SIGINT');
+    const [code] = await exited;
+    expect(code, stderr).toBe(130);
+    const kept = /keeps the (\d+) of (\d+) tasks written before Ctrl-C/.exec(stderr);
+    expect(kept, stderr).not.toBeNull();
+    const [written, planned] = [Number(kept?.[1]), Number(kept?.[2])];
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(planned);
+    // Closed cleanly (no lock left, the journal folded into the image) and whole: what it said it kept.
+    expect(existsSync(`${db}.pa-lock`)).toBe(false);
+    expect(count(db, 'SELECT count(*) FROM tasks')).toBe(written);
+    expect((await cli(['check', db])).code).toBe(0);
   });
 
   it('writes a realistic history: every status, approvals waiting, dead letters in each end state, audit entries', async () => {
