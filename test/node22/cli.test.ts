@@ -157,6 +157,17 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
       return db;
     }
 
+    /** Scribbles over the cells of the tasks table's root page (in use, unlike a free page). */
+    function damageTasksRoot(path: string): void {
+      const reader = new DatabaseSync(path, { readOnly: true });
+      const root = Number(scalar(reader, "SELECT rootpage FROM sqlite_master WHERE name = 'tasks'"));
+      reader.close();
+      const bytes = readFileSync(path);
+      const page = bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16);
+      for (let i = 12; i < page; i++) bytes[(root - 1) * page + i] = (i * 31) & 0xff;
+      writeFileSync(path, bytes);
+    }
+
     it('a good database: every check passes on node:sqlite, named as on sql.js, and nothing changes', async () => {
       const { dir, path } = await closedStore();
       const before = digests(dir);
@@ -172,15 +183,7 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
 
     it('a damaged page: exit 5 with the image named; a changed schema: exit 1 with what differs', async () => {
       const damaged = await closedStore(200);
-      // The tasks table's root page (in use, unlike a free page), its cells scribbled over.
-      const reader = new DatabaseSync(damaged.path, { readOnly: true });
-      const root = Number(scalar(reader, "SELECT rootpage FROM sqlite_master WHERE name = 'tasks'"));
-      reader.close();
-      const bytes = readFileSync(damaged.path);
-      const page = bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16);
-      const at = (root - 1) * page;
-      for (let i = 12; i < page; i++) bytes[at + i] = (i * 31) & 0xff;
-      writeFileSync(damaged.path, bytes);
+      damageTasksRoot(damaged.path);
       const bad = await cli(['check', damaged.path]);
       expect(bad.code, bad.stderr).toBe(5);
       const report = bad.json as Report;
@@ -201,13 +204,7 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
 
     it('backup refuses a database whose pages fail quick_check: exit 5, no backup and no temp file left', async () => {
       const damaged = await closedStore(200);
-      const reader = new DatabaseSync(damaged.path, { readOnly: true });
-      const root = Number(scalar(reader, "SELECT rootpage FROM sqlite_master WHERE name = 'tasks'"));
-      reader.close();
-      const bytes = readFileSync(damaged.path);
-      const page = bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16);
-      for (let i = 12; i < page; i++) bytes[(root - 1) * page + i] = (i * 31) & 0xff;
-      writeFileSync(damaged.path, bytes);
+      damageTasksRoot(damaged.path);
       const outDir = tmp.file(`backups-${n++}`);
       mkdirSync(outDir);
       const ran = await cli(['backup', damaged.path, join(outDir, 'copy.db')]);
