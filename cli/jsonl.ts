@@ -72,9 +72,8 @@ const exportCommand: Command = {
     const path = ctx.args[0] as string;
     const out = typeof ctx.options.out === 'string' ? ctx.options.out : undefined;
     if (out !== undefined && existsSync(out)) throw new CliError(EXIT.FAILED, 'EXISTS', `${out} exists; choose another file`);
-    // Where node:sqlite reads the file, the records are read a page at a time in one read
-    // transaction (memory stays flat, and a running agent's commits land before or after the
-    // export, never in it); else from the lists of a store on a snapshot, all at once.
+    // Where node:sqlite reads the file, the records are read a page at a time as they are written
+    // out (memory stays flat); else from the lists of a store on a snapshot, all at once.
     const native = readsNatively(path);
     const source = (native && (await pagedSource(path, native))) || (await wholeSource(path, ctx.onWarning));
     const { counts } = source;
@@ -146,15 +145,17 @@ async function wholeSource(path: string, onWarning: Parameters<typeof reading>[1
 
 /**
  * Each kind's table, in the order its list method's reverse gives (oldest first: its time column,
- * then its rowid), with the list's own columns and row mapping.
+ * then its rowid), with the list's own columns and row mapping. `paged`: the time column has an
+ * index (v1's `idx_tasks_created`, `idx_audit_created`), so each page is a range of it; the other
+ * tables (without one, and kept small by retention) are read in one query, as their list does.
  */
-const TABLES: Record<Kind, { table: string; columns: string; order: string; map: (row: SqlRow) => unknown }> = {
-  task: { table: 'tasks', columns: TASK_COLUMNS, order: 'created_at', map: rowToTask },
-  approval: { table: 'pending_approvals', columns: APPROVAL_COLUMNS, order: 'created_at', map: rowToApproval },
-  sessionContext: { table: 'session_contexts', columns: CONTEXT_COLUMNS, order: 'last_used', map: rowToSessionContext },
-  threadSession: { table: 'thread_sessions', columns: THREAD_COLUMNS, order: 'last_message_at', map: rowToThreadSession },
-  deadLetter: { table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, order: 'created_at', map: rowToDeadLetter },
-  audit: { table: 'audit_log', columns: AUDIT_COLUMNS, order: 'created_at', map: rowToAuditEntry },
+const TABLES: Record<Kind, { table: string; columns: string; order: string; paged: boolean; map: (row: SqlRow) => unknown }> = {
+  task: { table: 'tasks', columns: TASK_COLUMNS, order: 'created_at', paged: true, map: rowToTask },
+  approval: { table: 'pending_approvals', columns: APPROVAL_COLUMNS, order: 'created_at', paged: false, map: rowToApproval },
+  sessionContext: { table: 'session_contexts', columns: CONTEXT_COLUMNS, order: 'last_used', paged: false, map: rowToSessionContext },
+  threadSession: { table: 'thread_sessions', columns: THREAD_COLUMNS, order: 'last_message_at', paged: false, map: rowToThreadSession },
+  deadLetter: { table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, order: 'created_at', paged: false, map: rowToDeadLetter },
+  audit: { table: 'audit_log', columns: AUDIT_COLUMNS, order: 'created_at', paged: true, map: rowToAuditEntry },
 };
 
 /** Rows per page of {@link pagedSource}. */
@@ -162,8 +163,12 @@ const PAGE_ROWS = 1000;
 
 /**
  * The records read through node:sqlite on the file itself, a page at a time (keyset pages: after
- * the last page's time and rowid), all in one read transaction. `undefined` (and nothing left open)
- * for a file the store would not read so (no agent schema, or a newer one): the lists then say why.
+ * the last page's time and rowid). Each page is its own read, not one transaction for the whole
+ * export: a reader that takes its time (`export db | less`) must not hold a lock that keeps the
+ * agent from writing or its `-wal` from being checkpointed. So with an agent writing meanwhile, a
+ * record is exported as it was when its page was read (never torn, never twice: the pages follow
+ * the time order), and the header's counts are those at the start. `undefined` (and nothing left
+ * open) for a file the store would not read so (no agent schema, or a newer one): the lists then say why.
  */
 async function pagedSource(path: string, native: { readOnly: true; immutable: boolean }): Promise<RecordSource | undefined> {
   const engine = createNodeSqliteEngine({ path, ...native });
@@ -173,15 +178,17 @@ async function pagedSource(path: string, native: { readOnly: true; immutable: bo
       await engine.close();
       return undefined;
     }
-    // A read transaction: every page below sees the database as it is now.
-    await engine.run('BEGIN');
     const counts = {} as Record<Kind, number>;
     for (const kind of Object.keys(TABLES) as Kind[]) counts[kind] = Number((await engine.all(`SELECT count(*) AS n FROM ${TABLES[kind].table}`))[0]?.n ?? 0);
     return {
       engine: 'node:sqlite',
       counts,
       async *records(kind) {
-        const { table, columns, order, map } = TABLES[kind];
+        const { table, columns, order, paged, map } = TABLES[kind];
+        if (!paged) {
+          for (const row of await engine.all(`SELECT ${columns} FROM ${table} ORDER BY ${order} ASC, rowid ASC`)) yield map(row);
+          return;
+        }
         let after: [SqlValue, SqlValue] | undefined;
         for (;;) {
           const rows = await engine.all(

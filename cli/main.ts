@@ -121,18 +121,19 @@ const demo: Command = {
           });
         } catch (e) {
           if (!(e instanceof DemoInterrupted)) throw e;
-          progress?.finish();
           throw new CliError(
             EXIT.INTERRUPTED,
             'INTERRUPTED',
-            `interrupted: ${path} keeps the ${e.wrote.tasks} of ${e.planned} tasks written before Ctrl-C (each day of history is one transaction: the days before it are whole, the one it stopped is not there); delete the file for a whole history`,
+            `interrupted: ${path} keeps the ${e.wrote.tasks} of ${e.planned} tasks written before Ctrl-C or SIGTERM (each day of history is one transaction: the days before it are whole, the one it stopped is not there); delete the file for a whole history`,
           );
         } finally {
-          stopsCleanly = false;
+          progress?.finish();
         }
-        progress?.finish();
         // The image then holds the whole history (sqlite3 agent.db shows it while the agent runs).
         await store.checkpoint();
+        stopsCleanly = false;
+        // Interrupted after the last day, or during the checkpoint: everything is written; stop here.
+        if (ctx.interrupted.aborted) throw new CliError(EXIT.INTERRUPTED, 'INTERRUPTED', `interrupted: ${path} keeps the whole history (${summary.tasks} tasks); nothing more was done`);
         ctx.note(`wrote ${summary.tasks} tasks, ${summary.approvals} waiting approvals, ${summary.sessions} sessions, ${summary.threads} threads, ${summary.deadLetters} dead letters, ${summary.audit} audit entries`);
       } else {
         ctx.note(`${path} already holds tasks; keeping them`);
@@ -152,6 +153,7 @@ const demo: Command = {
       await agent.stop();
       return { json: undefined, text: `stopped after ${agent.steps} steps; ${path} is closed and complete` };
     } finally {
+      stopsCleanly = false;
       await store.close();
     }
   },

@@ -11,6 +11,7 @@ import { createMemoryAdapter } from '../adapters/memory.js';
 import {
   CorruptDatabaseError,
   createSqlJsEngine,
+  LockError,
   DEFAULT_RETENTION,
   IMAGE_ID_KEY,
   IMAGE_PARENT_KEY,
@@ -143,6 +144,9 @@ async function runChecksNatively(path: string, native: { readOnly: true; immutab
     if (!opened) return runChecksOnCopies(path);
   } catch (e) {
     if (e instanceof SchemaVersionError) throw e;
+    // Busy or taken (a store or the agent opened it meanwhile) is no damage: read it as copies.
+    const code = (e as { code?: unknown }).code;
+    if (e instanceof LockError || code === 'LOCKED' || code === 'BUSY' || /\b(database is locked|SQLITE_BUSY)\b/i.test(String((e as Error)?.message))) return runChecksOnCopies(path);
     openFailure = e;
   }
   await opened?.close();
@@ -413,7 +417,11 @@ function writeFileAtomic(out: string, data: Uint8Array): void {
   moveIntoPlace(temp, out);
 }
 
-/** Syncs `temp` and renames it to `out` (then syncs the directory): `out` is the old file or the whole new one. */
+/**
+ * Syncs `temp` and renames it to `out` (then syncs the directory): `out` is the old file or the
+ * whole new one. SQLite's files of the `out` it replaces go first: a `-wal` left beside the new
+ * file would be replayed onto it by the next program that opens it.
+ */
 function moveIntoPlace(temp: string, out: string): void {
   try {
     const fd = openSync(temp, 'r+');
@@ -422,6 +430,7 @@ function moveIntoPlace(temp: string, out: string): void {
     } finally {
       closeSync(fd);
     }
+    for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${out}${suffix}`, { force: true });
     renameSync(temp, out);
   } catch (e) {
     rmSync(temp, { force: true });

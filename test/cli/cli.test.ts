@@ -663,6 +663,23 @@ describe('maintenance', () => {
     expect((await cli(['check', go])).code).toBe(0);
   });
 
+  it('backup --force over a SQLite file with a -wal beside it: the old -wal goes, so nothing replays onto the backup', async () => {
+    const out = tmp.file('old-with-wal.db');
+    const old = new Database(out);
+    old.pragma('journal_mode = WAL');
+    old.pragma('wal_autocheckpoint = 0');
+    old.exec('CREATE TABLE stale (x INTEGER); INSERT INTO stale VALUES (1), (2), (3)');
+    // The -wal as a crashed program left it (a clean close would fold it in and remove it).
+    const wal = readFileSync(`${out}-wal`);
+    old.close();
+    writeFileSync(`${out}-wal`, wal);
+    expect(wal.byteLength).toBeGreaterThan(0);
+    const backup = await cliJson<{ tables: { tasks: number } }>(['backup', demo, out, '--force']);
+    expect(existsSync(`${out}-wal`)).toBe(false);
+    expect(count(out, "SELECT count(*) FROM sqlite_master WHERE name = 'stale'")).toBe(0);
+    expect(count(out, 'SELECT count(*) FROM tasks')).toBe(backup.tables.tasks);
+  });
+
   it('backup while a writer runs is consistent and holds every write acknowledged before it; restore brings it back', async () => {
     const db = copyOf('busy.db');
     const writer = startWriter(db, 'stream');

@@ -236,7 +236,7 @@ describe('agent-store on Node 22 (node:sqlite)', () => {
     });
   });
 
-  it('export on node:sqlite reads a page at a time, in one read transaction, and writes exactly what the lists give', async () => {
+  it('export on node:sqlite reads a page at a time and writes exactly what the lists give', async () => {
     const { path } = newDb();
     const store = await openStore({ adapter: createFileAdapter({ path }), onWarning: () => undefined });
     // More tasks than one page (1,000), many sharing a millisecond: the pages go by time, then rowid.
