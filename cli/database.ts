@@ -9,6 +9,7 @@ import { createNodeSqliteEngine, nodeSqliteAvailable } from '../engines/node-sql
 import { createFileAdapter, fileAdapterPaths, holderAlive, journalRecordBytes, parseLock, sqliteJournalMessage, sqliteJournalOf, type LockContent } from '../adapters/fs.js';
 import { CHECKPOINT_KEY, checkSqliteFile, createSqlJsEngine, openStore, type CheckpointStamp, type SqlPort, type SqlRow, type SqlValue, readSchemaVersion, SqliteJournalError, type SqlJsEngine, type Store, type StoreWarning } from '../src/index.js';
 import { SYNC_PORT, type SyncPort } from '../src/engine.js';
+import { refuseForeign } from '../src/migrations.js';
 import { CliError, EXIT } from './errors.js';
 
 /** Store warnings (a torn journal tail, a degraded store) and the command's own go here instead of the console. */
@@ -193,7 +194,13 @@ export function syncReader(engine: SqlPort): { allSync(sql: string, params?: rea
 export async function inspecting<T>(path: string, onWarning: WarningSink, fn: (sql: SqlPort) => Promise<T>): Promise<T> {
   requireFile(path);
   const native = readsNatively(path);
-  if (native) return inspectNatively(path, native, fn);
+  if (native) {
+    return inspectNatively(path, native, async (engine) => {
+      // As a store's open does (sql.js below): another program's database is not read as an empty agent one.
+      if ((await readSchemaVersion(engine)) === 0) await refuseForeign(engine);
+      return fn(engine);
+    });
+  }
   return withImage(await snapshot(path, onWarning), fn);
 }
 

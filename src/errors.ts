@@ -174,9 +174,12 @@ export class SchemaVersionError extends StoreError<'SCHEMA_VERSION'> {
  * - `JOURNAL_DAMAGED`: the store's journal is damaged (a bad checksum with intact records after
  *   it, a last record whole but failing its checksum, a sequence gap, a record that does not apply);
  * - `JOURNAL_MISMATCH`: the journal belongs to another image (another database, or an older or
- *   newer copy of this one), or holds records and there is no image.
+ *   newer copy of this one), or holds records and there is no image;
+ * - `NOT_AGENT_DATABASE`: it is a sound SQLite database, but someone else's: it has tables and no
+ *   schema version, and none of the agent's tables. The store adds its schema only to an empty
+ *   database or an agent database, never into another program's file.
  */
-export type CorruptReason = 'EMPTY' | 'NOT_SQLITE' | 'TRUNCATED' | 'TRAILING_BYTES' | 'DAMAGED' | 'JOURNAL_DAMAGED' | 'JOURNAL_MISMATCH';
+export type CorruptReason = 'EMPTY' | 'NOT_SQLITE' | 'TRUNCATED' | 'TRAILING_BYTES' | 'DAMAGED' | 'JOURNAL_DAMAGED' | 'JOURNAL_MISMATCH' | 'NOT_AGENT_DATABASE';
 
 /** Options of {@link CorruptDatabaseError}. */
 export interface CorruptDatabaseErrorOptions extends StoreErrorOptions {

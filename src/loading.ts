@@ -27,7 +27,7 @@ export function lockFailure(adapter: Pick<PersistenceAdapter, 'name'>, e: unknow
   return refusal(e) ?? new PersistenceError(`taking ownership of the ${adapter.name} database failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
-const CORRUPT_REASONS: readonly CorruptReason[] = ['EMPTY', 'NOT_SQLITE', 'TRUNCATED', 'TRAILING_BYTES', 'DAMAGED', 'JOURNAL_DAMAGED', 'JOURNAL_MISMATCH'];
+const CORRUPT_REASONS: readonly CorruptReason[] = ['EMPTY', 'NOT_SQLITE', 'TRUNCATED', 'TRAILING_BYTES', 'DAMAGED', 'JOURNAL_DAMAGED', 'JOURNAL_MISMATCH', 'NOT_AGENT_DATABASE'];
 
 /**
  * An adapter's refusal of what it finds (see `PersistenceAdapter.load`), as the store's typed error:

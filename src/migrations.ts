@@ -1,8 +1,9 @@
-import { SchemaVersionError } from './errors.js';
+import { CorruptDatabaseError, SchemaVersionError } from './errors.js';
 import { SCHEMA_V1 } from './schema-v1.js';
 import { SCHEMA_V2 } from './schema-v2.js';
 import { SCHEMA_V3 } from './schema-v3.js';
 import type { SqlPort } from './sql-port.js';
+import { foreignDatabase, TABLE_NAMES_SQL } from './foreign.js';
 
 /** One schema step. Steps after 1 only add (columns, tables, indices), never change or drop. */
 export interface Migration {
@@ -39,6 +40,12 @@ export async function readSchemaVersion(port: SqlPort): Promise<number> {
   return Number(text);
 }
 
+/** Refuses a database at version 0 that is someone else's (see {@link foreignDatabase}) with `CORRUPT` (`NOT_AGENT_DATABASE`). */
+export async function refuseForeign(port: SqlPort): Promise<void> {
+  const why = foreignDatabase((await port.all(TABLE_NAMES_SQL)).map((r) => String(r.name)));
+  if (why) throw new CorruptDatabaseError(why, { reason: 'NOT_AGENT_DATABASE' });
+}
+
 /**
  * Brings the database to the newest version, one migration per atomic batch, each gated on the
  * stored version. A database newer than `migrations` knows is refused before anything is written.
@@ -51,6 +58,7 @@ export async function migrate(
   const from = await readSchemaVersion(port);
   const latest = migrations[migrations.length - 1]?.version ?? 0;
   if (from > latest) throw new SchemaVersionError(String(from), latest);
+  if (from === 0) await refuseForeign(port);
   let version = from;
   for (const migration of migrations) {
     if (migration.version <= version) continue;

@@ -6,7 +6,7 @@
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createD1Engine, type D1DatabaseLike } from '../../engines/d1.js';
-import { openStore, SCHEMA_VERSION, SqlError } from '../../src/index.js';
+import { CorruptDatabaseError, openStore, SCHEMA_VERSION, SqlError } from '../../src/index.js';
 import { COMPATIBILITY_DATE } from '../edge/workers.js';
 import { defineApiSuite } from './suite.js';
 
@@ -45,6 +45,20 @@ describe('the D1 engine', () => {
     await expect(again.exportImage()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await expect(again.checkpoint()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await again.close();
+  });
+
+  it("another program's tables in the D1 database (none of the agent's): CORRUPT (NOT_AGENT_DATABASE), nothing created; D1's own _cf_ tables are not counted", async () => {
+    const d1 = await emptied();
+    await d1.prepare("CREATE TABLE recipes (name TEXT NOT NULL)").run();
+    const error = await openStore({ engine: createD1Engine(d1) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CorruptDatabaseError);
+    expect((error as CorruptDatabaseError).reason).toBe('NOT_AGENT_DATABASE');
+    expect((error as Error).message).toMatch(/it has tables \(recipes\)/);
+    const { results } = await d1.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all();
+    expect((results ?? []).map((row) => String((row as { name: unknown }).name))).toEqual(['recipes']);
   });
 
   it("D1's own errors reach the caller as the store's SqlError (a value over D1's size limit), and change nothing", async () => {

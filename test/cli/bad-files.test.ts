@@ -60,6 +60,18 @@ const CASES: readonly Case[] = [
   { name: 'a directory', make: (path) => mkdirSync(path), exitCode: 3, code: 'NOT_A_FILE', check: /is a directory, not a database file/ },
   { name: 'a zero-byte file', make: (path) => writeFileSync(path, ''), exitCode: 5, code: 'CORRUPT', reason: 'EMPTY', check: /is empty \(0 bytes\)/ },
   { name: 'a file that is not SQLite', make: (path) => writeFileSync(path, 'id,command\nt1,deploy\n'), exitCode: 5, code: 'CORRUPT', reason: 'NOT_SQLITE', check: /not a SQLite database/ },
+  {
+    name: "another program's SQLite database (tables, none of the agent's)",
+    make: (path) => {
+      const other = new Database(path);
+      other.exec("CREATE TABLE recipes (name TEXT NOT NULL); INSERT INTO recipes VALUES ('soup')");
+      other.close();
+    },
+    exitCode: 5,
+    code: 'CORRUPT',
+    reason: 'NOT_AGENT_DATABASE',
+    check: /not an agent database: it has tables \(recipes\)/,
+  },
   { name: 'a database one byte short', make: (path) => writeFileSync(path, ours.image.subarray(0, ours.image.length - 1)), exitCode: 5, code: 'CORRUPT', reason: 'TRUNCATED', check: /cut short/ },
   {
     name: 'a database with a byte past its end',

@@ -643,9 +643,17 @@ describe('maintenance', () => {
   });
 
   it('migrate brings a database without a schema, and a Go v1 one, to the newest schema, and leaves one there as it is', async () => {
+    // Another program's database is refused, untouched; an empty SQLite database is the store's to fill.
+    const foreign = tmp.file('foreign.db');
+    const f = new Database(foreign);
+    f.exec('CREATE TABLE unrelated (x INTEGER)');
+    f.close();
+    const before = readFileSync(foreign);
+    expect((await cliJson<JsonError>(['migrate', foreign], 5)).error).toMatchObject({ code: 'CORRUPT', reason: 'NOT_AGENT_DATABASE' });
+    expect(readFileSync(foreign).equals(before)).toBe(true);
     const empty = tmp.file('empty.db');
     const w = new Database(empty);
-    w.exec('CREATE TABLE unrelated (x INTEGER)');
+    w.exec('CREATE TABLE scratch (x INTEGER); DROP TABLE scratch');
     w.close();
     expect(await cliJson(['migrate', empty])).toMatchObject({ from: 0, to: SCHEMA_VERSION, migrated: true });
     expect(count(empty, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks'")).toBe(1);

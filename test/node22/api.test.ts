@@ -5,9 +5,11 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeSqliteEngine } from '../../engines/node-sqlite.js';
-import { openStore } from '../../src/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { CorruptDatabaseError, openStore } from '../../src/index.js';
 import { defineApiSuite } from '../api/suite.js';
 import { tempDir } from '../helpers/go-schema.js';
+import { DatabaseSync } from './sqlite.js';
 
 const dir = tempDir('pa-api-node-sqlite-');
 afterAll(() => dir.remove());
@@ -33,5 +35,25 @@ describe("the node:sqlite engine's allReadOnly (store.query runs through it)", (
     expect(await reader.allReadOnly('SELECT count(*) AS n FROM t')).toEqual([{ n: 2 }]);
     expect(await reader.all('PRAGMA query_only')).toEqual([{ query_only: 1 }]);
     await reader.close();
+  });
+});
+
+describe("another program's SQLite database on the node:sqlite engine", () => {
+  it('is refused with CORRUPT (NOT_AGENT_DATABASE) by a writer and a reader, before anything changes it (no WAL switch, no -wal or -shm)', async () => {
+    const path = dir.file('recipes.db');
+    const other = new DatabaseSync(path);
+    other.exec("CREATE TABLE recipes (name TEXT NOT NULL); INSERT INTO recipes VALUES ('soup')");
+    other.close();
+    const before = readFileSync(path);
+    for (const readOnly of [false, true]) {
+      const error = await openStore({ engine: createNodeSqliteEngine({ path, ...(readOnly ? { readOnly } : {}) }) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, `readOnly ${readOnly}`).toBeInstanceOf(CorruptDatabaseError);
+      expect((error as CorruptDatabaseError).reason).toBe('NOT_AGENT_DATABASE');
+      expect(readFileSync(path).equals(before)).toBe(true);
+      expect(existsSync(`${path}-wal`) || existsSync(`${path}-shm`)).toBe(false);
+    }
   });
 });

@@ -220,3 +220,39 @@ describe('files that are no database', () => {
     await store.close();
   });
 });
+
+describe("another program's SQLite database", () => {
+  it('tables, none of the agent\'s, no schema version: CORRUPT (NOT_AGENT_DATABASE) for a writer and a reader, and not a byte written', async () => {
+    const dir = newDir();
+    const path = join(dir, 'recipes.db');
+    const other = new Database(path);
+    other.exec("CREATE TABLE recipes (name TEXT NOT NULL); CREATE INDEX recipes_name ON recipes(name); INSERT INTO recipes VALUES ('soup'), ('bread')");
+    other.close();
+    await expectRefused(path, (e) => {
+      expect(e).toBeInstanceOf(CorruptDatabaseError);
+      expect((e as CorruptDatabaseError).reason).toBe('NOT_AGENT_DATABASE');
+      expect((e as Error).message).toMatch(/not an agent database: it has tables \(recipes\) but none of the agent's/);
+    });
+  });
+
+  it('an empty SQLite database (no tables) is the store\'s to fill, and the Go agent\'s v1 file without a version row yet is an agent database', async () => {
+    const dir = newDir();
+    const empty = join(dir, 'empty.db');
+    const e = new Database(empty);
+    e.exec('CREATE TABLE scratch (x INTEGER); DROP TABLE scratch');
+    e.close();
+    const store = await openStore({ adapter: createFileAdapter({ path: empty }), onWarning: () => undefined });
+    await store.saveTask({ id: 'first', command: 'deploy', params: {} });
+    await store.close();
+    expect(new Database(empty, { readonly: true }).prepare('SELECT count(*) AS n FROM tasks').get()).toEqual({ n: 1 });
+    // The agent's tables with no meta row (as its schema script leaves them before it records a version).
+    const partial = join(dir, 'partial.db');
+    const p = new Database(partial);
+    p.exec(goSchemaSql());
+    p.exec("DELETE FROM meta WHERE key = 'schema_version'");
+    p.close();
+    const adopted = await openStore({ adapter: createFileAdapter({ path: partial }), onWarning: () => undefined });
+    expect(await adopted.listTasks()).toEqual([]);
+    await adopted.close();
+  });
+});
