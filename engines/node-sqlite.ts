@@ -21,7 +21,6 @@ import { pathToFileURL } from 'node:url';
 // Only the fs adapter's lock rules: a sql.js store's lock is judged exactly as that adapter judges it.
 import { fileAdapterPaths, holderAlive, parseLock, type FileAdapterPaths } from '../adapters/fs.js';
 import { SYNC_PORT, type Engine, type SyncPort } from '../src/engine.js';
-import { foreignDatabase, TABLE_NAMES_SQL } from '../src/foreign.js';
 import type { LockHolder } from '../src/persistence.js';
 import type { SqlPort, SqlRow, SqlRunResult, SqlStatement, SqlValue } from '../src/sql-port.js';
 
@@ -311,11 +310,6 @@ export function createNodeSqliteEngine(options: NodeSqliteEngineOptions): NodeSq
     }
     try {
       opened.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-      // Another program's database is refused before a writer changes it (WAL mode writes its
-      // header and makes -wal and -shm): the store adds its schema only to its own. (A reader
-      // changes nothing; the store's open refuses it the same way.)
-      const foreign = readOnly ? undefined : foreignDatabase(opened.prepare(TABLE_NAMES_SQL).all().map((r) => String(r.name)));
-      if (foreign) throw coded('CORRUPT', `${file}: ${foreign}`, { reason: 'NOT_AGENT_DATABASE' });
       if (readOnly) {
         // Belt and braces: also refused by SQLite itself where DatabaseSync has no readOnly (before 22.12).
         opened.exec('PRAGMA query_only = ON');

@@ -8,7 +8,7 @@ import type { EmbeddedEngine, JournalingEngine } from './engine.js';
 import { CorruptDatabaseError, LockError, NotFoundError, PersistenceError, SqliteJournalError, StoreError, ValidationError, type CorruptReason, type LockHolder } from './errors.js';
 import { journalContinuation, readImageMeta } from './image-meta.js';
 import { parseJournal } from './journal.js';
-import { migrate } from './migrations.js';
+import { migrate, readSchemaVersion, refuseForeign } from './migrations.js';
 import type { LoadedState, PersistenceAdapter } from './persistence.js';
 
 /** An engine opened from the adapter's state, migrated. */
@@ -160,6 +160,10 @@ export async function loadMigrated(adapter: PersistenceAdapter, settings: Durabi
     }
   }
   try {
+    // An adapter's file is the store's alone (its image is replaced whole at every checkpoint):
+    // another program's database there is refused, not given the agent's tables. (An engine's
+    // database, node:sqlite's or D1's, may be the application's too: the store's tables go beside.)
+    if ((await readSchemaVersion(loaded.engine)) === 0) await refuseForeign(loaded.engine);
     const { from, to } = await migrate(loaded.engine);
     return { ...loaded, migrated: from !== to };
   } catch (e) {

@@ -58,7 +58,6 @@ export async function migrate(
   const from = await readSchemaVersion(port);
   const latest = migrations[migrations.length - 1]?.version ?? 0;
   if (from > latest) throw new SchemaVersionError(String(from), latest);
-  if (from === 0) await refuseForeign(port);
   let version = from;
   for (const migration of migrations) {
     if (migration.version <= version) continue;

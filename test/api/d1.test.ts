@@ -6,7 +6,7 @@
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createD1Engine, type D1DatabaseLike } from '../../engines/d1.js';
-import { CorruptDatabaseError, openStore, SCHEMA_VERSION, SqlError } from '../../src/index.js';
+import { openStore, SCHEMA_VERSION, SqlError } from '../../src/index.js';
 import { COMPATIBILITY_DATE } from '../edge/workers.js';
 import { defineApiSuite } from './suite.js';
 
@@ -47,18 +47,15 @@ describe('the D1 engine', () => {
     await again.close();
   });
 
-  it("another program's tables in the D1 database (none of the agent's): CORRUPT (NOT_AGENT_DATABASE), nothing created; D1's own _cf_ tables are not counted", async () => {
+  it("a D1 database with the application's own tables (and wrangler's d1_migrations): the store adds its tables beside them and leaves theirs alone", async () => {
     const d1 = await emptied();
-    await d1.prepare("CREATE TABLE recipes (name TEXT NOT NULL)").run();
-    const error = await openStore({ engine: createD1Engine(d1) }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(CorruptDatabaseError);
-    expect((error as CorruptDatabaseError).reason).toBe('NOT_AGENT_DATABASE');
-    expect((error as Error).message).toMatch(/it has tables \(recipes\)/);
-    const { results } = await d1.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all();
-    expect((results ?? []).map((row) => String((row as { name: unknown }).name))).toEqual(['recipes']);
+    await d1.batch([d1.prepare('CREATE TABLE recipes (name TEXT NOT NULL)'), d1.prepare("INSERT INTO recipes VALUES ('soup')"), d1.prepare('CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY, name TEXT)')]);
+    const store = await openStore({ engine: createD1Engine(d1) });
+    await store.saveTask({ id: 't1', command: 'deploy', params: {} });
+    await store.close();
+    const { results } = await d1.prepare('SELECT name FROM recipes').all();
+    expect(results).toEqual([{ name: 'soup' }]);
+    expect((await d1.prepare('SELECT id FROM tasks').all()).results).toEqual([{ id: 't1' }]);
   });
 
   it("D1's own errors reach the caller as the store's SqlError (a value over D1's size limit), and change nothing", async () => {

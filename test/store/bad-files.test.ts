@@ -226,12 +226,13 @@ describe("another program's SQLite database", () => {
     const dir = newDir();
     const path = join(dir, 'recipes.db');
     const other = new Database(path);
-    other.exec("CREATE TABLE recipes (name TEXT NOT NULL); CREATE INDEX recipes_name ON recipes(name); INSERT INTO recipes VALUES ('soup'), ('bread')");
+    // A `meta` table of its own (a common name) does not make it the agent's.
+    other.exec("CREATE TABLE recipes (name TEXT NOT NULL); CREATE INDEX recipes_name ON recipes(name); INSERT INTO recipes VALUES ('soup'), ('bread'); CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)");
     other.close();
     await expectRefused(path, (e) => {
       expect(e).toBeInstanceOf(CorruptDatabaseError);
       expect((e as CorruptDatabaseError).reason).toBe('NOT_AGENT_DATABASE');
-      expect((e as Error).message).toMatch(/not an agent database: it has tables \(recipes\) but none of the agent's/);
+      expect((e as Error).message).toMatch(/not an agent database: it has tables \(meta, recipes\) but none of the agent's/);
     });
   });
 
