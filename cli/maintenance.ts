@@ -47,6 +47,8 @@ interface CheckOutcome {
   readonly detail: string;
   /** A failure that means damage (exit 5) rather than a difference (exit 1). */
   readonly damage?: boolean;
+  /** The typed refusal's `reason`, as the other commands give it (`CORRUPT`'s `EMPTY`, `NOT_AGENT_DATABASE`…). */
+  readonly reason?: string;
 }
 
 async function integrity(engine: SqlPort): Promise<string[]> {
@@ -270,7 +272,7 @@ async function runChecksOnCopies(path: string): Promise<Checked> {
   } catch (e) {
     if (e instanceof SchemaVersionError || e instanceof SqliteJournalError) throw e;
     if (!(e instanceof CorruptDatabaseError || e instanceof StoreError)) throw e;
-    outcomes.push({ name: 'replay', ok: false, damage: true, detail: e.message.replace(/^\[@platform-agent\/store\] /, '') });
+    outcomes.push({ name: 'replay', ok: false, damage: true, detail: e.message.replace(/^\[@platform-agent\/store\] /, ''), ...(e instanceof CorruptDatabaseError ? { reason: e.reason } : {}) });
   }
   if (replayed) {
     await withImage(replayed, async (engine) => {

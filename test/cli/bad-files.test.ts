@@ -171,6 +171,8 @@ describe('the corpus of bad files, through every command', () => {
         const ran = await cli(['check', path, '--json']);
         expect(ran.code, ran.stderr).toBe(c.exitCode);
         expect(`${ran.stdout}${ran.stderr}`).toMatch(c.check);
+        // Where check reports the refusal as a failed check, it names the same reason.
+        if (c.reason === 'NOT_AGENT_DATABASE') expect((JSON.parse(ran.stdout) as { checks: { reason?: string }[] }).checks.map((x) => x.reason)).toContain(c.reason);
         expect(`${ran.stdout}${ran.stderr}`).not.toContain('all checks passed');
         expect(digests(dir)).toEqual(before);
       } finally {
