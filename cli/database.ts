@@ -130,6 +130,14 @@ export async function nativeStore(path: string): Promise<Store | undefined> {
   return openStore({ engine: createNodeSqliteEngine({ path, ...native }) });
 }
 
+/**
+ * Refuses another program's database (see `foreignDatabase`) read through node:sqlite, as a
+ * store's open over sql.js does: it is not read as an empty agent database.
+ */
+export async function refuseIfForeign(engine: SqlPort): Promise<void> {
+  if ((await readSchemaVersion(engine)) === 0) await refuseForeign(engine);
+}
+
 /** Runs `fn` on node:sqlite over the file itself, opened as {@link readsNatively} said, closing it afterwards. */
 export async function inspectNatively<T>(path: string, native: { readOnly: true; immutable: boolean }, fn: (engine: SqlPort) => Promise<T>): Promise<T> {
   const engine = createNodeSqliteEngine({ path, ...native });
@@ -196,8 +204,7 @@ export async function inspecting<T>(path: string, onWarning: WarningSink, fn: (s
   const native = readsNatively(path);
   if (native) {
     return inspectNatively(path, native, async (engine) => {
-      // As a store's open does (sql.js below): another program's database is not read as an empty agent one.
-      if ((await readSchemaVersion(engine)) === 0) await refuseForeign(engine);
+      await refuseIfForeign(engine);
       return fn(engine);
     });
   }

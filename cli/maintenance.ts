@@ -34,8 +34,7 @@ import {
   type SqlPort,
 } from '../src/index.js';
 import type { Command } from './command.js';
-import { refuseForeign } from '../src/migrations.js';
-import { backupNatively, fileSchemaVersion, fileSizes, inspectNatively, lockHolder, nativeStore, readsNatively, refuseSqliteJournal, requireFile, rowCounts, snapshot, syncReader, withImage, writing } from './database.js';
+import { backupNatively, refuseIfForeign, fileSchemaVersion, fileSizes, inspectNatively, lockHolder, nativeStore, readsNatively, refuseSqliteJournal, requireFile, rowCounts, snapshot, syncReader, withImage, writing } from './database.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { bytes, parseDuration, table } from './format.js';
 
@@ -490,7 +489,7 @@ const backup: Command = {
     if (existsSync(out) && ctx.options.force !== true) throw new CliError(EXIT.FAILED, 'EXISTS', `${out} exists; pass --force to replace it`);
     const native = readsNatively(path);
     // Another program's database is refused as everywhere (a store's open refuses it below).
-    if (native && (await inspectNatively(path, native, (engine) => readSchemaVersion(engine))) === 0) await inspectNatively(path, native, refuseForeign);
+    if (native) await inspectNatively(path, native, refuseIfForeign);
     if (native) {
       // SQLite's own backup, page by page, checked with quick_check (the b-trees and their pages;
       // `check` runs the full integrity check), then moved into place like the copy below.
